@@ -1,0 +1,135 @@
+"""The application factory: no I/O here; every resource is one cleanup_ctx step."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from . import keys, store, users
+from .auth import TokenVerifier
+from .cachejob import CacheRefresher
+from .config import Config, mask_url
+from .hub import Hub
+from .leaderboard import Reader, Top10Memo
+from .middlewares import error_middleware
+from .persist import Persister
+from .pg import create_pool
+from .routes import setup_routes
+from .schemas import MAX_BODY
+from .scores import ScoreService
+
+log = logging.getLogger(__name__)
+
+def create_app(config: Config, *, redis: Any = None, pg: asyncpg.Pool | None = None,
+               scheduler: bool = True) -> web.Application:
+    """Build the app. Pass ``redis``/``pg`` to use clients the caller owns (tests)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app[keys.CONFIG] = config
+    app[keys.VERIFIER] = TokenVerifier(config)
+    app.cleanup_ctx.append(_redis_step(redis))
+    app.cleanup_ctx.append(_pg_step(pg))
+    app.cleanup_ctx.append(_services_step)
+    app.cleanup_ctx.append(_hub_step)
+    if scheduler:
+        app.cleanup_ctx.append(_scheduler_step)
+    app.on_shutdown.append(_close_sockets)
+    setup_routes(app)
+    return app
+
+
+def _redis_step(given: Any) -> Any:
+    async def step(app: web.Application) -> AsyncIterator[None]:
+        config = app[keys.CONFIG]
+        if given is not None:
+            app[keys.REDIS] = app[keys.REDIS_ONCE] = given
+            yield
+            return
+        if not config.redis_url:
+            raise RuntimeError("REDIS_URL is not set")
+        cluster, timeout = config.redis_cluster, config.request_timeout_s
+        app[keys.REDIS] = store.connect(config.redis_url, cluster=cluster, timeout=timeout,
+                                        retries=3)
+        app[keys.REDIS_ONCE] = store.connect(config.redis_url, cluster=cluster, timeout=timeout,
+                                             retries=0)
+        try:
+            await app[keys.REDIS].ping()
+            log.info("redis connected: %s", mask_url(config.redis_url))
+            yield
+        finally:
+            await app[keys.REDIS_ONCE].aclose()
+            await app[keys.REDIS].aclose()
+
+    return step
+
+
+def _pg_step(given: asyncpg.Pool | None) -> Any:
+    async def step(app: web.Application) -> AsyncIterator[None]:
+        config = app[keys.CONFIG]
+        if given is not None:
+            app[keys.PG] = given
+            yield
+            return
+        if not config.database_url:
+            raise RuntimeError("DATABASE_URL is not set")
+        pool = await create_pool(config.database_url)
+        app[keys.PG] = pool
+        try:
+            await pool.fetchval("SELECT 1")
+            log.info("postgres connected: %s", mask_url(config.database_url))
+            yield
+        finally:
+            await pool.close()
+
+    return step
+
+
+async def _services_step(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    redis = app[keys.REDIS]
+    await users.ensure_profiles(app[keys.PG], redis)
+    app[keys.SCORES] = ScoreService(config, app[keys.REDIS_ONCE], app[keys.PG])
+    app[keys.READER] = Reader(redis)
+    app[keys.TOP10_MEMO] = Top10Memo(min(1.0, config.cache_refresh_interval_s))
+    app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG],
+                                    interval_s=config.cache_refresh_interval_s,
+                                    ttl_s=config.cache_ttl_s)
+    app[keys.PERSISTER] = Persister(redis, app[keys.PG], batch_size=config.persist_batch_size)
+    yield
+
+
+async def _hub_step(app: web.Application) -> AsyncIterator[None]:
+    hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.READER], app[keys.TOP10_MEMO])
+    app[keys.HUB] = hub
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.stop()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[keys.HUB].close_all()
+
+
+async def _scheduler_step(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    sched = AsyncIOScheduler()
+    app[keys.SCHEDULER] = sched
+    opts: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    sched.add_job(app[keys.REFRESHER].job, "interval", seconds=config.cache_refresh_interval_s,
+                  id="cache_top10", **opts)
+    if config.persist_mode == "batch":
+        sched.add_job(app[keys.PERSISTER].job, "interval", seconds=config.persist_interval_s,
+                      id="persist_events", **opts)
+    sched.start()
+    try:
+        yield
+    finally:
+        sched.shutdown(wait=False)
+        if config.persist_mode == "batch":
+            await app[keys.PERSISTER].job()  # one last flush of what this process can see

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from .. import envelope, keys
+
+PROBE_TIMEOUT_S = 1.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return envelope.ok({"status": "ok"})
+
+
+async def _probe(coro: object) -> bool:
+    try:
+        await asyncio.wait_for(coro, PROBE_TIMEOUT_S)  # type: ignore[arg-type]
+    except Exception:
+        return False
+    return True
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    redis_ok, pg_ok = await asyncio.gather(
+        _probe(app[keys.REDIS].ping()), _probe(app[keys.PG].fetchval("SELECT 1"))
+    )
+    checks = {"redis": "ok" if redis_ok else "down", "postgres": "ok" if pg_ok else "down"}
+    if redis_ok and pg_ok:
+        return envelope.ok({"status": "ready", "checks": checks})
+    down = ", ".join(name for name, state in checks.items() if state == "down")
+    return envelope.error(503, "SERVICE_UNAVAILABLE", f"Not ready: {down} unreachable",
+                          fields={"checks": checks})

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import envelope, keys, schemas
+from ..scores import check_idempotency_key
+from .common import claims_of
+
+
+async def update_score(request: web.Request) -> web.Response:
+    claims = claims_of(request)  # session, user and ban are checked inside the script
+    body = await schemas.load(request, schemas.UpdateScoreSchema)
+    idem = check_idempotency_key(request.headers.get("Idempotency-Key"))
+    outcome = await request.app[keys.SCORES].update(
+        claims, body["action_type"], body["score_increment"], idem
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replay else None
+    return envelope.ok(outcome.as_data(), timestamp=outcome.timestamp, headers=headers)

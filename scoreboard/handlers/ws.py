@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from aiohttp import WSMsgType, web
+
+from .. import auth, errors, keys
+from .common import player
+
+SUBPROTOCOL_PREFIX = "bearer."
+MAX_CLIENT_MESSAGE = 1024
+
+
+def _token(request: web.Request) -> tuple[str | None, str | None]:
+    """The token from ``?token=``, ``Authorization: Bearer`` or the ``bearer.<token>``
+    subprotocol, and the subprotocol to echo back (browsers insist on it)."""
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    for proto in offered:
+        if proto.startswith(SUBPROTOCOL_PREFIX) and len(proto) > len(SUBPROTOCOL_PREFIX):
+            return proto[len(SUBPROTOCOL_PREFIX):], proto
+    return request.query.get("token") or auth.bearer(request), None
+
+
+async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
+    config = request.app[keys.CONFIG]
+    hub = request.app[keys.HUB]
+    origin = request.headers.get("Origin")
+    if config.ws_allowed_origins and origin not in config.ws_allowed_origins:
+        raise errors.Forbidden("Origin not allowed")
+    token, protocol = _token(request)
+    if not token:
+        raise errors.Unauthorized()
+    claims = request.app[keys.VERIFIER].verify(token)
+    await player(request, claims=claims)
+    if hub.count_for(claims.sub) >= config.ws_max_per_user:
+        raise errors.ApiError("Too many live connections for this player",
+                              headers={"Retry-After": "5"}) from None
+    ws = web.WebSocketResponse(
+        heartbeat=config.ws_heartbeat_s, max_msg_size=MAX_CLIENT_MESSAGE,
+        protocols=(protocol,) if protocol else (),
+    )
+    await ws.prepare(request)
+    client = hub.add(ws, claims.sub, claims.jti)
+    try:
+        await hub.snapshot_for(client)
+        async for msg in ws:  # clients send nothing that matters; read to see pongs and close
+            if msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        await hub.remove(client)
+    return ws

@@ -1,0 +1,219 @@
+"""The WebSocket hub: one Pub/Sub subscription per process, fanned out to its sockets.
+
+Each socket has a bounded queue and its own sender task, so a client that stops
+reading fills only its own queue and is then dropped; the others never wait.
+Changes are coalesced over ``WS_COALESCE_MS`` and each message is serialized
+once for every client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import WSCloseCode, web
+from redis.exceptions import RedisError
+
+from . import store
+from .config import Config
+from .envelope import now_ms
+from .leaderboard import Reader, Top10Memo, store_top10, top10_data
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MAX_S = 2.0
+
+
+@dataclass(eq=False)
+class Client:
+    ws: web.WebSocketResponse
+    user_id: str
+    jti: str
+    queue: asyncio.Queue[str]
+    sender: asyncio.Task[None] | None = field(default=None)
+
+
+class Hub:
+    def __init__(self, config: Config, redis: Any, reader: Reader, memo: Top10Memo) -> None:
+        self.config = config
+        self.redis = redis
+        self.reader = reader
+        self.memo = memo
+        self.clients: set[Client] = set()
+        self.seq = 0
+        self.sent = 0
+        self.dropped = 0
+        self._changes: list[dict[str, Any]] = []
+        self._dirty = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.subscribed = asyncio.Event()  # set while the Pub/Sub subscription is live
+
+    # lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="hub-listener")
+        self._flusher = asyncio.create_task(self._flush_loop(), name="hub-flusher")
+
+    async def stop(self) -> None:
+        for task in (self._listener, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.close_all()
+
+    async def close_all(self, code: int = WSCloseCode.GOING_AWAY) -> None:
+        await asyncio.gather(*(self._close(c, code, b"server shutdown") for c in set(self.clients)),
+                             return_exceptions=True)
+
+    # sockets ---------------------------------------------------------------
+    def count_for(self, user_id: str) -> int:
+        return sum(1 for c in self.clients if c.user_id == user_id)
+
+    def add(self, ws: web.WebSocketResponse, user_id: str, jti: str) -> Client:
+        client = Client(ws, user_id, jti, asyncio.Queue(self.config.ws_send_queue))
+        client.sender = asyncio.create_task(self._send_loop(client))
+        self.clients.add(client)
+        return client
+
+    async def remove(self, client: Client) -> None:
+        self.clients.discard(client)
+        if client.sender is not None and client.sender is not asyncio.current_task():
+            client.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await client.sender
+
+    async def _close(self, client: Client, code: int, reason: bytes) -> None:
+        await self.remove(client)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.ws.close(code=code, message=reason), 2.0)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def enqueue(self, client: Client, message: str) -> None:
+        try:
+            client.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.info("dropping a websocket client that stopped reading")
+            self._spawn(self._close(client, WSCloseCode.TRY_AGAIN_LATER, b"too slow"))
+
+    async def _send_loop(self, client: Client) -> None:
+        try:
+            while True:
+                message = await client.queue.get()
+                await client.ws.send_str(message)
+                self.sent += 1
+        except (ConnectionError, RuntimeError):
+            self.clients.discard(client)
+
+    async def snapshot_for(self, client: Client) -> None:
+        """The current top 10, sent to one client right after it connects."""
+        entries = (await self.reader.page(0, store.TOP_N)).entries
+        seq = int(await self.redis.get(store.BOARDSEQ) or 0)
+        self.enqueue(client, self.message(entries, [], max(seq, self.seq)))
+
+    # fan-out ---------------------------------------------------------------
+    def message(self, entries: list[dict[str, Any]], changes: list[dict[str, Any]],
+                seq: int) -> str:
+        return orjson.dumps({
+            "type": "leaderboard_update",
+            "data": {"leaderboard": entries, "changes": changes},
+            "seq": seq,
+            "timestamp": now_ms(),
+        }).decode()
+
+    def on_event(self, payload: bytes | str) -> None:
+        try:
+            event = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        kind = event.get("kind")
+        if kind == "revoke":
+            self.revoke(event.get("user_id"), event.get("jti"))
+            return
+        if kind == "refresh":
+            self._dirty.set()
+            return
+        self.seq = max(self.seq, int(event.get("seq", 0)))
+        self._changes.append({
+            "user_id": event.get("user_id"),
+            "previous_rank": None if event.get("previous_rank", -1) < 0 else event["previous_rank"],
+            "rank": event.get("rank"),
+            "score": int(event.get("score", 0)),
+        })
+        self._dirty.set()
+
+    def revoke(self, user_id: str | None, jti: str | None) -> None:
+        for c in set(self.clients):
+            if (user_id and c.user_id == user_id) or (jti and c.jti == jti):
+                self._spawn(self._close(c, WSCloseCode.POLICY_VIOLATION, b"session ended"))
+
+    async def _flush_loop(self) -> None:
+        window = self.config.ws_coalesce_ms / 1000
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(window)  # the coalescing window: gather the burst
+            self._dirty.clear()
+            changes, self._changes = self._changes, []
+            try:
+                await self.broadcast(changes)
+            except RedisError as exc:
+                log.warning("hub could not read the board: %s", exc.__class__.__name__)
+                self._changes = changes + self._changes
+                self._dirty.set()
+                await asyncio.sleep(0.5)
+
+    async def broadcast(self, changes: list[dict[str, Any]]) -> None:
+        entries = (await self.reader.page(0, store.TOP_N)).entries
+        seq = max(self.seq, int(await self.redis.get(store.BOARDSEQ) or 0))
+        self.seq = seq
+        updated = await store_top10(self.redis, entries, self.config.cache_ttl_s)
+        self.memo.put(top10_data(entries, updated, self.config.cache_ttl_s))
+        message = self.message(entries, _latest_per_user(changes), seq)
+        for client in list(self.clients):
+            self.enqueue(client, message)
+
+    async def _listen(self) -> None:
+        delay = 0.05
+        first = True
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(store.CHANNEL)
+                self.subscribed.set()
+                delay = 0.05
+                if not first:  # messages published during the gap are gone: resend the board
+                    log.info("pubsub resubscribed; sending a fresh snapshot")
+                    self._dirty.set()
+                first = False
+                while True:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is not None and msg["type"] == "message":
+                        self.on_event(msg["data"])
+            except (RedisError, OSError) as exc:
+                self.subscribed.clear()
+                log.warning("pubsub lost (%s); reconnecting", exc.__class__.__name__)
+                await asyncio.sleep(delay)
+                delay = min(RECONNECT_MAX_S, delay * 2)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+
+def _latest_per_user(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One change per player over the window: from their first rank to their last."""
+    merged: dict[str, dict[str, Any]] = {}
+    for ch in changes:
+        prev = merged.get(ch["user_id"])
+        merged[ch["user_id"]] = {**ch, "previous_rank": prev["previous_rank"]} if prev else ch
+    return list(merged.values())

@@ -1,0 +1,50 @@
+"""Structured logs: one JSON line per event; the access log never prints a query string."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for extra in ("request_id", "method", "path", "status", "duration_ms"):
+            if hasattr(record, extra):
+                line[extra] = getattr(record, extra)
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
+def setup(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # chatty at INFO
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path (without the query: tokens travel there), status and duration."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time_: float) -> None:
+        self.logger.info(
+            "%s %s %s", request.method, request.path, response.status,
+            extra={"method": request.method, "path": request.path, "status": response.status,
+                   "duration_ms": round(time_ * 1000, 2),
+                   "request_id": request.headers.get("X-Request-Id", "")},
+        )
+

@@ -1,0 +1,211 @@
+"""Worker 1: moves accepted increments from the ``{lb}:events`` stream to PostgreSQL.
+
+Exactly once: each event's stream id is the primary key of its ``score_events``
+row, and totals rise only by what the INSERT really inserted, in the same
+transaction; the XACK comes after the COMMIT. A crash between the two replays
+the batch, which then inserts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from redis.exceptions import ResponseError
+
+from . import store
+
+log = logging.getLogger(__name__)
+
+CLAIM_IDLE_MS = 30_000  # a pending entry this old belongs to a consumer presumed dead
+MAX_DELIVERIES = 5  # after this many failed tries an entry goes to the dead-letter stream
+MAX_BACKOFF_S = 5.0
+
+_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS score_stage (
+    id TEXT, user_id UUID, action_type TEXT, score_increment BIGINT, seq BIGINT,
+    created_at TIMESTAMPTZ
+) ON COMMIT DELETE ROWS
+"""
+_STAGE_COLUMNS = ["id", "user_id", "action_type", "score_increment", "seq", "created_at"]
+_APPLY = """
+WITH inserted AS (
+    INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at)
+    SELECT id, user_id, action_type, score_increment, seq, created_at FROM score_stage
+    ON CONFLICT (id) DO NOTHING
+    RETURNING user_id, score_increment, seq, created_at
+), per_user AS (
+    SELECT user_id, sum(score_increment) AS inc, count(*) AS n, max(seq) AS seq,
+           max(created_at) AS at
+    FROM inserted GROUP BY user_id
+)
+INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
+SELECT user_id, inc, at AT TIME ZONE 'UTC', n, seq FROM per_user
+ON CONFLICT (user_id) DO UPDATE SET
+    total_score = s.total_score + EXCLUDED.total_score,
+    version = s.version + EXCLUDED.version,
+    last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated),
+    reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq)
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def event_record(entry_id: Any, fields: dict[Any, Any]) -> tuple[Any, ...]:
+    f = {_text(k): _text(v) for k, v in fields.items()}
+    return (
+        _text(entry_id), uuid.UUID(f["u"]), f["a"], int(f["i"]), int(f["s"]),
+        datetime.fromtimestamp(int(f["t"]) / 1000, tz=UTC),
+    )
+
+
+async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
+    """One transaction: stage by COPY, insert what is new, raise totals by what was new."""
+    async with conn.transaction():
+        await conn.execute(_STAGE)
+        await conn.copy_records_to_table("score_stage", records=records, columns=_STAGE_COLUMNS)
+        await conn.execute(_APPLY)
+
+
+class Persister:
+    def __init__(self, redis: Any, pool: asyncpg.Pool, *, batch_size: int = 5000,
+                 consumer: str | None = None) -> None:
+        self.redis = redis
+        self.pool = pool
+        self.batch_size = batch_size
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._group_ready = False
+        self._failures = 0
+        self._retry_at = 0.0
+        self.persisted = 0
+        self.dead_lettered = 0
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self.redis.xgroup_create(store.EVENTS, store.PERSIST_GROUP, id="0",
+                                           mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def _next_batch(self) -> list[tuple[Any, dict[Any, Any]]]:
+        """Own pending entries first (a failed write), then a dead consumer's, then new ones."""
+        group, me, n = store.PERSIST_GROUP, self.consumer, self.batch_size
+        for start in ("0", ">"):
+            reply = await self.redis.xreadgroup(group, me, {store.EVENTS: start}, count=n)
+            entries = [e for e in (reply[0][1] if reply else []) if e[1]]
+            if entries:
+                return entries
+            if start == "0":
+                claimed = await self.redis.xautoclaim(store.EVENTS, group, me,
+                                                      min_idle_time=CLAIM_IDLE_MS, count=n)
+                if claimed[1]:
+                    return [e for e in claimed[1] if e[1]]
+        return []
+
+    async def run_once(self) -> int:
+        """Persist one batch; returns how many events it held (0: nothing waiting)."""
+        await self._ensure_group()
+        entries = await self._next_batch()
+        if not entries:
+            return 0
+        ids = [e[0] for e in entries]
+        records, poison = [], []
+        for entry_id, fields in entries:
+            try:
+                records.append(event_record(entry_id, fields))
+            except (KeyError, ValueError):
+                poison.append((entry_id, fields))
+        try:
+            async with self.pool.acquire() as conn:
+                await write_events(conn, records)
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
+            records = await self._write_one_by_one(records, entries, poison)
+        for entry_id, fields in poison:
+            await self._dead_letter(entry_id, fields)
+        await self.redis.xack(store.EVENTS, store.PERSIST_GROUP, *ids)
+        self.persisted += len(records)
+        await self.trim()
+        return len(entries)
+
+    async def _write_one_by_one(self, records: list[tuple[Any, ...]],
+                                entries: list[tuple[Any, dict[Any, Any]]],
+                                poison: list[tuple[Any, dict[Any, Any]]]) -> list[tuple[Any, ...]]:
+        by_id = {_text(e[0]): e for e in entries}
+        good = []
+        async with self.pool.acquire() as conn:
+            for rec in records:
+                try:
+                    await write_events(conn, [rec])
+                    good.append(rec)
+                except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
+                    poison.append(by_id[rec[0]])
+        return good
+
+    async def _dead_letter(self, entry_id: Any, fields: dict[Any, Any]) -> None:
+        log.error("event %s cannot be persisted; moved to %s", _text(entry_id), store.DEAD)
+        await self.redis.xadd(store.DEAD, {**fields, "origin_id": entry_id})
+        self.dead_lettered += 1
+
+    async def trim(self) -> None:
+        """Drop only what every consumer has persisted: below the oldest pending entry."""
+        pending, oldest, last = await self._positions()
+        if pending:
+            minid = oldest
+        else:
+            ms, seq = last.split("-")
+            minid = f"{ms}-{int(seq) + 1}"
+        await self.redis.execute_command("XTRIM", store.EVENTS, "MINID", minid)
+
+    async def _positions(self) -> tuple[int, str, str]:
+        """Pending count, oldest pending id, and the group's last delivered id."""
+        summary = await self.redis.xpending(store.EVENTS, store.PERSIST_GROUP)
+        groups = await self.redis.xinfo_groups(store.EVENTS)
+        group = next(g for g in groups if _text(g["name"]) == store.PERSIST_GROUP)
+        oldest = _text(summary["min"]) if summary["pending"] else ""
+        return int(summary["pending"]), oldest, _text(group["last-delivered-id"])
+
+    async def flush(self) -> int:
+        """Persist until nothing waits; returns the number of events seen."""
+        total = 0
+        while n := await self.run_once():
+            total += n
+        return total
+
+    async def job(self) -> None:
+        """The scheduled run: drain, and back off while PostgreSQL or Redis fails."""
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            while await self.run_once() >= self.batch_size:
+                pass
+            self._failures = 0
+        except Exception as exc:
+            self._failures += 1
+            delay = min(MAX_BACKOFF_S, 0.2 * 2 ** self._failures)
+            self._retry_at = time.monotonic() + delay
+            log.warning("persist failed (%s: %s); retry in %.1f s",
+                        exc.__class__.__name__, exc, delay)
+
+    async def lag(self) -> tuple[int, float]:
+        """Events not yet persisted (pending or undelivered) and the age of the oldest, in s."""
+        await self._ensure_group()
+        pending, oldest, last = await self._positions()
+        undelivered = await self.redis.xrange(store.EVENTS, min=f"({last}", count=100_000)
+        if not oldest and undelivered:
+            oldest = _text(undelivered[0][0])
+        if not oldest:
+            return 0, 0.0
+        ms = int(oldest.split("-")[0])
+        return pending + len(undelivered), max(0.0, time.time() - ms / 1000)
