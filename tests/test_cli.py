@@ -1,0 +1,60 @@
+"""The command line against real servers: users create + token give a working token."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from scoreboard.config import Config
+
+from .conftest import SECRET, post_score
+
+
+def run_cli(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REDIS_URL": config.redis_url or "",
+           "DATABASE_URL": config.database_url or "", "JWT_SECRET": SECRET,
+           "SCOREBOARD_DATA_DIR": str(config.data_dir)}
+    return subprocess.run([sys.executable, "-m", "scoreboard", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+async def test_users_create_and_token_work_with_the_api(client: Any, config: Config) -> None:
+    made = run_cli(config, "users", "create", "--username", "cli_user", "--email", "c@x.io",
+                   "--avatar-url", "https://cdn.example.com/a.png")
+    assert made.returncode == 0, made.stderr
+    user = json.loads(made.stdout)
+    assert user["username"] == "cli_user" and user["avatar_url"].endswith("a.png")
+
+    tok = run_cli(config, "token", user["id"])
+    assert tok.returncode == 0, tok.stderr
+    token = tok.stdout.strip()
+    body = await post_score(client, token, 42)
+    assert body["data"]["user_id"] == user["id"]
+    assert body["data"]["new_score"] == 42
+
+
+async def test_cli_refusals_are_one_line(client: Any, config: Config) -> None:
+    dup = run_cli(config, "users", "create", "--username", "dupe", "--email", "d@x.io")
+    assert dup.returncode == 0
+    again = run_cli(config, "users", "create", "--username", "dupe", "--email", "e@x.io")
+    assert again.returncode == 2
+    assert again.stderr.strip() == "scoreboard: error: That username is taken"
+    missing = run_cli(config, "token", "00000000-0000-0000-0000-000000000000")
+    assert missing.returncode == 2 and "no such user" in missing.stderr
+    bad = run_cli(config, "users", "create", "--username", "x", "--email", "nope")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_every_command_has_help() -> None:
+    for args in (["--help"], ["serve", "--help"], ["migrate", "--help"],
+                 ["users", "create", "--help"], ["token", "--help"], ["reseed", "--help"]):
+        proc = subprocess.run([sys.executable, "-m", "scoreboard", *args],
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0 and "usage: scoreboard" in proc.stdout
+    serve = subprocess.run([sys.executable, "-m", "scoreboard", "serve", "--help"],
+                           capture_output=True, text=True, timeout=30).stdout
+    for var in ("REDIS_URL", "DATABASE_URL", "JWT_SECRET", "PERSIST_MODE", "WS_COALESCE_MS"):
+        assert var in serve

@@ -1,0 +1,58 @@
+"""Liveness and readiness against real servers, including Redis going away and back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from .servers import RedisServer
+
+
+async def wait_for_status(client: Any, path: str, status: int, timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = await client.get(path)
+        body = await resp.json()
+        if resp.status == status:
+            return body
+        assert time.monotonic() < deadline, (path, resp.status, body)
+        await asyncio.sleep(0.05)
+
+
+async def test_healthz(client: Any) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert (await resp.json())["success"] is True
+
+
+async def test_readyz_follows_redis(make_client: Any, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "r")
+    server.start()
+    try:
+        client = await make_client(redis_url=server.url)
+        body = await wait_for_status(client, "/readyz", 200)
+        assert body["data"]["checks"] == {"redis": "ok", "postgres": "ok"}
+
+        server.stop()
+        body = await wait_for_status(client, "/readyz", 503)
+        assert body["success"] is False
+        assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert body["error"]["fields"]["checks"] == {"redis": "down", "postgres": "ok"}
+        assert "redis" in body["error"]["message"]
+
+        server.start()  # same port
+        await wait_for_status(client, "/readyz", 200)
+    finally:
+        server.stop()
+
+
+async def test_unknown_route_is_an_envelope(client: Any) -> None:
+    resp = await client.get("/api/v1/nope")
+    assert resp.status == 404
+    body = await resp.json()
+    assert body["error"]["code"] == "NOT_FOUND"
+    resp = await client.delete("/api/v1/scores/update")
+    assert resp.status == 405
+    assert (await resp.json())["error"]["code"] == "METHOD_NOT_ALLOWED"
