@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import orjson
 from aiohttp import web
 
 from . import errors, store
@@ -137,5 +138,9 @@ async def session_problem(redis: Any, claims: Claims) -> str | None:
 
 
 async def revoke(redis: Any, claims: Claims) -> None:
+    """End a session: its token is refused from now on, and its sockets close."""
     ttl_ms = max(1000, int((claims.exp + LEEWAY_S - time.time()) * 1000))
-    await redis.set(store.revoked_key(claims.jti), 1, px=ttl_ms)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(store.revoked_key(claims.jti), 1, px=ttl_ms)
+        pipe.publish(store.CHANNEL, orjson.dumps({"kind": "revoke", "jti": claims.jti}))
+        await pipe.execute()

@@ -40,6 +40,7 @@ class CacheRefresher:
         """One refresh if this process holds (or takes) the lock. Returns whether it ran."""
         if not await self.holds_lock():
             return False
+        await users.ensure_profiles(self.pool, self.redis)  # a wiped Redis gets them back
         entries = (await self.reader.page(0, store.TOP_N)).entries
         if entries:
             # profiles may have changed in PostgreSQL: re-read the ten shown

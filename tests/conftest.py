@@ -23,7 +23,7 @@ from scoreboard.pg import migrate
 
 from .servers import PostgresServer, RedisServer
 
-SECRET = "test-secret-" + "x" * 40
+SECRET = "test-secret-" + "x" * 60
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,7 @@ class RedisServer:
     root: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    aof: bool = False  # keep data across stop/start (AOF, fsync every write)
 
     @property
     def url(self) -> str:
@@ -65,12 +66,14 @@ class RedisServer:
             self.port = free_port()
         self.proc = subprocess.Popen(
             [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.root)],
+             "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always",
+             "--dir", str(self.root)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_until(lambda: _port_open(self.port), what="redis to listen")
 
     def stop(self) -> None:
+        """kill -9: with ``aof`` every acknowledged write is already on disk."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)

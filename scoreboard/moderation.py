@@ -1,0 +1,34 @@
+"""Banning: hide a cheater from every ranking and refuse their updates; keep their history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import orjson
+
+from . import errors, store
+
+
+async def set_banned(pool: asyncpg.Pool, redis: Any, actor_id: str, user_id: str,
+                     banned: bool) -> dict[str, Any]:
+    """Record the ban in PostgreSQL (with an audit row), then apply it to Redis."""
+    action = "ban" if banned else "unban"
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "UPDATE users SET banned_at = CASE WHEN $2 THEN COALESCE(banned_at, now()) END,"
+            " updated_at = CURRENT_TIMESTAMP WHERE id = $1 RETURNING id, banned_at",
+            uuid.UUID(user_id), banned,
+        )
+        if row is None:
+            raise errors.NotFound("No such user")
+        await conn.execute(
+            "INSERT INTO admin_audit (actor_id, action, target_id, detail) VALUES ($1, $2, $3, $4)",
+            uuid.UUID(actor_id), action, uuid.UUID(user_id), orjson.dumps({}).decode(),
+        )
+    script = redis.register_script(store.lua_source("ban"))
+    await script(keys=[store.SCORES, store.MEMBER, store.HIDDEN, store.BANNED, store.BOARDSEQ],
+                 args=[action, user_id, store.CHANNEL, store.TOP_N])
+    return {"user_id": user_id, "banned": banned,
+            "banned_at": row["banned_at"].isoformat() if row["banned_at"] else None}

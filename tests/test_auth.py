@@ -1,0 +1,151 @@
+"""Authentication: every JWT attack gets the seed's 401; sessions end on logout and refresh."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from redis.asyncio import Redis
+
+from scoreboard import moderation, store
+
+from .conftest import SECRET, bearer, post_score
+
+SEED_401 = {"code": "UNAUTHORIZED", "message": "Invalid or expired authentication token"}
+
+
+def claims(subject: str, /, **over: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {"sub": subject, "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex}
+    base.update(over)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def assert_401(client: Any, headers: dict[str, str], redis: Redis) -> None:
+    before = await redis.zcard(store.SCORES), await redis.xlen(store.EVENTS)
+    resp = await client.post("/api/v1/scores/update", headers=headers,
+                             json={"action_type": "level_complete", "score_increment": 5})
+    body = await resp.json()
+    assert resp.status == 401, body
+    assert body["success"] is False
+    assert body["error"] == SEED_401  # the same for every cause
+    assert (await redis.zcard(store.SCORES), await redis.xlen(store.EVENTS)) == before
+
+
+@pytest.fixture
+def rsa_pair() -> tuple[Any, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return key, pem
+
+
+async def test_hs256_attacks(client: Any, make_player: Any, redis: Redis) -> None:
+    uid, good = await make_player()
+    await post_score(client, good, 1)  # the genuine token works
+    forged = {
+        "no header": None,
+        "basic scheme": "Basic " + good,
+        "garbage": "Bearer not.a.token",
+        "alg none": "Bearer " + b64({"alg": "none", "typ": "JWT"}) + "." + b64(claims(uid)) + ".",
+        "wrong key": "Bearer " + jwt.encode(claims(uid), "k" * 40, algorithm="HS256"),
+        "expired": "Bearer " + jwt.encode(claims(uid, exp=int(time.time()) - 120), SECRET,
+                                          algorithm="HS256"),
+        "no exp": "Bearer " + jwt.encode(claims(uid, exp=None), SECRET, algorithm="HS256"),
+        "no jti": "Bearer " + jwt.encode(claims(uid, jti=None), SECRET, algorithm="HS256"),
+        "no sub": "Bearer " + jwt.encode(claims(uid, sub=None), SECRET, algorithm="HS256"),
+        "sub not a uuid": "Bearer " + jwt.encode(claims("12345"), SECRET, algorithm="HS256"),
+        "unknown user": "Bearer " + jwt.encode(claims(str(uuid.uuid4())), SECRET,
+                                               algorithm="HS256"),
+        "crit header": "Bearer " + jwt.encode(claims(uid), SECRET, algorithm="HS256",
+                                              headers={"crit": ["x-custom"], "x-custom": 1}),
+        "HS512": "Bearer " + jwt.encode(claims(uid), SECRET, algorithm="HS512"),
+        "tampered": "Bearer " + good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
+    }
+    for name, header in forged.items():
+        headers = {} if header is None else {"Authorization": header}
+        try:
+            await assert_401(client, headers, redis)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
+
+
+async def test_rs256_and_algorithm_confusion(make_client: Any, make_player: Any, redis: Redis,
+                                             rsa_pair: tuple[Any, str]) -> None:
+    key, pem = rsa_pair
+    client = await make_client(jwt_secret=None, jwt_public_key=pem)
+    uid, _ = await make_player()
+    good = jwt.encode(claims(uid), key, algorithm="RS256")
+    body = await post_score(client, good, 3)  # a token minted by another service works
+    assert body["data"]["user_id"] == uid
+    # HS256 signed with the public key as the HMAC secret: the classic confusion
+    import hashlib
+    import hmac
+
+    header = b64({"alg": "HS256", "typ": "JWT"})
+    payload = b64(claims(uid))
+    sig = hmac.new(pem.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    confused = f"{header}.{payload}." + base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+    await assert_401(client, {"Authorization": "Bearer " + confused}, redis)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    await assert_401(client, bearer(jwt.encode(claims(uid), other, algorithm="RS256")), redis)
+
+
+async def test_issuer_and_audience_when_configured(make_client: Any, make_player: Any,
+                                                   redis: Redis) -> None:
+    client = await make_client(jwt_issuer="games-inc", jwt_audience="scoreboard")
+    uid, _ = await make_player()
+    ok = jwt.encode(claims(uid, iss="games-inc", aud="scoreboard"), SECRET, algorithm="HS256")
+    await post_score(client, ok, 1)
+    for bad in (claims(uid, iss="other", aud="scoreboard"), claims(uid, iss="games-inc"),
+                claims(uid, aud="scoreboard")):
+        await assert_401(client, bearer(jwt.encode(bad, SECRET, algorithm="HS256")), redis)
+
+
+async def test_logout_ends_the_session(client: Any, make_player: Any, redis: Redis) -> None:
+    _, token = await make_player()
+    await post_score(client, token, 1)
+    resp = await client.post("/api/v1/auth/logout", headers=bearer(token))
+    assert resp.status == 200
+    await assert_401(client, bearer(token), redis)
+    resp = await client.get("/api/v1/leaderboard/me", headers=bearer(token))
+    assert resp.status == 401
+
+
+async def test_refresh_gives_a_new_token_and_ends_the_old(client: Any, make_player: Any,
+                                                          redis: Redis) -> None:
+    uid, token = await make_player()
+    resp = await client.post("/api/v1/auth/refresh", headers=bearer(token))
+    body = await resp.json()
+    assert resp.status == 200, body
+    fresh = body["data"]["token"]
+    assert fresh != token
+    await assert_401(client, bearer(token), redis)
+    again = await post_score(client, fresh, 2)
+    assert again["data"]["user_id"] == uid
+
+
+async def test_banned_player_gets_403(client: Any, make_player: Any, pool: Any,
+                                      redis: Redis) -> None:
+    admin_id, _ = await make_player(admin=True)
+    uid, token = await make_player()
+    await post_score(client, token, 10)
+    await moderation.set_banned(pool, redis, admin_id, uid, True)
+    before = await redis.xlen(store.EVENTS)
+    body = await post_score(client, token, 10, status=403)
+    assert body["error"]["code"] == "FORBIDDEN"
+    assert await redis.xlen(store.EVENTS) == before
+    await moderation.set_banned(pool, redis, admin_id, uid, False)
+    body = await post_score(client, token, 10)
+    assert body["data"]["new_score"] == 20  # history kept through the ban
