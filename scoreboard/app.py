@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import keys, store, users
 from .auth import TokenVerifier
+from .autopipe import AutoPipeline, can_pipeline
 from .cachejob import CacheRefresher
 from .config import Config, mask_url
 from .hub import Hub
@@ -56,11 +57,15 @@ def _redis_step(given: Any) -> Any:
                                         retries=3)
         app[keys.REDIS_ONCE] = store.connect(config.redis_url, cluster=cluster, timeout=timeout,
                                              retries=0)
+        if can_pipeline(config.redis_url, cluster):
+            app[keys.AUTOPIPE] = AutoPipeline(config.redis_url, timeout=timeout)
         try:
             await app[keys.REDIS].ping()
             log.info("redis connected: %s", mask_url(config.redis_url))
             yield
         finally:
+            if keys.AUTOPIPE in app:
+                await app[keys.AUTOPIPE].aclose()
             await app[keys.REDIS_ONCE].aclose()
             await app[keys.REDIS].aclose()
 
@@ -92,7 +97,8 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     redis = app[keys.REDIS]
     await users.ensure_profiles(app[keys.PG], redis)
-    app[keys.SCORES] = ScoreService(config, app[keys.REDIS_ONCE], app[keys.PG])
+    app[keys.SCORES] = ScoreService(config, app[keys.REDIS_ONCE], app[keys.PG],
+                                    app.get(keys.AUTOPIPE))
     app[keys.READER] = Reader(redis)
     app[keys.TOP10_MEMO] = Top10Memo(min(1.0, config.cache_refresh_interval_s))
     app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG],

@@ -54,4 +54,5 @@ class CacheRefresher:
         try:
             await self.run()
         except Exception as exc:  # the scheduler keeps going; the next run retries
+            store.reraise_if_cancelling()
             log.warning("top-10 refresh failed: %s: %s", exc.__class__.__name__, exc)

@@ -53,6 +53,7 @@ class Hub:
         self._listener: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
         self.subscribed = asyncio.Event()  # set while the Pub/Sub subscription is live
 
     # lifecycle -------------------------------------------------------------
@@ -61,11 +62,15 @@ class Hub:
         self._flusher = asyncio.create_task(self._flush_loop(), name="hub-flusher")
 
     async def stop(self) -> None:
+        # A flag as well as cancel(): a library may swallow a cancellation mid-call,
+        # and the loops must end all the same.
+        self._closing = True
+        self._dirty.set()
         for task in (self._listener, self._flusher):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, 5)
         await self.close_all()
 
     async def close_all(self, code: int = WSCloseCode.GOING_AWAY) -> None:
@@ -160,7 +165,7 @@ class Hub:
 
     async def _flush_loop(self) -> None:
         window = self.config.ws_coalesce_ms / 1000
-        while True:
+        while not self._closing:
             await self._dirty.wait()
             await asyncio.sleep(window)  # the coalescing window: gather the burst
             self._dirty.clear()
@@ -168,6 +173,7 @@ class Hub:
             try:
                 await self.broadcast(changes)
             except RedisError as exc:
+                store.reraise_if_cancelling()
                 log.warning("hub could not read the board: %s", exc.__class__.__name__)
                 self._changes = changes + self._changes
                 self._dirty.set()
@@ -186,7 +192,7 @@ class Hub:
     async def _listen(self) -> None:
         delay = 0.05
         first = True
-        while True:
+        while not self._closing:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(store.CHANNEL)
@@ -196,11 +202,12 @@ class Hub:
                     log.info("pubsub resubscribed; sending a fresh snapshot")
                     self._dirty.set()
                 first = False
-                while True:
+                while not self._closing:
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is not None and msg["type"] == "message":
                         self.on_event(msg["data"])
             except (RedisError, OSError) as exc:
+                store.reraise_if_cancelling()
                 self.subscribed.clear()
                 log.warning("pubsub lost (%s); reconnecting", exc.__class__.__name__)
                 await asyncio.sleep(delay)

@@ -8,6 +8,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from .auth import TokenVerifier
+from .autopipe import AutoPipeline
 from .cachejob import CacheRefresher
 from .config import Config
 from .hub import Hub
@@ -19,6 +20,7 @@ CONFIG = web.AppKey("config", Config)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 REDIS = web.AppKey("redis", Redis)  # retries transient errors; for reads and jobs
 REDIS_ONCE = web.AppKey("redis_once", Redis)  # no retries; runs the score scripts
+AUTOPIPE = web.AppKey("autopipe", AutoPipeline)  # the hot path's script runner, when usable
 PG = web.AppKey("pg", asyncpg.Pool)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 SCORES = web.AppKey("scores", ScoreService)

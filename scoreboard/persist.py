@@ -192,6 +192,7 @@ class Persister:
                 pass
             self._failures = 0
         except Exception as exc:
+            store.reraise_if_cancelling()
             self._failures += 1
             delay = min(MAX_BACKOFF_S, 0.2 * 2 ** self._failures)
             self._retry_at = time.monotonic() + delay

@@ -73,8 +73,7 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
         raise errors.ValidationFailed(f"Malformed JSON: {exc}") from None
 
 
-async def load(request: web.Request, cls: type[Schema], *, allow_empty: bool = False) -> Any:
-    data = await read_json(request, allow_empty=allow_empty)
+def validate_data(cls: type[Schema], data: Any) -> Any:
     if not isinstance(data, dict):
         raise errors.ValidationFailed("Request body must be a JSON object")
     try:
@@ -82,3 +81,27 @@ async def load(request: web.Request, cls: type[Schema], *, allow_empty: bool = F
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         raise errors.ValidationFailed(fields=messages) from None
+
+
+async def load(request: web.Request, cls: type[Schema], *, allow_empty: bool = False) -> Any:
+    return validate_data(cls, await read_json(request, allow_empty=allow_empty))
+
+
+_UPDATE_FIELDS = frozenset(("action_type", "score_increment"))
+
+
+async def load_update(request: web.Request) -> tuple[str, int]:
+    """The update body, on the hot path.
+
+    A body that is plainly valid (exactly the two fields, a short string and a
+    positive int that is not a bool) is taken as is; anything else goes through
+    UpdateScoreSchema, which either accepts it or says what is wrong. Both
+    paths accept the same bodies (tests/test_scores.py sends every refusal).
+    """
+    data = await read_json(request)
+    if type(data) is dict and data.keys() == _UPDATE_FIELDS:
+        action, inc = data["action_type"], data["score_increment"]
+        if type(action) is str and 1 <= len(action) <= 64 and type(inc) is int and inc >= 1:
+            return action, inc
+    body = validate_data(UpdateScoreSchema, data)
+    return body["action_type"], body["score_increment"]

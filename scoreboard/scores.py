@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from . import errors, store
 from .auth import Claims
+from .autopipe import AutoPipeline, PipelinedScript
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,14 @@ def check_idempotency_key(key: str | None) -> str | None:
 
 
 class ScoreService:
-    def __init__(self, config: Config, redis: Any, pool: asyncpg.Pool) -> None:
+    def __init__(self, config: Config, redis: Any, pool: asyncpg.Pool,
+                 pipe: AutoPipeline | None = None) -> None:
         self.config = config
         self.redis = redis
         self.pool = pool
-        self._update = redis.register_script(store.lua_source("update"))
+        source = store.lua_source("update")
+        self._update = (PipelinedScript(pipe, source) if pipe is not None
+                        else redis.register_script(source))
 
     def check_action(self, action_type: str, increment: int) -> None:
         action = self.config.actions.get(action_type)

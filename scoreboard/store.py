@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,14 @@ def parse_member(member: bytes | str) -> str:
     """The user id inside a tie-encoded member ``<inverted seq>:<user id>``."""
     text = member.decode() if isinstance(member, bytes) else member
     return text.split(":", 1)[1]
+
+
+def reraise_if_cancelling() -> None:
+    """redis-py may turn a cancellation into a connection error; a loop that retries on
+    errors must still stop when its task is being cancelled."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 LUA_DIR = Path(__file__).parent / "lua"

@@ -169,3 +169,17 @@ async def post_score(client: Any, token: str, increment: int = 10,
     assert body["success"] is (status == 200)
     assert isinstance(body["timestamp"], int) if status == 200 else "error" in body
     return dict(body)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, within: float = 15.0,
+                     what: str = "the condition") -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        await asyncio.sleep(0.02)

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
+from .conftest import eventually
 from .servers import RedisServer
 
 
-async def wait_for_status(client: Any, path: str, status: int, timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
+async def wait_for_status(client: Any, path: str, status: int) -> Any:
+    async def check() -> Any:
         resp = await client.get(path)
-        body = await resp.json()
-        if resp.status == status:
-            return body
-        assert time.monotonic() < deadline, (path, resp.status, body)
-        await asyncio.sleep(0.05)
+        return await resp.json() if resp.status == status else None
+
+    return await eventually(check, what=f"{path} answering {status}")
 
 
 async def test_healthz(client: Any) -> None:

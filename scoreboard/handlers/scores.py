@@ -9,10 +9,8 @@ from .common import claims_of
 
 async def update_score(request: web.Request) -> web.Response:
     claims = claims_of(request)  # session, user and ban are checked inside the script
-    body = await schemas.load(request, schemas.UpdateScoreSchema)
+    action_type, increment = await schemas.load_update(request)
     idem = check_idempotency_key(request.headers.get("Idempotency-Key"))
-    outcome = await request.app[keys.SCORES].update(
-        claims, body["action_type"], body["score_increment"], idem
-    )
+    outcome = await request.app[keys.SCORES].update(claims, action_type, increment, idem)
     headers = {"Idempotent-Replayed": "true"} if outcome.replay else None
     return envelope.ok(outcome.as_data(), timestamp=outcome.timestamp, headers=headers)

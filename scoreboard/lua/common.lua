@@ -44,7 +44,7 @@ local function rate_limit(k_rate, limit, period, now)
   local new_tat = tat + interval
   local allow_at = new_tat - period
   if allow_at > now then return math.ceil(allow_at - now) end
-  redis.call('SET', k_rate, string.format('%d', new_tat), 'PX', math.ceil(new_tat - now))
+  redis.call('SET', k_rate, string.format('%d', new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
   return 0
 end
 

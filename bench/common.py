@@ -1,0 +1,157 @@
+"""What the benchmarks share: servers, the service in a subprocess, wrk, and a baseline.
+
+Every benchmark measures an aiohttp hello world in the same run, on the same
+machine, with the same load tool, and prints ratios against it: the machines
+are shared and noisy, so an absolute rate means little.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import urllib.request
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import PostgresServer, RedisServer, free_port, wait_until  # noqa: E402
+
+SECRET = "bench-secret-" + "b" * 60
+
+HELLO = """
+import uvloop
+from aiohttp import web
+
+async def hello(request):
+    return web.Response(text="hello")
+
+app = web.Application()
+app.router.add_get("/", hello)
+app.router.add_post("/", hello)
+web.run_app(app, host="127.0.0.1", port={port}, access_log=None, print=None,
+            loop=uvloop.new_event_loop())
+"""
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run("apt-get update -qq && apt-get install -y -qq wrk", shell=True,
+                       check=True, stdout=subprocess.DEVNULL)
+        found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    return found
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def hello_world() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", HELLO.replace("{port}", str(port))])
+    try:
+        wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/"), what="hello world")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def backing_servers() -> Iterator[tuple[str, str]]:
+    """A real Redis and PostgreSQL (or REDIS_URL / DATABASE_URL)."""
+    with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        redis = pg = None
+        try:
+            if os.environ.get("REDIS_URL"):
+                redis_url = os.environ["REDIS_URL"]
+            else:
+                redis = RedisServer(root / "redis")
+                redis.start()
+                redis_url = redis.url
+            if os.environ.get("DATABASE_URL"):
+                db_url = os.environ["DATABASE_URL"]
+            else:
+                pg = PostgresServer(root / "pg")
+                pg.init()
+                pg.start()
+                db_url = pg.url
+            yield redis_url, db_url
+        finally:
+            if pg is not None:
+                pg.stop("immediate")
+            if redis is not None:
+                redis.stop()
+
+
+@contextlib.contextmanager
+def service(redis_url: str, db_url: str, **env: str) -> Iterator[str]:
+    """``scoreboard serve`` in a subprocess, one process, on a free port."""
+    port = free_port()
+    full_env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": db_url,
+                "JWT_SECRET": SECRET, "LOG_LEVEL": "WARNING", **env}
+    proc = subprocess.Popen([sys.executable, "-m", "scoreboard", "serve", "--port", str(port)],
+                            env=full_env, cwd=ROOT)
+    try:
+        wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60,
+                   what="scoreboard serve")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def wrk(url: str, *, seconds: int = 8, connections: int = 50, script: str | None = None,
+        threads: int = 1) -> dict[str, float]:
+    """Requests per second and latency percentiles of one wrk run."""
+    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script or "")
+        path = f.name
+    if script:
+        cmd += ["-s", path]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    os.unlink(path)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    result = {"rps": rps, "non2xx": float(non2xx.group(1)) if non2xx else 0.0}
+    for pct in ("50", "99"):
+        m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out)
+        if m:
+            scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+            result[f"p{pct}_ms"] = float(m.group(1)) * scale
+    return result
+
+
+def report(name: str, rows: dict[str, dict[str, float]], baseline: str) -> None:
+    base = rows[baseline]["rps"]
+    print(f"\n== {name} ==")
+    for label, r in rows.items():
+        extra = f"  non-2xx {int(r['non2xx'])}" if r.get("non2xx") else ""
+        lat = f"  p50 {r.get('p50_ms', 0):.2f} ms  p99 {r.get('p99_ms', 0):.2f} ms"
+        print(f"{label:<28} {r['rps']:>10.0f} req/s  {r['rps'] / base:6.1%} of {baseline}"
+              f"{lat}{extra}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps({"rows": rows, "at": time.time()}, indent=1))

@@ -1,0 +1,89 @@
+"""Score updates per second against an aiohttp hello world, measured in one run.
+
+    python -m bench.updates [--seconds 8] [--players 1000] [--modes batch,direct]
+
+Starts a real Redis and PostgreSQL, the service (one process), creates players,
+then drives authenticated updates with wrk (a token per player, round robin) and
+prints each rate as a share of hello world's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+from bench.common import SECRET, backing_servers, hello_world, report, service, wrk
+
+WRK_SCRIPT = """
+tokens = {%s}
+i = 0
+request = function()
+  i = i + 1
+  local t = tokens[(i %% #tokens) + 1]
+  return wrk.format("POST", "/api/v1/scores/update",
+    {["Authorization"] = "Bearer " .. t, ["Content-Type"] = "application/json"},
+    '{"action_type": "bench", "score_increment": 1}')
+end
+"""
+HELLO_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"action_type": "bench", "score_increment": 1}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:
+    from redis.asyncio import Redis
+
+    from scoreboard import auth, users
+    from scoreboard.config import Config
+    from scoreboard.pg import create_pool, migrate
+
+    pool = await create_pool(db_url)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        cfg = Config(jwt_secret=SECRET)
+        tokens = []
+        for i in range(n):
+            user = await users.create(pool, redis, f"bench_{i}_{id(tokens) % 9999}",
+                                      f"bench{i}_{id(tokens) % 9999}@x.io", None)
+            tokens.append(auth.mint(cfg, user["id"]))
+        return tokens
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--players", type=int, default=1000)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--modes", default="batch")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        actions = Path(tmp) / "actions.json"
+        actions.write_text(json.dumps({"bench": {"max_increment": 1000,
+                                                 "rate_per_minute": 10**9}}))
+        rows = {}
+        with hello_world() as url:
+            rows["hello world"] = wrk(url + "/", seconds=args.seconds,
+                                      connections=args.connections, script=HELLO_SCRIPT)
+        with backing_servers() as (redis_url, db_url):
+            tokens = asyncio.run(make_players(redis_url, db_url, args.players))
+            script = WRK_SCRIPT % ", ".join(json.dumps(t) for t in tokens)
+            for mode in args.modes.split(","):
+                with service(redis_url, db_url, ACTIONS_FILE=str(actions), PERSIST_MODE=mode,
+                             PERSIST_INTERVAL_S="0.5") as url:
+                    rows[f"update ({mode})"] = wrk(url + "/", seconds=args.seconds,
+                                                   connections=args.connections, script=script)
+    report("updates", rows, "hello world")
+
+
+if __name__ == "__main__":
+    main()
