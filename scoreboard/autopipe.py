@@ -1,9 +1,11 @@
 """An auto-pipelining script runner for the hot path.
 
-Concurrent requests share one connection: each call writes its EVALSHA at
-once, and one reader task hands the replies back in order (Redis answers in
-the order it was asked). Under load many calls travel in one TCP segment and
-one read, with a fraction of a general client's per-call overhead.
+Concurrent requests share one connection: the calls made in one turn of the
+event loop are written together in one send, and one reader task hands the
+replies back in order (Redis answers in the order it was asked). Under load
+many calls travel in one TCP segment and one read, with a fraction of a
+general client's per-call overhead. One timer, not one per call, watches the
+oldest call in flight.
 
 It never retries a call: a script whose reply was lost may have run, so the
 caller answers 503 and the player's Idempotency-Key settles it. A timeout or
@@ -48,8 +50,10 @@ class AutoPipeline:
         self._timeout = timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._pending: collections.deque[tuple[float, asyncio.Future[Any]]] = collections.deque()
+        self._outbox: list[bytes] = []
         self._read_task: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
         self._connecting: asyncio.Lock = asyncio.Lock()
 
     async def _connect(self) -> None:
@@ -74,6 +78,7 @@ class AutoPipeline:
             hello.append(pack("SELECT", o.get("db", 0)))
             self._reader, self._writer = reader, writer
             self._read_task = asyncio.create_task(self._read_loop(reader))
+            self._watchdog = asyncio.get_running_loop().call_later(self._timeout, self._watch)
             futs = [self._expect() for _ in hello]
             writer.write(b"".join(hello))
             for fut in futs:
@@ -83,9 +88,24 @@ class AutoPipeline:
                     raise RedisConnectionError(f"Redis refused the connection: {reply}")
 
     def _expect(self) -> asyncio.Future[Any]:
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append(fut)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((loop.time(), fut))
         return fut
+
+    def _watch(self) -> None:
+        """Fail everything if the oldest call has waited longer than the timeout:
+        a reply that comes later could no longer be matched to its call."""
+        loop = asyncio.get_running_loop()
+        if self._pending and loop.time() - self._pending[0][0] > self._timeout:
+            self._fail(RedisTimeoutError("Redis did not answer in time"))
+            return
+        self._watchdog = loop.call_later(self._timeout / 4, self._watch)
+
+    def _flush(self) -> None:
+        if self._writer is not None and self._outbox:
+            self._writer.write(b"".join(self._outbox))
+        self._outbox = []
 
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         parser = hiredis.Reader()
@@ -96,7 +116,7 @@ class AutoPipeline:
                     raise RedisConnectionError("connection closed by server")
                 parser.feed(data)
                 while (reply := parser.gets()) is not False:
-                    fut = self._pending.popleft()
+                    fut = self._pending.popleft()[1]
                     if not fut.done():
                         fut.set_result(reply)
         except (OSError, RedisConnectionError, IndexError) as exc:
@@ -105,7 +125,11 @@ class AutoPipeline:
     def _fail(self, exc: Exception) -> None:
         """Drop the connection and fail every call still waiting on it."""
         pending, self._pending = self._pending, collections.deque()
-        for fut in pending:
+        self._outbox = []
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        for _, fut in pending:
             if not fut.done():
                 fut.set_exception(exc)
         if self._writer is not None:
@@ -119,12 +143,10 @@ class AutoPipeline:
             await self._connect()
         assert self._writer is not None  # set by _connect or it raised
         fut = self._expect()
-        self._writer.write(pack(*args))
-        try:
-            reply = await asyncio.wait_for(asyncio.shield(fut), self._timeout)
-        except TimeoutError:
-            self._fail(RedisTimeoutError("timed out"))  # later replies would be misread
-            raise RedisTimeoutError("Redis did not answer in time") from None
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(pack(*args))
+        reply = await fut
         if isinstance(reply, hiredis.ReplyError):
             message = str(reply)
             if message.startswith("NOSCRIPT"):
