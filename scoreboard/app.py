@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +13,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import keys, store, users
-from .auth import TokenVerifier
+from .auth import SessionChecker, TokenVerifier
 from .autopipe import AutoPipeline, can_pipeline
 from .cachejob import CacheRefresher
 from .config import Config, mask_url
@@ -25,6 +27,7 @@ from .schemas import MAX_BODY
 from .scores import ScoreService
 
 log = logging.getLogger(__name__)
+FINAL_FLUSH_S = 5.0
 
 def create_app(config: Config, *, redis: Any = None, pg: asyncpg.Pool | None = None,
                scheduler: bool = True) -> web.Application:
@@ -99,8 +102,12 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     await users.ensure_profiles(app[keys.PG], redis)
     app[keys.SCORES] = ScoreService(config, app[keys.REDIS_ONCE], app[keys.PG],
                                     app.get(keys.AUTOPIPE))
-    app[keys.READER] = Reader(redis)
-    app[keys.TOP10_MEMO] = Top10Memo(min(1.0, config.cache_refresh_interval_s))
+    app[keys.READER] = Reader(redis, app.get(keys.AUTOPIPE))
+    app[keys.SESSIONS] = SessionChecker(redis, app.get(keys.AUTOPIPE))
+    # Each process's hub replaces the memo on every change it is told of (and after
+    # a Pub/Sub reconnect), so the memo only needs to outlive nothing longer than
+    # the Redis copy it mirrors: one refresh interval.
+    app[keys.TOP10_MEMO] = Top10Memo(config.cache_refresh_interval_s)
     app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG],
                                     interval_s=config.cache_refresh_interval_s,
                                     ttl_s=config.cache_ttl_s)
@@ -138,4 +145,7 @@ async def _scheduler_step(app: web.Application) -> AsyncIterator[None]:
     finally:
         sched.shutdown(wait=False)
         if config.persist_mode == "batch":
-            await app[keys.PERSISTER].job()  # one last flush of what this process can see
+            # one last flush, bounded: what is left stays pending in the stream and
+            # another process (or this one's successor) claims it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(app[keys.PERSISTER].job(), FINAL_FLUSH_S)

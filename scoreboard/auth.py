@@ -20,6 +20,7 @@ import orjson
 from aiohttp import web
 
 from . import errors, store
+from .autopipe import AutoPipeline, script
 from .config import Config
 
 LEEWAY_S = 10
@@ -123,18 +124,25 @@ def bearer(request: web.Request) -> str | None:
     return None
 
 
-async def session_problem(redis: Any, claims: Claims) -> str | None:
-    """None when the session is live and the user exists; else UNAUTHORIZED or FORBIDDEN."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.exists(store.revoked_key(claims.jti))
-        pipe.hexists(store.PROFILES, claims.sub)
-        pipe.sismember(store.BANNED, claims.sub)
-        revoked, exists, banned = await pipe.execute()
-    if revoked or not exists:
-        return "UNAUTHORIZED"
-    if banned:
-        return "FORBIDDEN"
-    return None
+_SESSION = """
+local status = check_player(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+return status or 'OK'
+"""
+
+
+class SessionChecker:
+    """One round trip: is the session live, does the user exist, are they banned."""
+
+    def __init__(self, redis: Any, pipe: AutoPipeline | None = None) -> None:
+        self._script = script(redis, pipe, store.lua_common() + _SESSION)
+
+    async def problem(self, claims: Claims) -> str | None:
+        """None when all is well; else UNAUTHORIZED or FORBIDDEN."""
+        status = await self._script(
+            keys=[store.revoked_key(claims.jti), store.PROFILES, store.BANNED],
+            args=[claims.sub])
+        status = status.decode() if isinstance(status, bytes) else status
+        return None if status == "OK" else str(status)
 
 
 async def revoke(redis: Any, claims: Claims) -> None:

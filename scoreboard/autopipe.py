@@ -178,5 +178,11 @@ class PipelinedScript:
             return await self.pipe.call("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
+def script(redis: Any, pipe: AutoPipeline | None, source: str) -> Any:
+    """A callable ``(keys=, args=)`` running ``source``: through the auto-pipeline when
+    there is one, else through redis-py (``redis`` decides the retry policy)."""
+    return PipelinedScript(pipe, source) if pipe is not None else redis.register_script(source)
+
+
 def can_pipeline(url: str, cluster: bool) -> bool:
     return not cluster and parse_url(url).get("connection_class") is not SSLConnection

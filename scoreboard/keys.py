@@ -7,7 +7,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
-from .auth import TokenVerifier
+from .auth import SessionChecker, TokenVerifier
 from .autopipe import AutoPipeline
 from .cachejob import CacheRefresher
 from .config import Config
@@ -21,6 +21,7 @@ VERIFIER = web.AppKey("verifier", TokenVerifier)
 REDIS = web.AppKey("redis", Redis)  # retries transient errors; for reads and jobs
 REDIS_ONCE = web.AppKey("redis_once", Redis)  # no retries; runs the score scripts
 AUTOPIPE = web.AppKey("autopipe", AutoPipeline)  # the hot path's script runner, when usable
+SESSIONS = web.AppKey("sessions", SessionChecker)
 PG = web.AppKey("pg", asyncpg.Pool)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 SCORES = web.AppKey("scores", ScoreService)

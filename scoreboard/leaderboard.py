@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from . import store
+from .autopipe import AutoPipeline, script
 from .envelope import now_ms
 
 MAX_PAGE = 100
@@ -42,8 +43,8 @@ def _entries(first_rank: int, flat: list[Any]) -> list[dict[str, Any]]:
 class Reader:
     """Atomic reads of the live sorted set (one script call each)."""
 
-    def __init__(self, redis: Any) -> None:
-        self._script = redis.register_script(store.lua_source("ranks"))
+    def __init__(self, redis: Any, pipe: AutoPipeline | None = None) -> None:
+        self._script = script(redis, pipe, store.lua_source("ranks"))
 
     async def _call(self, *args: Any) -> Slice:
         reply = await self._script(keys=[store.SCORES, store.MEMBER, store.PROFILES], args=args)
@@ -68,6 +69,8 @@ class CachedTop10:
     data: bytes  # the serialized ``data`` object of the seed's response
     etag: str
     expires: float  # monotonic time after which the memo is not used
+    headers: dict[str, str]  # for a 304
+    json_headers: dict[str, str]  # for a 200
 
 
 def top10_data(entries: list[dict[str, Any]], last_updated: int, ttl: int) -> bytes:
@@ -96,7 +99,10 @@ class Top10Memo:
         return None
 
     def put(self, data: bytes) -> CachedTop10:
-        self.current = CachedTop10(data, etag_of(data), time.monotonic() + self.max_age_s)
+        etag = etag_of(data)
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        self.current = CachedTop10(data, etag, time.monotonic() + self.max_age_s, headers,
+                                   {**headers, "Content-Type": "application/json"})
         return self.current
 
 

@@ -40,6 +40,11 @@ def setup(level: str) -> None:
 class AccessLogger(AbstractAccessLogger):
     """Method, path (without the query: tokens travel there), status and duration."""
 
+    @property
+    def enabled(self) -> bool:
+        """aiohttp skips the call altogether when access lines would be dropped."""
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time_: float) -> None:
         self.logger.info(
             "%s %s %s", request.method, request.path, response.status,

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from . import errors, store
 from .auth import Claims
-from .autopipe import AutoPipeline, PipelinedScript
+from .autopipe import AutoPipeline, script
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,7 @@ class ScoreService:
         self.config = config
         self.redis = redis
         self.pool = pool
-        source = store.lua_source("update")
-        self._update = (PipelinedScript(pipe, source) if pipe is not None
-                        else redis.register_script(source))
+        self._update = script(redis, pipe, store.lua_source("update"))
 
     def check_action(self, action_type: str, increment: int) -> None:
         action = self.config.actions.get(action_type)

@@ -70,9 +70,14 @@ LUA_DIR = Path(__file__).parent / "lua"
 
 
 @cache
+def lua_common() -> str:
+    return (LUA_DIR / "common.lua").read_text() + "\n"
+
+
+@cache
 def lua_source(name: str) -> str:
     """A script's text: the shared helpers followed by its own body."""
-    return (LUA_DIR / "common.lua").read_text() + "\n" + (LUA_DIR / f"{name}.lua").read_text()
+    return lua_common() + (LUA_DIR / f"{name}.lua").read_text()
 
 
 def connect(url: str, *, cluster: bool, timeout: float, retries: int) -> Any:

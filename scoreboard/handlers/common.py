@@ -21,7 +21,7 @@ async def player(request: web.Request, *, allow_banned: bool = False,
     """Claims of a live session of an existing player."""
     claims = claims or claims_of(request)
     try:
-        problem = await auth.session_problem(request.app[keys.REDIS], claims)
+        problem = await request.app[keys.SESSIONS].problem(claims)
     except RedisError:
         raise errors.ServiceUnavailable() from None
     if problem == "UNAUTHORIZED" or (problem == "FORBIDDEN" and not allow_banned):

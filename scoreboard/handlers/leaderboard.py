@@ -24,11 +24,10 @@ async def top10(request: web.Request) -> web.Response:
         app = request.app
         data = await cached_top10(app[keys.REDIS], app[keys.READER], app[keys.CONFIG].cache_ttl_s)
         cached = memo.put(data)
-    headers = {"ETag": cached.etag, "Cache-Control": "no-cache"}
     if request.headers.get("If-None-Match") == cached.etag:
-        return web.Response(status=304, headers=headers)
+        return web.Response(status=304, headers=cached.headers)
     body = b'{"success":true,"data":' + cached.data + b',"timestamp":%d}' % envelope.now_ms()
-    return web.Response(body=body, content_type=envelope.JSON, headers=headers)
+    return web.Response(body=body, headers=cached.json_headers)
 
 
 async def page(request: web.Request) -> web.Response:
