@@ -54,6 +54,8 @@ class Hub:
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._busy = False
+        self.broadcast_seq = 0  # the board seq of the last broadcast
         self.subscribed = asyncio.Event()  # set while the Pub/Sub subscription is live
 
     # lifecycle -------------------------------------------------------------
@@ -170,6 +172,7 @@ class Hub:
             await asyncio.sleep(window)  # the coalescing window: gather the burst
             self._dirty.clear()
             changes, self._changes = self._changes, []
+            self._busy = True
             try:
                 await self.broadcast(changes)
             except RedisError as exc:
@@ -178,16 +181,24 @@ class Hub:
                 self._changes = changes + self._changes
                 self._dirty.set()
                 await asyncio.sleep(0.5)
+            finally:
+                self._busy = False
 
     async def broadcast(self, changes: list[dict[str, Any]]) -> None:
         entries = (await self.reader.page(0, store.TOP_N)).entries
         seq = max(self.seq, int(await self.redis.get(store.BOARDSEQ) or 0))
         self.seq = seq
+        self.broadcast_seq = seq
         updated = await store_top10(self.redis, entries, self.config.cache_ttl_s)
         self.memo.put(top10_data(entries, updated, self.config.cache_ttl_s))
         message = self.message(entries, _latest_per_user(changes), seq)
         for client in list(self.clients):
             self.enqueue(client, message)
+
+    async def settled(self) -> bool:
+        """True when every change of the board so far has been broadcast."""
+        board = int(await self.redis.get(store.BOARDSEQ) or 0)
+        return self.broadcast_seq >= board and not self._dirty.is_set() and not self._busy
 
     async def _listen(self) -> None:
         delay = 0.05

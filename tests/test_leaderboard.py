@@ -38,6 +38,7 @@ async def get_json(client: Any, path: str, status: int = 200, **kw: Any) -> Any:
 async def test_top10_seed_shape_ttl_and_miss_path(client: Any, make_player: Any,
                                                   redis: Redis) -> None:
     ids = await seed_board(make_player, client, [10 * (i + 1) for i in range(12)])
+    await eventually(client.app[keys.HUB].settled, what="the hub to push the last change")
     await redis.delete(store.TOP10, store.TOP10_UPDATED)
     client.app[keys.TOP10_MEMO].current = None
     body = await get_json(client, "/api/v1/leaderboard/top10")
