@@ -111,7 +111,8 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG],
                                     interval_s=config.cache_refresh_interval_s,
                                     ttl_s=config.cache_ttl_s)
-    app[keys.PERSISTER] = Persister(redis, app[keys.PG], batch_size=config.persist_batch_size)
+    app[keys.PERSISTER] = Persister(redis, app[keys.PG], batch_size=config.persist_batch_size,
+                                    claim_idle_ms=config.persist_claim_idle_ms)
     yield
 
 

@@ -31,6 +31,7 @@ SERVE_ENV = """environment (all optional):
   PERSIST_MODE               batch (default, "more availability") or direct ("more consistency")
   PERSIST_INTERVAL_S         Worker 1 interval, fractions allowed (1.0)
   PERSIST_BATCH_SIZE         events per PostgreSQL transaction (5000)
+  PERSIST_CLAIM_IDLE_MS      pending events idle this long are taken from a dead process (30000)
   CACHE_REFRESH_INTERVAL_S   Worker 2 interval (5.0)
   CACHE_TTL_S                TTL of leaderboard:top10 (30)
   ACTIONS_FILE               action catalogue, JSON or TOML

@@ -30,6 +30,7 @@ class Config:
     persist_mode: str = "batch"
     persist_interval_s: float = 1.0
     persist_batch_size: int = 5000
+    persist_claim_idle_ms: int = 30_000
     cache_refresh_interval_s: float = 5.0
     cache_ttl_s: int = 30
     actions: Mapping[str, Action] = field(default_factory=default_actions)
@@ -143,6 +144,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         persist_mode=mode,
         persist_interval_s=_float(env, "PERSIST_INTERVAL_S", 1.0, minimum=0.05),
         persist_batch_size=_int(env, "PERSIST_BATCH_SIZE", 5000, minimum=1),
+        persist_claim_idle_ms=_int(env, "PERSIST_CLAIM_IDLE_MS", 30_000, minimum=100),
         cache_refresh_interval_s=_float(env, "CACHE_REFRESH_INTERVAL_S", 5.0, minimum=0.05),
         cache_ttl_s=_int(env, "CACHE_TTL_S", 30, minimum=1),
         actions=actions,

@@ -23,8 +23,6 @@ from . import store
 
 log = logging.getLogger(__name__)
 
-CLAIM_IDLE_MS = 30_000  # a pending entry this old belongs to a consumer presumed dead
-MAX_DELIVERIES = 5  # after this many failed tries an entry goes to the dead-letter stream
 MAX_BACKOFF_S = 5.0
 
 _STAGE = """
@@ -75,12 +73,49 @@ async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]])
         await conn.execute(_APPLY)
 
 
+_DIRECT = """
+WITH event AS (
+    INSERT INTO score_events
+        (id, user_id, action_type, score_increment, seq, created_at, idempotency_key)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, score_increment, seq, created_at
+)
+INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
+SELECT user_id, score_increment, created_at AT TIME ZONE 'UTC', 1, seq FROM event
+ON CONFLICT (user_id) DO UPDATE SET
+    total_score = s.total_score + EXCLUDED.total_score,
+    version = s.version + 1,
+    last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated),
+    reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq)
+RETURNING total_score
+"""
+
+
+async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, increment: int,
+                        seq: int, at_ms: int, idempotency_key: str | None) -> tuple[int, bool]:
+    """Direct mode: the increment and the new total in one statement.
+
+    Returns the committed total and whether this call inserted the event (False:
+    the same Idempotency-Key was committed before, and the total is today's).
+    """
+    uid = uuid.UUID(user_id)
+    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    total = await pool.fetchval(_DIRECT, f"d-{uuid.uuid4().hex}", uid, action, increment, seq,
+                                at, idempotency_key)
+    if total is not None:
+        return int(total), True
+    current = await pool.fetchval("SELECT total_score FROM scores WHERE user_id = $1", uid)
+    return int(current or 0), False
+
+
 class Persister:
     def __init__(self, redis: Any, pool: asyncpg.Pool, *, batch_size: int = 5000,
-                 consumer: str | None = None) -> None:
+                 claim_idle_ms: int = 30_000, consumer: str | None = None) -> None:
         self.redis = redis
         self.pool = pool
         self.batch_size = batch_size
+        self.claim_idle_ms = claim_idle_ms  # a pending entry this old: its consumer is dead
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._group_ready = False
         self._failures = 0
@@ -109,7 +144,7 @@ class Persister:
                 return entries
             if start == "0":
                 claimed = await self.redis.xautoclaim(store.EVENTS, group, me,
-                                                      min_idle_time=CLAIM_IDLE_MS, count=n)
+                                                      min_idle_time=self.claim_idle_ms, count=n)
                 if claimed[1]:
                     return [e for e in claimed[1] if e[1]]
         return []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -13,12 +14,14 @@ from . import errors, store
 from .auth import Claims
 from .autopipe import AutoPipeline, script
 from .config import Config
+from .persist import commit_direct
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL_S = 24 * 3600
 MAX_IDEMPOTENCY_KEY = 128
 RATE_PERIOD_MS = 60_000
+CLAIM_TTL_S = 300  # direct mode: how long a key stays "in progress" if its process dies
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,9 @@ class ScoreService:
         self.redis = redis
         self.pool = pool
         self._update = script(redis, pipe, store.lua_source("update"))
+        self._admit = script(redis, pipe, store.lua_source("admit"))
+        self._release = script(redis, pipe, store.lua_source("release"))
+        self._settle = script(redis, pipe, store.lua_source("settle"))
 
     def check_action(self, action_type: str, increment: int) -> None:
         action = self.config.actions.get(action_type)
@@ -111,6 +117,8 @@ class ScoreService:
     async def update(self, claims: Claims, action_type: str, increment: int,
                      idempotency_key: str | None) -> Outcome:
         self.check_action(action_type, increment)
+        if self.config.persist_mode == "direct":
+            return await self._update_direct(claims, action_type, increment, idempotency_key)
         action = self.config.actions[action_type]
         uid = claims.sub
         keys = [
@@ -121,15 +129,51 @@ class ScoreService:
         args = [
             uid, action_type, increment, f"{action_type}:{increment}",
             action.rate_per_minute, RATE_PERIOD_MS, "1" if idempotency_key else "0",
-            IDEMPOTENCY_TTL_S, store.MAX_TOTAL, store.CHANNEL, store.TOP_N,
-            "1" if self.config.persist_mode == "batch" else "0",
+            IDEMPOTENCY_TTL_S, store.MAX_TOTAL, store.CHANNEL, store.TOP_N, "1",
         ]
-        try:
-            reply = await self._update(keys=keys, args=args)
-        except RedisError as exc:
-            log.warning("score update failed on Redis: %s", exc.__class__.__name__)
-            raise errors.ServiceUnavailable("Score store unavailable; retry with the same "
-                                            "Idempotency-Key") from None
+        reply = await _redis(self._update, keys, args)
         if reply[0] not in (b"OK", b"REPLAY", "OK", "REPLAY"):
             raise _refusal(reply, action_type)
         return _outcome(uid, reply)
+
+    async def _update_direct(self, claims: Claims, action_type: str, increment: int,
+                             idempotency_key: str | None) -> Outcome:
+        """"More consistency": PostgreSQL commits first, then Redis shows the total."""
+        action = self.config.actions[action_type]
+        uid, body = claims.sub, f"{action_type}:{increment}"
+        use_idem = "1" if idempotency_key else "0"
+        rate, idem = store.rate_key(uid, action_type), store.idem_key(uid, idempotency_key)
+        reply = await _redis(self._admit, [
+            store.SCORES, store.MEMBER, store.SEQ, store.PROFILES, store.BANNED,
+            store.revoked_key(claims.jti), rate, idem,
+        ], [uid, increment, body, action.rate_per_minute, RATE_PERIOD_MS, use_idem,
+            CLAIM_TTL_S, store.MAX_TOTAL])
+        if reply[0] in (b"REPLAY", "REPLAY"):
+            return _outcome(uid, reply)
+        if reply[0] not in (b"OK", "OK"):
+            raise _refusal(reply, action_type)
+        seq, now = int(reply[1]), int(reply[2])
+        try:
+            total, fresh = await commit_direct(self.pool, uid, action_type, increment, seq, now,
+                                               idempotency_key)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            log.warning("direct commit failed: %s", exc.__class__.__name__)
+            with contextlib.suppress(RedisError):
+                await self._release(keys=[rate, idem],
+                                    args=[action.rate_per_minute, RATE_PERIOD_MS, use_idem])
+            raise errors.ServiceUnavailable("Score database unavailable; nothing was counted, "
+                                            "retry later") from None
+        reply = await _redis(self._settle, [store.SCORES, store.MEMBER, store.BOARDSEQ, idem], [
+            uid, total, seq, use_idem, IDEMPOTENCY_TTL_S, store.CHANNEL, store.TOP_N, now, body,
+        ])
+        outcome = _outcome(uid, reply)
+        return replace(outcome, previous_score=total - increment, replay=not fresh)
+
+
+async def _redis(script: Any, keys: list[Any], args: list[Any]) -> Any:
+    try:
+        return await script(keys=keys, args=args)
+    except RedisError as exc:
+        log.warning("score update failed on Redis: %s", exc.__class__.__name__)
+        raise errors.ServiceUnavailable("Score store unavailable; retry with the same "
+                                        "Idempotency-Key") from None

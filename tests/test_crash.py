@@ -1,0 +1,113 @@
+"""kill -9 of a serving process under load, then a restart: nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from scoreboard import auth, users
+from scoreboard.config import Config
+
+from .conftest import SECRET, eventually
+from .servers import free_port
+from .test_persist import pg_totals, redis_totals
+
+
+@contextmanager
+def serve(config: Config, tmp: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    actions = tmp / "actions.json"
+    actions.write_text(json.dumps({"tap": {"max_increment": 5, "rate_per_minute": 10**6}}))
+    full = {**os.environ, "REDIS_URL": config.redis_url or "",
+            "DATABASE_URL": config.database_url or "", "JWT_SECRET": SECRET,
+            "ACTIONS_FILE": str(actions), "PERSIST_INTERVAL_S": "0.1",
+            "PERSIST_CLAIM_IDLE_MS": "500", "LOG_LEVEL": "WARNING", **env}
+    proc = subprocess.Popen([sys.executable, "-m", "scoreboard", "serve", "--port", str(port)],
+                            env=full)
+    try:
+        yield proc, f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(30)
+
+
+async def wait_ready(base: str) -> None:
+    async def ready() -> bool:
+        try:
+            async with aiohttp.ClientSession() as s, s.get(base + "/readyz") as r:
+                return r.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await eventually(ready, within=60, what=f"{base} ready")
+
+
+@pytest.mark.timeout(180)
+async def test_kill_9_under_load_loses_nothing(config: Config, pool: asyncpg.Pool,
+                                               redis: Redis, tmp_path: Path) -> None:
+    made = [await users.create(pool, redis, f"crash{i}", f"crash{i}@x.io", None)
+            for i in range(8)]
+    tokens = {u["id"]: auth.mint(config, u["id"]) for u in made}
+    acked: Counter[str] = Counter()
+    unanswered: Counter[str] = Counter()
+    stop = asyncio.Event()
+
+    async def player(base: str, uid: str, token: str) -> None:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+            while not stop.is_set():
+                try:
+                    async with s.post(base + "/api/v1/scores/update",
+                                      json={"action_type": "tap", "score_increment": 1},
+                                      timeout=aiohttp.ClientTimeout(total=5)) as r:
+                        if r.status == 200:
+                            acked[uid] += 1
+                        else:
+                            unanswered[uid] += 1
+                except (aiohttp.ClientError, TimeoutError):
+                    unanswered[uid] += 1
+                    return  # the server is gone
+
+    with serve(config, tmp_path) as (proc, base):
+        await wait_ready(base)
+        tasks = [asyncio.create_task(player(base, uid, t)) for uid, t in tokens.items()]
+
+        async def some_load() -> bool:
+            return sum(acked.values()) >= 400
+
+        await eventually(some_load, within=60, what="load building up")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert sum(acked.values()) >= 400
+
+    with serve(config, tmp_path) as (_, base):
+        await wait_ready(base)
+
+        async def settled() -> bool:
+            return await pg_totals(pool) == await redis_totals(redis)
+
+        await eventually(settled, within=60, what="the restarted process persisting the rest")
+    pg = await pg_totals(pool)
+    for uid in tokens:
+        assert acked[uid] <= pg.get(uid, 0) <= acked[uid] + unanswered[uid], uid
+    # one row per increment of 1: the rows add up to the totals, so none is doubled
+    assert await pool.fetchval("SELECT count(*) FROM score_events") == sum(pg.values())
+    assert await pool.fetchval(
+        "SELECT count(*) FROM (SELECT id FROM score_events GROUP BY id HAVING count(*) > 1) d"
+    ) == 0
+
