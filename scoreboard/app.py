@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -130,20 +131,48 @@ async def _close_sockets(app: web.Application) -> None:
     await app[keys.HUB].close_all()
 
 
+class RunningJobs:
+    """Counts the scheduled jobs in flight, so a stop can let them finish
+    instead of cancelling them mid-transaction."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def wrap(self, fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        @functools.wraps(fn)
+        async def run() -> None:
+            self.running += 1
+            self.idle.clear()
+            try:
+                await fn()
+            finally:
+                self.running -= 1
+                if not self.running:
+                    self.idle.set()
+
+        return run
+
+
 async def _scheduler_step(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     sched = AsyncIOScheduler()
+    jobs = RunningJobs()
     app[keys.SCHEDULER] = sched
     opts: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    sched.add_job(app[keys.REFRESHER].job, "interval", seconds=config.cache_refresh_interval_s,
-                  id="cache_top10", **opts)
+    sched.add_job(jobs.wrap(app[keys.REFRESHER].job), "interval",
+                  seconds=config.cache_refresh_interval_s, id="cache_top10", **opts)
     if config.persist_mode == "batch":
-        sched.add_job(app[keys.PERSISTER].job, "interval", seconds=config.persist_interval_s,
-                      id="persist_events", **opts)
+        sched.add_job(jobs.wrap(app[keys.PERSISTER].job), "interval",
+                      seconds=config.persist_interval_s, id="persist_events", **opts)
     sched.start()
     try:
         yield
     finally:
+        sched.pause()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(jobs.idle.wait(), FINAL_FLUSH_S)
         sched.shutdown(wait=False)
         if config.persist_mode == "batch":
             # one last flush, bounded: what is left stays pending in the stream and

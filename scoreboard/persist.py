@@ -8,6 +8,7 @@ the batch, which then inserts nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -28,14 +29,15 @@ MAX_BACKOFF_S = 5.0
 _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS score_stage (
     id TEXT, user_id UUID, action_type TEXT, score_increment BIGINT, seq BIGINT,
-    created_at TIMESTAMPTZ
+    created_ms BIGINT
 ) ON COMMIT DELETE ROWS
 """
-_STAGE_COLUMNS = ["id", "user_id", "action_type", "score_increment", "seq", "created_at"]
+_STAGE_COLUMNS = ["id", "user_id", "action_type", "score_increment", "seq", "created_ms"]
 _APPLY = """
 WITH inserted AS (
     INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at)
-    SELECT id, user_id, action_type, score_increment, seq, created_at FROM score_stage
+    SELECT id, user_id, action_type, score_increment, seq, to_timestamp(created_ms / 1000.0)
+    FROM score_stage
     ON CONFLICT (id) DO NOTHING
     RETURNING user_id, score_increment, seq, created_at
 ), per_user AS (
@@ -57,12 +59,11 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def event_record(entry_id: Any, fields: dict[Any, Any]) -> tuple[Any, ...]:
-    f = {_text(k): _text(v) for k, v in fields.items()}
-    return (
-        _text(entry_id), uuid.UUID(f["u"]), f["a"], int(f["i"]), int(f["s"]),
-        datetime.fromtimestamp(int(f["t"]) / 1000, tz=UTC),
-    )
+def event_record(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[Any, ...]:
+    """A stream entry as a staging row; a malformed one raises KeyError or ValueError
+    (and PostgreSQL refuses a bad user id)."""
+    return (entry_id.decode(), fields[b"u"].decode(), fields[b"a"].decode(),
+            int(fields[b"i"]), int(fields[b"s"]), int(fields[b"t"]))
 
 
 async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
@@ -134,27 +135,25 @@ class Persister:
                 raise
         self._group_ready = True
 
-    async def _next_batch(self) -> list[tuple[Any, dict[Any, Any]]]:
-        """Own pending entries first (a failed write), then a dead consumer's, then new ones."""
+    async def _recovered_batch(self) -> list[tuple[Any, dict[Any, Any]]]:
+        """Entries this consumer read but did not persist (a failed write), else a
+        dead consumer's, claimed after they idled ``claim_idle_ms``."""
         group, me, n = store.PERSIST_GROUP, self.consumer, self.batch_size
-        for start in ("0", ">"):
-            reply = await self.redis.xreadgroup(group, me, {store.EVENTS: start}, count=n)
-            entries = [e for e in (reply[0][1] if reply else []) if e[1]]
-            if entries:
-                return entries
-            if start == "0":
-                claimed = await self.redis.xautoclaim(store.EVENTS, group, me,
-                                                      min_idle_time=self.claim_idle_ms, count=n)
-                if claimed[1]:
-                    return [e for e in claimed[1] if e[1]]
-        return []
+        reply = await self.redis.xreadgroup(group, me, {store.EVENTS: "0"}, count=n)
+        entries = [e for e in (reply[0][1] if reply else []) if e[1]]
+        if entries:
+            return entries
+        claimed = await self.redis.xautoclaim(store.EVENTS, group, me,
+                                              min_idle_time=self.claim_idle_ms, count=n)
+        return [e for e in claimed[1] if e[1]]
 
-    async def run_once(self) -> int:
-        """Persist one batch; returns how many events it held (0: nothing waiting)."""
-        await self._ensure_group()
-        entries = await self._next_batch()
-        if not entries:
-            return 0
+    async def _new_batch(self) -> list[tuple[Any, dict[Any, Any]]]:
+        group, me, n = store.PERSIST_GROUP, self.consumer, self.batch_size
+        reply = await self.redis.xreadgroup(group, me, {store.EVENTS: ">"}, count=n)
+        return [e for e in (reply[0][1] if reply else []) if e[1]]
+
+    async def _persist(self, entries: list[tuple[Any, dict[Any, Any]]]) -> int:
+        """Write one batch in one transaction, then XACK it. Returns its size."""
         ids = [e[0] for e in entries]
         records, poison = [], []
         for entry_id, fields in entries:
@@ -171,8 +170,30 @@ class Persister:
             await self._dead_letter(entry_id, fields)
         await self.redis.xack(store.EVENTS, store.PERSIST_GROUP, *ids)
         self.persisted += len(records)
-        await self.trim()
         return len(entries)
+
+    async def flush(self) -> int:
+        """Persist until nothing waits; returns the number of events seen.
+
+        Recovered entries go first, one batch at a time. New entries are read
+        one batch ahead: the next batch comes from Redis while PostgreSQL
+        writes the last one. A batch that is not full means it has caught up,
+        so a run ends even while updates keep coming.
+        """
+        await self._ensure_group()
+        total = 0
+        while entries := await self._recovered_batch():
+            total += await self._persist(entries)
+        entries = await self._new_batch()
+        while entries:
+            writing = asyncio.create_task(self._persist(entries))
+            try:
+                full = len(entries) >= self.batch_size
+                entries = await self._new_batch() if full else []
+            finally:
+                total += await writing
+        await self.trim()
+        return total
 
     async def _write_one_by_one(self, records: list[tuple[Any, ...]],
                                 entries: list[tuple[Any, dict[Any, Any]]],
@@ -211,20 +232,12 @@ class Persister:
         oldest = _text(summary["min"]) if summary["pending"] else ""
         return int(summary["pending"]), oldest, _text(group["last-delivered-id"])
 
-    async def flush(self) -> int:
-        """Persist until nothing waits; returns the number of events seen."""
-        total = 0
-        while n := await self.run_once():
-            total += n
-        return total
-
     async def job(self) -> None:
         """The scheduled run: drain, and back off while PostgreSQL or Redis fails."""
         if time.monotonic() < self._retry_at:
             return
         try:
-            while await self.run_once() >= self.batch_size:
-                pass
+            await self.flush()
             self._failures = 0
         except Exception as exc:
             store.reraise_if_cancelling()

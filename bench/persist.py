@@ -1,0 +1,98 @@
+"""Worker 1's rate from a backlog, and update throughput in batch vs direct mode.
+
+    python -m bench.persist [--events 200000] [--seconds 6]
+
+The backlog's baseline is a bare COPY of the same rows into a plain table in
+the same run: the least any path into PostgreSQL can cost. The modes' baseline
+is hello world, as in bench.updates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from bench.common import backing_servers, hello_world, report, service, wrk
+from bench.updates import HELLO_SCRIPT, WRK_SCRIPT, make_players
+
+
+async def backlog(redis_url: str, db_url: str, events: int) -> dict[str, dict[str, float]]:
+    from scoreboard import store
+    from scoreboard.persist import Persister
+    from scoreboard.pg import create_pool, migrate
+
+    pool = await create_pool(db_url)
+    redis = Redis.from_url(redis_url)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    users = [uuid.uuid4() for _ in range(1000)]
+    await pool.copy_records_to_table(
+        "users", columns=["id", "username", "email"],
+        records=[(u, f"bp{u.hex[:12]}", f"{u.hex[:12]}@x.io") for u in users])
+    now = int(time.time() * 1000)
+    for start in range(0, events, 10_000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for n in range(start, min(events, start + 10_000)):
+                pipe.xadd(store.EVENTS, {"u": str(users[n % 1000]), "a": "kill", "i": "1",
+                                         "s": str(n + 1), "t": str(now)})
+            await pipe.execute()
+
+    # baseline: the same rows, COPYed into a bare table
+    rows = [(f"{now}-{n}", users[n % 1000], "kill", 1, n + 1, datetime.now(UTC))
+            for n in range(events)]
+    await pool.execute("CREATE TABLE bare (id text, user_id uuid, action_type text,"
+                       " score_increment bigint, seq bigint, created_at timestamptz)")
+    t0 = time.perf_counter()
+    for start in range(0, events, 5000):
+        await pool.copy_records_to_table("bare", records=rows[start:start + 5000])
+    bare = events / (time.perf_counter() - t0)
+
+    worker = Persister(redis, pool, batch_size=5000)
+    t0 = time.perf_counter()
+    done = await worker.flush()
+    rate = done / (time.perf_counter() - t0)
+    total = await pool.fetchval("SELECT sum(total_score) FROM scores")
+    assert total == events, (total, events)
+    await redis.aclose()
+    await pool.close()
+    return {"bare COPY": {"rps": bare}, "Worker 1 (persist)": {"rps": rate}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--seconds", type=int, default=6)
+    args = ap.parse_args()
+    with backing_servers() as (redis_url, db_url):
+        rows = asyncio.run(backlog(redis_url, db_url, args.events))
+    report("persist", rows, "bare COPY")
+    print(f"Worker 1: {rows['Worker 1 (persist)']['rps']:.0f} events/s from a backlog of "
+          f"{args.events}")
+
+    modes: dict[str, dict[str, float]] = {}
+    with hello_world() as url:
+        modes["hello world"] = wrk(url + "/", seconds=args.seconds, script=HELLO_SCRIPT)
+    with tempfile.TemporaryDirectory() as tmp, backing_servers() as (redis_url, db_url):
+        actions = Path(tmp) / "actions.json"
+        actions.write_text(json.dumps({"bench": {"max_increment": 1000,
+                                                 "rate_per_minute": 10**9}}))
+        tokens = asyncio.run(make_players(redis_url, db_url, 1000))
+        script = WRK_SCRIPT % ", ".join(json.dumps(t) for t in tokens)
+        for mode in ("batch", "direct"):
+            with service(redis_url, db_url, ACTIONS_FILE=str(actions), PERSIST_MODE=mode) as url:
+                modes[f"update ({mode})"] = wrk(url + "/", seconds=args.seconds, script=script)
+    report("modes", modes, "hello world")
+    ratio = modes["update (direct)"]["rps"] / modes["update (batch)"]["rps"]
+    print(f"direct mode serves {ratio:.0%} of batch mode's update rate")
+
+
+if __name__ == "__main__":
+    main()
