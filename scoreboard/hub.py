@@ -27,6 +27,7 @@ from .leaderboard import Reader, Top10Memo, store_top10, top10_data
 log = logging.getLogger(__name__)
 
 RECONNECT_MAX_S = 2.0
+CLOSE_TIMEOUT_S = 2.0
 
 
 @dataclass(eq=False)
@@ -35,6 +36,7 @@ class Client:
     user_id: str
     jti: str
     queue: asyncio.Queue[str]
+    transport: asyncio.Transport | None = None
     sender: asyncio.Task[None] | None = field(default=None)
 
 
@@ -83,8 +85,9 @@ class Hub:
     def count_for(self, user_id: str) -> int:
         return sum(1 for c in self.clients if c.user_id == user_id)
 
-    def add(self, ws: web.WebSocketResponse, user_id: str, jti: str) -> Client:
-        client = Client(ws, user_id, jti, asyncio.Queue(self.config.ws_send_queue))
+    def add(self, ws: web.WebSocketResponse, user_id: str, jti: str,
+            transport: asyncio.Transport | None = None) -> Client:
+        client = Client(ws, user_id, jti, asyncio.Queue(self.config.ws_send_queue), transport)
         client.sender = asyncio.create_task(self._send_loop(client))
         self.clients.add(client)
         return client
@@ -98,8 +101,12 @@ class Hub:
 
     async def _close(self, client: Client, code: int, reason: bytes) -> None:
         await self.remove(client)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.ws.close(code=code, message=reason), 2.0)
+        try:
+            await asyncio.wait_for(client.ws.close(code=code, message=reason), CLOSE_TIMEOUT_S)
+        except Exception:
+            # a client that reads nothing cannot even take the close frame: cut it off
+            if client.transport is not None:
+                client.transport.abort()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

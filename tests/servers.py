@@ -71,7 +71,8 @@ class RedisServer:
         if not self.port:
             self.port = free_port()
         self.proc = subprocess.Popen(
-            [self.binary or redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [self.binary or redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "",
              "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always",
              "--dir", str(self.root)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

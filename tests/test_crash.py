@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -27,7 +28,8 @@ from .test_persist import pg_totals, redis_totals
 
 
 @contextmanager
-def serve(config: Config, tmp: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def serve(config: Config, tmp: Path, stderr: Any = None, args: tuple[str, ...] = (),
+          **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     actions = tmp / "actions.json"
     actions.write_text(json.dumps({"tap": {"max_increment": 5, "rate_per_minute": 10**6}}))
@@ -35,8 +37,8 @@ def serve(config: Config, tmp: Path, **env: str) -> Iterator[tuple[subprocess.Po
             "DATABASE_URL": config.database_url or "", "JWT_SECRET": SECRET,
             "ACTIONS_FILE": str(actions), "PERSIST_INTERVAL_S": "0.1",
             "PERSIST_CLAIM_IDLE_MS": "500", "LOG_LEVEL": "WARNING", **env}
-    proc = subprocess.Popen([sys.executable, "-m", "scoreboard", "serve", "--port", str(port)],
-                            env=full)
+    proc = subprocess.Popen([sys.executable, "-m", "scoreboard", "serve", "--port", str(port),
+                             *args], env=full, stderr=stderr)
     try:
         yield proc, f"http://127.0.0.1:{port}"
     finally:

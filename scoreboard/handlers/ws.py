@@ -22,23 +22,26 @@ def _token(request: web.Request) -> tuple[str | None, str | None]:
 async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
     config = request.app[keys.CONFIG]
     hub = request.app[keys.HUB]
-    origin = request.headers.get("Origin")
-    if config.ws_allowed_origins and origin not in config.ws_allowed_origins:
-        raise errors.Forbidden("Origin not allowed")
     token, protocol = _token(request)
     if not token:
         raise errors.Unauthorized()
     claims = request.app[keys.VERIFIER].verify(token)
+    # Browsers always send Origin on a WebSocket handshake; a game server or a
+    # script sends none and is not what an origin check protects against.
+    origin = request.headers.get("Origin")
+    if config.ws_allowed_origins and origin is not None and (
+            origin not in config.ws_allowed_origins):
+        raise errors.Forbidden("Origin not allowed")
     await player(request, claims=claims)
     if hub.count_for(claims.sub) >= config.ws_max_per_user:
-        raise errors.ApiError("Too many live connections for this player",
-                              headers={"Retry-After": "5"}) from None
+        raise errors.RateLimited("Too many live connections for this player",
+                                 headers={"Retry-After": "5"})
     ws = web.WebSocketResponse(
         heartbeat=config.ws_heartbeat_s, max_msg_size=MAX_CLIENT_MESSAGE,
         protocols=(protocol,) if protocol else (),
     )
     await ws.prepare(request)
-    client = hub.add(ws, claims.sub, claims.jti)
+    client = hub.add(ws, claims.sub, claims.jti, request.transport)
     try:
         await hub.snapshot_for(client)
         async for msg in ws:  # clients send nothing that matters; read to see pongs and close

@@ -1,0 +1,312 @@
+"""/ws/leaderboard with a real Redis and real aiohttp clients."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import WSMsgType
+from redis.asyncio import Redis
+
+from scoreboard import auth, keys, moderation, users
+from scoreboard.actions import Action
+
+from .conftest import bearer, eventually, post_score
+from .servers import RedisServer
+
+WS = "/ws/leaderboard"
+
+
+async def next_update(ws: Any, within: float = 5.0) -> dict[str, Any]:
+    msg = await ws.receive(timeout=within)
+    assert msg.type == WSMsgType.TEXT, msg
+    body = orjson.loads(msg.data)
+    assert body["type"] == "leaderboard_update"
+    assert set(body) == {"type", "data", "seq", "timestamp"}
+    return dict(body)
+
+
+async def handshake_status(client: Any, path: str, **kw: Any) -> tuple[int, Any]:
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await client.ws_connect(path, **kw)
+    return info.value.status, info.value
+
+
+async def test_refusals_before_upgrade(make_client: Any, make_player: Any) -> None:
+    client = await make_client(ws_allowed_origins=("https://game.example.com",))
+    _, token = await make_player()
+    status, _ = await handshake_status(client, WS)
+    assert status == 401
+    status, _ = await handshake_status(client, WS + "?token=not-a-jwt")
+    assert status == 401
+    status, _ = await handshake_status(client, f"{WS}?token={token}",
+                                       headers={"Origin": "https://evil.example.com"})
+    assert status == 403
+    ws = await client.ws_connect(f"{WS}?token={token}",
+                                 headers={"Origin": "https://game.example.com"})
+    assert (await next_update(ws))["data"]["leaderboard"] == []
+    await ws.close()
+    # the refusal is the JSON envelope, not a bare status
+    resp = await client.get(WS)
+    assert resp.status == 401
+    assert (await resp.json())["error"]["code"] == "UNAUTHORIZED"
+
+
+async def test_token_by_header_and_subprotocol(client: Any, make_player: Any) -> None:
+    _, token = await make_player()
+    ws = await client.ws_connect(WS, headers=bearer(token))
+    await next_update(ws)
+    await ws.close()
+    ws = await client.ws_connect(WS, protocols=(f"bearer.{token}",))
+    assert ws.protocol == f"bearer.{token}"  # echoed, as browsers require
+    await next_update(ws)
+    await ws.close()
+
+
+async def test_snapshot_then_changes_matching_top10(client: Any, make_player: Any) -> None:
+    players = [await make_player(f"ws{i}") for i in range(3)]
+    for i, (_, token) in enumerate(players):
+        await post_score(client, token, 10 * (i + 1))
+    await eventually(client.app[keys.HUB].settled, what="the hub settling")
+    ws = await client.ws_connect(f"{WS}?token={players[0][1]}")
+    snap = await next_update(ws)
+    top10 = (await (await client.get("/api/v1/leaderboard/top10")).json())["data"]
+    assert snap["data"]["leaderboard"] == top10["leaderboard"]
+    assert [e["user_id"] for e in snap["data"]["leaderboard"]] == [p[0] for p in players[::-1]]
+    assert snap["data"]["changes"] == []
+
+    await post_score(client, players[0][1], 100)  # last place climbs to first
+    update = await next_update(ws)
+    assert update["seq"] > snap["seq"]
+    assert update["data"]["leaderboard"][0]["user_id"] == players[0][0]
+    assert update["data"]["changes"] == [{"user_id": players[0][0], "previous_rank": 3,
+                                          "rank": 1, "score": 110}]
+    top10 = (await (await client.get("/api/v1/leaderboard/top10")).json())["data"]
+    assert update["data"]["leaderboard"] == top10["leaderboard"]
+    await ws.close()
+
+
+async def test_burst_is_coalesced(make_client: Any, make_player: Any) -> None:
+    client = await make_client(ws_coalesce_ms=300,
+                               actions={"tap": Action("tap", 10, 10**6)})
+    uid, token = await make_player()
+    ws = await client.ws_connect(f"{WS}?token={token}")
+    await next_update(ws)
+    await asyncio.gather(*(post_score(client, token, 1, "tap") for _ in range(40)))
+    seen = []
+    while True:
+        update = await next_update(ws)
+        seen.append(update)
+        if update["data"]["leaderboard"][0]["score"] == 40:
+            break
+    assert len(seen) < 10  # forty changes, a handful of messages
+    assert [u["seq"] for u in seen] == sorted({u["seq"] for u in seen})
+    assert seen[-1]["data"]["changes"][0]["user_id"] == uid
+    await ws.close()
+
+
+async def test_stalled_reader_is_dropped_healthy_keeps_pace(make_client: Any, make_player: Any,
+                                                            pool: Any, redis: Redis) -> None:
+    client = await make_client(ws_send_queue=4)
+    hub = client.app[keys.HUB]
+    # big rows make each message about 20 KB, so a silent reader's buffers fill fast
+    long_avatar = "https://cdn.example.com/" + "a" * 1900
+    for i in range(10):
+        _, token = await make_player(f"big{i:02d}", avatar_url=long_avatar)
+        await post_score(client, token, i + 1)
+    _, viewer = await make_player("viewer")
+    healthy = await client.ws_connect(f"{WS}?token={viewer}")
+    await next_update(healthy)
+
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect(("127.0.0.1", client.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    stalled.sendall((f"GET {WS}?token={viewer} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    await eventually(lambda: _true(len(hub.clients) == 2), what="both sockets registered")
+
+    received = 0
+    for _ in range(400):
+        await hub.broadcast([])
+        msg = await healthy.receive(timeout=5)  # the healthy client gets every message
+        assert msg.type == WSMsgType.TEXT
+        received += 1
+        if len(hub.clients) == 1:
+            break
+    assert len(hub.clients) == 1, "the stalled reader was never dropped"
+    assert hub.dropped == 1
+    for _ in range(5):  # and keeps its pace afterwards
+        await hub.broadcast([])
+        assert (await healthy.receive(timeout=5)).type == WSMsgType.TEXT
+    stalled.close()
+    await healthy.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_logout_and_ban_close_sockets(client: Any, make_player: Any, pool: Any,
+                                            redis: Redis) -> None:
+    admin_id, _ = await make_player(admin=True)
+    uid, token = await make_player()
+    ws = await client.ws_connect(f"{WS}?token={token}")
+    await next_update(ws)
+    await client.post("/api/v1/auth/logout", headers=bearer(token))
+    msg = await ws.receive(timeout=5)
+    assert msg.type == WSMsgType.CLOSE and msg.data == 1008
+
+    token2 = auth.mint(client.app[keys.CONFIG], uid)
+    ws = await client.ws_connect(f"{WS}?token={token2}")
+    await next_update(ws)
+    await moderation.set_banned(pool, redis, admin_id, uid, True)
+    msg = await ws.receive(timeout=5)
+    assert msg.type == WSMsgType.CLOSE and msg.data == 1008
+    status, _ = await handshake_status(client, f"{WS}?token={token2}")
+    assert status == 403
+
+
+async def test_sockets_per_player_are_capped(make_client: Any, make_player: Any) -> None:
+    client = await make_client(ws_max_per_user=2)
+    _, token = await make_player()
+    socks = [await client.ws_connect(f"{WS}?token={token}") for _ in range(2)]
+    status, _ = await handshake_status(client, f"{WS}?token={token}")
+    assert status == 429
+    for ws in socks:
+        await ws.close()
+
+
+async def test_shutdown_closes_with_1001(make_client: Any, make_player: Any) -> None:
+    client = await make_client()
+    _, token = await make_player()
+    ws = await client.ws_connect(f"{WS}?token={token}")
+    await next_update(ws)
+    closing = asyncio.create_task(client.server.close())
+    msg = await ws.receive(timeout=10)
+    assert msg.type == WSMsgType.CLOSE and msg.data == 1001
+    await closing
+
+
+async def test_resubscribe_and_snapshot_after_redis_restart(make_client: Any, pool: Any,
+                                                            tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "r", aof=True)
+    server.start()
+    own = Redis.from_url(server.url)
+    try:
+        client = await make_client(redis_url=server.url, request_timeout_s=0.5)
+        config = client.app[keys.CONFIG]
+        user = await users.create(pool, own, "resub", "resub@x.io", None)
+        token = auth.mint(config, user["id"])
+        await post_score(client, token, 5)
+        ws = await client.ws_connect(f"{WS}?token={token}")
+        await next_update(ws)
+        hub = client.app[keys.HUB]
+        await eventually(lambda: _true(hub.subscribed.is_set()), what="subscribed")
+        server.stop()
+        await eventually(lambda: _true(not hub.subscribed.is_set()), what="the hub noticing")
+        server.start()
+        fresh = await next_update(ws, within=15)  # a snapshot after resubscribing
+        assert fresh["data"]["leaderboard"][0]["user_id"] == user["id"]
+        await post_score(client, token, 5)  # and changes flow again
+        update = await next_update(ws)
+        assert update["data"]["leaderboard"][0]["score"] == 10
+        await ws.close()
+    finally:
+        await own.aclose()
+        server.stop()
+
+
+async def test_fan_out_between_two_apps(make_client: Any, make_player: Any) -> None:
+    a = await make_client()
+    b = await make_client()
+    uid, token = await make_player()
+    ws = await a.ws_connect(f"{WS}?token={token}")
+    await next_update(ws)
+    await post_score(b, token, 33)  # posted to the other instance
+    update = await next_update(ws)
+    assert update["data"]["leaderboard"][0] == {
+        "rank": 1, "user_id": uid, "username": update["data"]["leaderboard"][0]["username"],
+        "score": 33, "avatar_url": None}
+    await ws.close()
+
+
+async def test_no_token_in_logs(config: Any, make_player: Any, tmp_path: Path) -> None:
+    """The real server's log, at DEBUG, after a handshake with ?token= and a query."""
+    from .test_crash import serve, wait_ready
+
+    _, token = await make_player()
+    log_file = tmp_path / "serve.log"
+    with log_file.open("wb") as sink, serve(config, tmp_path, LOG_LEVEL="DEBUG",
+                                            stderr=sink) as (proc, base):
+        await wait_ready(base)
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{base}{WS}?token={token}") as ws:
+                await next_update(ws)
+            async with session.get(f"{base}/api/v1/leaderboard?limit=5&t={token}") as r:
+                assert r.status == 200
+            async with session.ws_connect(f"{base}{WS}", headers=bearer(token)) as ws:
+                await next_update(ws)
+        proc.terminate()
+        proc.wait(30)
+    text = log_file.read_text()
+    assert f'"path":"{WS}"' in text  # access lines were written
+    assert token not in text
+    assert token.split(".")[2] not in text  # not even the signature
+
+
+async def test_fan_out_between_serve_processes(config: Any, make_player: Any,
+                                               tmp_path: Path) -> None:
+    from .test_crash import serve, wait_ready
+
+    uid, token = await make_player()
+    with serve(config, tmp_path) as (_, a), serve(config, tmp_path) as (_, b):
+        await wait_ready(a)
+        await wait_ready(b)
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{a}{WS}?token={token}") as ws:
+                await next_update(ws)
+                async with session.post(f"{b}/api/v1/scores/update", headers=bearer(token),
+                                        json={"action_type": "tap", "score_increment": 4}) as r:
+                    assert r.status == 200, await r.text()
+                update = await next_update(ws)
+                assert update["data"]["leaderboard"][0]["user_id"] == uid
+                assert update["data"]["leaderboard"][0]["score"] == 4
+
+
+async def test_workers_share_one_port_and_stop_together(config: Any, make_player: Any,
+                                                        tmp_path: Path) -> None:
+    import psutil
+
+    from .test_crash import serve, wait_ready
+
+    _, token = await make_player()
+    with serve(config, tmp_path, args=("--workers", "2")) as (proc, base):
+        await wait_ready(base)
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 2
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(f"{base}{WS}?token={token}") for _ in range(4)]
+            for ws in sockets:
+                await next_update(ws)
+            async with session.post(f"{base}/api/v1/scores/update", headers=bearer(token),
+                                    json={"action_type": "tap", "score_increment": 2}) as r:
+                assert r.status == 200
+            for ws in sockets:  # whichever process holds it, every socket hears of it
+                assert (await next_update(ws))["data"]["leaderboard"][0]["score"] == 2
+            proc.terminate()
+            for ws in sockets:
+                msg = await ws.receive(timeout=15)
+                assert msg.type == WSMsgType.CLOSE and msg.data == 1001
+            for ws in sockets:
+                await ws.close()
+        assert proc.wait(30) == 0
+        assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
