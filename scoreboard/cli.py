@@ -38,6 +38,7 @@ SERVE_ENV = """environment (all optional):
   WS_ALLOWED_ORIGINS         comma-separated origins allowed on /ws/leaderboard
   WS_COALESCE_MS             at most one push per this many ms (100)
   WS_MAX_PER_USER            live sockets per player (5)
+  WS_SEND_BUFFER_KB          unsent bytes after which a client that stopped reading is dropped (256)
   SCOREBOARD_DATA_DIR        embedded servers' data and the dev secret (./.scoreboard)
   REDIS_CLUSTER              1 to use a Redis Cluster at REDIS_URL
   REQUEST_TIMEOUT_S          Redis command timeout (2.0)

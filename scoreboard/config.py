@@ -38,7 +38,7 @@ class Config:
     ws_coalesce_ms: int = 100
     ws_max_per_user: int = 5
     ws_heartbeat_s: float = 20.0
-    ws_send_queue: int = 16
+    ws_send_buffer_kb: int = 256
     data_dir: Path = Path(".scoreboard")
     redis_cluster: bool = False
     request_timeout_s: float = 2.0
@@ -151,6 +151,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         ws_allowed_origins=origins,
         ws_coalesce_ms=_int(env, "WS_COALESCE_MS", 100, minimum=0),
         ws_max_per_user=_int(env, "WS_MAX_PER_USER", 5, minimum=1),
+        ws_send_buffer_kb=_int(env, "WS_SEND_BUFFER_KB", 256, minimum=16),
         data_dir=Path(env.get("SCOREBOARD_DATA_DIR") or ".scoreboard"),
         redis_cluster=cluster in ("1", "true", "yes"),
         request_timeout_s=_float(env, "REQUEST_TIMEOUT_S", 2.0, minimum=0.1),

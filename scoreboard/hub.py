@@ -1,9 +1,14 @@
 """The WebSocket hub: one Pub/Sub subscription per process, fanned out to its sockets.
 
-Each socket has a bounded queue and its own sender task, so a client that stops
-reading fills only its own queue and is then dropped; the others never wait.
-Changes are coalesced over ``WS_COALESCE_MS`` and each message is serialized
-once for every client.
+Each message is serialized and framed once, then written to every socket's
+transport without awaiting: a write either leaves at once or waits in that
+socket's own buffer. The buffer is the socket's bounded queue: a client whose
+unsent bytes pass ``WS_SEND_BUFFER_KB`` has stopped reading and is dropped
+(close 1013, then cut off), so a slow client never slows the others.
+
+Changes are coalesced: the first change after a quiet window goes out at once,
+later ones wait for the window (``WS_COALESCE_MS``) to end, so a socket gets at
+most one message per window and an isolated change has no added delay.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,14 +35,24 @@ RECONNECT_MAX_S = 2.0
 CLOSE_TIMEOUT_S = 2.0
 
 
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, uncompressed WebSocket text frame (server to client)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 1 << 16:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + payload
+
+
 @dataclass(eq=False)
 class Client:
     ws: web.WebSocketResponse
     user_id: str
     jti: str
-    queue: asyncio.Queue[str]
-    transport: asyncio.Transport | None = None
-    sender: asyncio.Task[None] | None = field(default=None)
+    transport: asyncio.Transport | None
 
 
 class Hub:
@@ -50,6 +65,8 @@ class Hub:
         self.seq = 0
         self.sent = 0
         self.dropped = 0
+        self.broadcast_seq = 0  # the board seq of the last broadcast
+        self.subscribed = asyncio.Event()  # set while the Pub/Sub subscription is live
         self._changes: list[dict[str, Any]] = []
         self._dirty = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
@@ -57,8 +74,6 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._busy = False
-        self.broadcast_seq = 0  # the board seq of the last broadcast
-        self.subscribed = asyncio.Event()  # set while the Pub/Sub subscription is live
 
     # lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -86,21 +101,16 @@ class Hub:
         return sum(1 for c in self.clients if c.user_id == user_id)
 
     def add(self, ws: web.WebSocketResponse, user_id: str, jti: str,
-            transport: asyncio.Transport | None = None) -> Client:
-        client = Client(ws, user_id, jti, asyncio.Queue(self.config.ws_send_queue), transport)
-        client.sender = asyncio.create_task(self._send_loop(client))
+            transport: asyncio.Transport | None) -> Client:
+        client = Client(ws, user_id, jti, transport)
         self.clients.add(client)
         return client
 
-    async def remove(self, client: Client) -> None:
+    def remove(self, client: Client) -> None:
         self.clients.discard(client)
-        if client.sender is not None and client.sender is not asyncio.current_task():
-            client.sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await client.sender
 
     async def _close(self, client: Client, code: int, reason: bytes) -> None:
-        await self.remove(client)
+        self.remove(client)
         try:
             await asyncio.wait_for(client.ws.close(code=code, message=reason), CLOSE_TIMEOUT_S)
         except Exception:
@@ -113,38 +123,37 @@ class Hub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def enqueue(self, client: Client, message: str) -> None:
-        try:
-            client.queue.put_nowait(message)
-        except asyncio.QueueFull:
+    def send(self, client: Client, frame: bytes) -> None:
+        """Write one ready frame; drop the client if it has stopped reading."""
+        tr = client.transport
+        if tr is None or tr.is_closing():
+            self.clients.discard(client)
+            return
+        if tr.get_write_buffer_size() > self.config.ws_send_buffer_kb * 1024:
             self.dropped += 1
+            self.clients.discard(client)
             log.info("dropping a websocket client that stopped reading")
             self._spawn(self._close(client, WSCloseCode.TRY_AGAIN_LATER, b"too slow"))
-
-    async def _send_loop(self, client: Client) -> None:
-        try:
-            while True:
-                message = await client.queue.get()
-                await client.ws.send_str(message)
-                self.sent += 1
-        except (ConnectionError, RuntimeError):
-            self.clients.discard(client)
+            return
+        tr.write(frame)
+        self.sent += 1
 
     async def snapshot_for(self, client: Client) -> None:
         """The current top 10, sent to one client right after it connects."""
         entries = (await self.reader.page(0, store.TOP_N)).entries
         seq = int(await self.redis.get(store.BOARDSEQ) or 0)
-        self.enqueue(client, self.message(entries, [], max(seq, self.seq)))
+        # one message per connection: aiohttp's own writer, which waits for a full buffer
+        await client.ws.send_str(self.message(entries, [], max(seq, self.seq)).decode())
 
     # fan-out ---------------------------------------------------------------
     def message(self, entries: list[dict[str, Any]], changes: list[dict[str, Any]],
-                seq: int) -> str:
+                seq: int) -> bytes:
         return orjson.dumps({
             "type": "leaderboard_update",
             "data": {"leaderboard": entries, "changes": changes},
             "seq": seq,
             "timestamp": now_ms(),
-        }).decode()
+        })
 
     def on_event(self, payload: bytes | str) -> None:
         try:
@@ -173,15 +182,20 @@ class Hub:
                 self._spawn(self._close(c, WSCloseCode.POLICY_VIOLATION, b"session ended"))
 
     async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         window = self.config.ws_coalesce_ms / 1000
+        last = -window
         while not self._closing:
             await self._dirty.wait()
-            await asyncio.sleep(window)  # the coalescing window: gather the burst
+            wait = last + window - loop.time()
+            if wait > 0:  # a message went out less than a window ago: gather the burst
+                await asyncio.sleep(wait)
             self._dirty.clear()
             changes, self._changes = self._changes, []
             self._busy = True
             try:
                 await self.broadcast(changes)
+                last = loop.time()
             except RedisError as exc:
                 store.reraise_if_cancelling()
                 log.warning("hub could not read the board: %s", exc.__class__.__name__)
@@ -196,11 +210,12 @@ class Hub:
         seq = max(self.seq, int(await self.redis.get(store.BOARDSEQ) or 0))
         self.seq = seq
         self.broadcast_seq = seq
-        updated = await store_top10(self.redis, entries, self.config.cache_ttl_s)
-        self.memo.put(top10_data(entries, updated, self.config.cache_ttl_s))
-        message = self.message(entries, _latest_per_user(changes), seq)
+        frame = text_frame(self.message(entries, _latest_per_user(changes), seq))
+        updated = now_ms()
+        self.memo.put(top10_data(entries, updated, self.config.cache_ttl_s))  # GET top10 here
         for client in list(self.clients):
-            self.enqueue(client, message)
+            self.send(client, frame)
+        await store_top10(self.redis, entries, self.config.cache_ttl_s, updated)
 
     async def settled(self) -> bool:
         """True when every change of the board so far has been broadcast."""

@@ -106,9 +106,10 @@ class Top10Memo:
         return self.current
 
 
-async def store_top10(redis: Any, entries: list[dict[str, Any]], ttl_s: int) -> int:
+async def store_top10(redis: Any, entries: list[dict[str, Any]], ttl_s: int,
+                      updated: int | None = None) -> int:
     """Write the seed's ``leaderboard:top10`` (a JSON array) and when it was built."""
-    updated = now_ms()
+    updated = updated or now_ms()
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(store.TOP10, orjson.dumps(entries), ex=ttl_s)
         pipe.set(store.TOP10_UPDATED, updated, ex=ttl_s)

@@ -114,7 +114,7 @@ async def test_burst_is_coalesced(make_client: Any, make_player: Any) -> None:
 
 async def test_stalled_reader_is_dropped_healthy_keeps_pace(make_client: Any, make_player: Any,
                                                             pool: Any, redis: Redis) -> None:
-    client = await make_client(ws_send_queue=4)
+    client = await make_client(ws_send_buffer_kb=64)
     hub = client.app[keys.HUB]
     # big rows make each message about 20 KB, so a silent reader's buffers fill fast
     long_avatar = "https://cdn.example.com/" + "a" * 1900
@@ -207,9 +207,10 @@ async def test_resubscribe_and_snapshot_after_redis_restart(make_client: Any, po
         user = await users.create(pool, own, "resub", "resub@x.io", None)
         token = auth.mint(config, user["id"])
         await post_score(client, token, 5)
+        hub = client.app[keys.HUB]
+        await eventually(hub.settled, what="the hub pushing the first score")
         ws = await client.ws_connect(f"{WS}?token={token}")
         await next_update(ws)
-        hub = client.app[keys.HUB]
         await eventually(lambda: _true(hub.subscribed.is_set()), what="subscribed")
         server.stop()
         await eventually(lambda: _true(not hub.subscribed.is_set()), what="the hub noticing")

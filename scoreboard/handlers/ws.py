@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from aiohttp import WSMsgType, web
+import logging
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import RedisError
 
 from .. import auth, errors, keys
 from .common import player
 
+log = logging.getLogger(__name__)
 SUBPROTOCOL_PREFIX = "bearer."
 MAX_CLIENT_MESSAGE = 1024
 
@@ -39,14 +43,23 @@ async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(
         heartbeat=config.ws_heartbeat_s, max_msg_size=MAX_CLIENT_MESSAGE,
         protocols=(protocol,) if protocol else (),
+        compress=False,  # the hub frames each message once for every socket
     )
     await ws.prepare(request)
+    # From here on the connection speaks WebSocket: a failure closes the socket,
+    # it must never become an HTTP error response written onto it.
     client = hub.add(ws, claims.sub, claims.jti, request.transport)
     try:
         await hub.snapshot_for(client)
         async for msg in ws:  # clients send nothing that matters; read to see pongs and close
             if msg.type == WSMsgType.ERROR:
                 break
+    except RedisError:
+        log.warning("websocket closed: the board could not be read")
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"board unavailable")
+    except Exception:
+        log.exception("websocket handler failed")
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
     finally:
-        await hub.remove(client)
+        hub.remove(client)
     return ws
