@@ -1,0 +1,177 @@
+// The live top 10: a WebSocket to /ws/leaderboard, rows that move into place.
+// The token comes from the URL fragment (#token=...), which browsers never send
+// to the server, and travels as the WebSocket subprotocol "bearer.<token>", so
+// it appears in no URL and no log line.
+"use strict";
+
+const statusEl = document.getElementById("status");
+const rowsEl = document.getElementById("rows");
+const tableEl = document.getElementById("board");
+const emptyEl = document.getElementById("empty");
+const helpEl = document.getElementById("help");
+const rowsById = new Map();  // user_id -> <tr>
+let lastSeq = -1;
+let retry = 0;
+
+function setStatus(state, text) {
+  statusEl.dataset.state = state;
+  statusEl.textContent = text;
+}
+
+function showHelp(reason) {
+  document.getElementById("help-reason").textContent = reason;
+  document.getElementById("help-url").textContent = `${location.origin}/#token=<token>`;
+  helpEl.hidden = false;
+  tableEl.hidden = true;
+  setStatus("refused", "No valid token");
+}
+
+function tokenFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  return params.get("token");
+}
+
+function makeRow(entry) {
+  const tr = document.createElement("tr");
+  tr.dataset.userId = entry.user_id;
+  const rank = document.createElement("td");
+  rank.className = "rank";
+  const player = document.createElement("td");
+  player.className = "player";
+  const score = document.createElement("td");
+  score.className = "num score";
+  tr.append(rank, player, score);
+  return tr;
+}
+
+function fillPlayer(td, entry) {
+  td.replaceChildren();
+  let pic;
+  if (entry.avatar_url) {
+    pic = document.createElement("img");
+    pic.src = entry.avatar_url;
+    pic.alt = "";
+    pic.loading = "lazy";
+  } else {
+    pic = document.createElement("span");
+    pic.className = "noavatar";
+    pic.setAttribute("aria-hidden", "true");
+  }
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = entry.username || entry.user_id.slice(0, 8);
+  td.append(pic, name);
+}
+
+function render(leaderboard, changes) {
+  const moved = new Map((changes || []).map((c) => [c.user_id, c]));
+  // FLIP: remember where each row was, lay out the new order, then animate from there
+  const before = new Map();
+  for (const [id, tr] of rowsById) before.set(id, tr.getBoundingClientRect().top);
+  const keep = new Set();
+  const ordered = [];
+  for (const entry of leaderboard) {
+    let tr = rowsById.get(entry.user_id);
+    if (!tr) {
+      tr = makeRow(entry);
+      rowsById.set(entry.user_id, tr);
+    }
+    keep.add(entry.user_id);
+    const [rankTd, playerTd, scoreTd] = tr.children;
+    const change = moved.get(entry.user_id);
+    rankTd.textContent = String(entry.rank);
+    if (change && change.previous_rank !== null && change.previous_rank !== change.rank) {
+      const marker = document.createElement("span");
+      const up = change.previous_rank > change.rank;
+      marker.className = `move ${up ? "up" : "down"}`;
+      marker.textContent = up ? `▲${change.previous_rank - change.rank}` : `▼${change.rank - change.previous_rank}`;
+      marker.setAttribute("aria-label", up ? "moved up" : "moved down");
+      rankTd.append(marker);
+    }
+    fillPlayer(playerTd, entry);
+    const newScore = String(entry.score);
+    if (scoreTd.textContent !== newScore) {
+      if (scoreTd.textContent !== "") {
+        scoreTd.classList.remove("changed");
+        void scoreTd.offsetWidth;  // restart the animation
+        scoreTd.classList.add("changed");
+      }
+      scoreTd.textContent = newScore;
+    }
+    ordered.push(tr);
+  }
+  for (const [id, tr] of rowsById) {
+    if (!keep.has(id)) { tr.remove(); rowsById.delete(id); }
+  }
+  rowsEl.replaceChildren(...ordered);
+  for (const tr of ordered) {
+    const was = before.get(tr.dataset.userId);
+    if (was === undefined) continue;
+    const delta = was - tr.getBoundingClientRect().top;
+    if (!delta) continue;
+    tr.style.transition = "none";
+    tr.style.transform = `translateY(${delta}px)`;
+    requestAnimationFrame(() => {
+      tr.style.transition = "";
+      tr.style.transform = "";
+    });
+  }
+  tableEl.hidden = leaderboard.length === 0;
+  emptyEl.hidden = leaderboard.length !== 0;
+}
+
+async function tokenIsGood(token) {
+  try {
+    const resp = await fetch("/api/v1/leaderboard/me?window=0", {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    return resp.status !== 401 && resp.status !== 403;
+  } catch (err) {
+    return true;  // the server is unreachable: let the socket's backoff deal with it
+  }
+}
+
+function connect(token) {
+  setStatus("connecting", retry ? `Reconnecting (try ${retry})…` : "Connecting…");
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${scheme}//${location.host}/ws/leaderboard`, [`bearer.${token}`]);
+  ws.onopen = () => {
+    retry = 0;
+    setStatus("live", "Live");
+  };
+  ws.onmessage = (event) => {
+    const msg = JSON.parse(event.data);
+    if (msg.type !== "leaderboard_update") return;
+    // a snapshot after a reconnect may carry an older seq than a message already shown;
+    // it is still the freshest board this connection has, so only drop stale updates
+    if (msg.data.changes.length && msg.seq < lastSeq) return;
+    lastSeq = msg.seq;
+    render(msg.data.leaderboard, msg.data.changes);
+  };
+  ws.onclose = async () => {
+    if (!(await tokenIsGood(token))) {
+      showHelp("The token was refused: it is invalid, expired or logged out.");
+      return;
+    }
+    retry += 1;
+    const delay = Math.min(15000, 500 * 2 ** Math.min(retry, 5)) * (0.75 + Math.random() / 2);
+    setStatus("down", `Disconnected; retrying in ${Math.round(delay / 1000)} s`);
+    setTimeout(() => connect(token), delay);
+  };
+}
+
+async function start() {
+  const token = tokenFromFragment();
+  if (!token) {
+    showHelp("No token was given.");
+    return;
+  }
+  if (!(await tokenIsGood(token))) {
+    showHelp("The token was refused: it is invalid, expired or logged out.");
+    return;
+  }
+  connect(token);
+}
+
+window.addEventListener("hashchange", () => location.reload());
+start();

@@ -1,0 +1,73 @@
+"""The live page in real Chromium: rows change without a reload; bad tokens are explained."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from .conftest import post_score
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Chromium is not installed (scripts/test installs it with apt)"),
+]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    playwright = pytest.importorskip("playwright.async_api")
+    async with playwright.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def test_page_updates_live(browser: Any, make_client: Any, make_player: Any) -> None:
+    client = await make_client(ws_coalesce_ms=50)
+    players = [await make_player(n, avatar_url=f"/static/avatars/{n[0]}.svg")
+               for n in ("ace", "blaze", "comet")]
+    for i, (_, token) in enumerate(players):
+        await post_score(client, token, 100 * (3 - i))  # ace, blaze, comet
+    page = await browser.new_page(viewport={"width": 390, "height": 700})  # phone width
+    await page.goto(str(client.make_url("/")) + f"#token={players[0][1]}")
+    await page.wait_for_function("document.querySelectorAll('#rows tr').length === 3")
+    names = await page.locator("#rows td.player .name").all_inner_texts()
+    assert names == ["ace", "blaze", "comet"]
+    assert await page.locator("#status").inner_text() == "Live"
+    await page.evaluate("window.__sameDocument = true")
+
+    await post_score(client, players[2][1], 500)  # comet jumps to first
+    await page.wait_for_function(
+        "document.querySelector('#rows tr td.player .name').textContent === 'comet'")
+    assert await page.evaluate("window.__sameDocument === true")  # no reload happened
+    first = page.locator("#rows tr").first
+    assert await first.locator("td.score").inner_text() == "600"
+    assert "▲2" in await first.locator("td.rank").inner_text()
+    assert await page.locator("table caption").count() == 1
+    shot = os.environ.get("SCOREBOARD_SCREENSHOT")
+    if shot:
+        await page.wait_for_function("document.getAnimations().length === 0")
+        await page.screenshot(path=shot, full_page=True)
+
+
+async def test_page_explains_a_bad_or_missing_token(browser: Any, make_client: Any) -> None:
+    client = await make_client()
+    page = await browser.new_page()
+    await page.goto(str(client.make_url("/")) + "#token=not-a-token")
+    await page.wait_for_selector("#help:not([hidden])")
+    assert "refused" in await page.locator("#help-reason").inner_text()
+    assert "scoreboard token" in await page.locator("#help").inner_text()
+    await page.goto(str(client.make_url("/")))
+    await page.reload()
+    await page.wait_for_selector("#help:not([hidden])")
+    assert await page.locator("#help-reason").inner_text() == "No token was given."
