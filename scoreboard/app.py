@@ -20,6 +20,8 @@ from .cachejob import CacheRefresher
 from .config import Config, mask_url
 from .hub import Hub
 from .leaderboard import Reader, Top10Memo
+from .logs import request_id_middleware
+from .metrics import LagCollector, metrics_middleware
 from .middlewares import error_middleware
 from .persist import Persister
 from .pg import create_pool
@@ -33,9 +35,13 @@ FINAL_FLUSH_S = 5.0
 def create_app(config: Config, *, redis: Any = None, pg: asyncpg.Pool | None = None,
                scheduler: bool = True) -> web.Application:
     """Build the app. Pass ``redis``/``pg`` to use clients the caller owns (tests)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
+        client_max_size=MAX_BODY,
+    )
     app[keys.CONFIG] = config
     app[keys.VERIFIER] = TokenVerifier(config)
+    app[keys.LAG] = LagCollector()
     app.cleanup_ctx.append(_redis_step(redis))
     app.cleanup_ctx.append(_pg_step(pg))
     app.cleanup_ctx.append(_services_step)

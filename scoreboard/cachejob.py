@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from . import store, users
+from . import metrics, store, users
 from .leaderboard import Reader, store_top10
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class CacheRefresher:
             entries = (await self.reader.page(0, store.TOP_N)).entries
         await store_top10(self.redis, entries, self.ttl_s)
         self.refreshes += 1
+        metrics.CACHE_REFRESHES.inc()
         return True
 
     async def job(self) -> None:
@@ -55,4 +56,5 @@ class CacheRefresher:
             await self.run()
         except Exception as exc:  # the scheduler keeps going; the next run retries
             store.reraise_if_cancelling()
+            metrics.BACKEND_ERRORS.labels(metrics.backend_of(exc)).inc()
             log.warning("top-10 refresh failed: %s: %s", exc.__class__.__name__, exc)

@@ -24,7 +24,7 @@ import orjson
 from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
-from . import store
+from . import metrics, store
 from .config import Config
 from .envelope import now_ms
 from .leaderboard import Reader, Top10Memo, store_top10, top10_data
@@ -104,10 +104,12 @@ class Hub:
             transport: asyncio.Transport | None) -> Client:
         client = Client(ws, user_id, jti, transport)
         self.clients.add(client)
+        metrics.WS_CLIENTS.set(len(self.clients))
         return client
 
     def remove(self, client: Client) -> None:
         self.clients.discard(client)
+        metrics.WS_CLIENTS.set(len(self.clients))
 
     async def _close(self, client: Client, code: int, reason: bytes) -> None:
         self.remove(client)
@@ -131,6 +133,7 @@ class Hub:
             return
         if tr.get_write_buffer_size() > self.config.ws_send_buffer_kb * 1024:
             self.dropped += 1
+            metrics.WS_DROPPED.inc()
             self.clients.discard(client)
             log.info("dropping a websocket client that stopped reading")
             self._spawn(self._close(client, WSCloseCode.TRY_AGAIN_LATER, b"too slow"))
@@ -213,8 +216,10 @@ class Hub:
         frame = text_frame(self.message(entries, _latest_per_user(changes), seq))
         updated = now_ms()
         self.memo.put(top10_data(entries, updated, self.config.cache_ttl_s))  # GET top10 here
+        before = self.sent
         for client in list(self.clients):
             self.send(client, frame)
+        metrics.WS_SENT.inc(self.sent - before)
         await store_top10(self.redis, entries, self.config.cache_ttl_s, updated)
 
     async def settled(self) -> bool:

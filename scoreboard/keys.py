@@ -13,6 +13,7 @@ from .cachejob import CacheRefresher
 from .config import Config
 from .hub import Hub
 from .leaderboard import Reader, Top10Memo
+from .metrics import LagCollector
 from .persist import Persister
 from .scores import ScoreService
 
@@ -30,3 +31,4 @@ TOP10_MEMO = web.AppKey("top10_memo", Top10Memo)
 HUB = web.AppKey("hub", Hub)
 REFRESHER = web.AppKey("refresher", CacheRefresher)
 PERSISTER = web.AppKey("persister", Persister)
+LAG = web.AppKey("lag", LagCollector)

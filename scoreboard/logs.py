@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
+import uuid
 from typing import Any
 
 import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+
+
+def request_id_for(request: web.BaseRequest) -> str:
+    """The caller's X-Request-Id when it is sane, else a new one."""
+    given = request.headers.get("X-Request-Id", "")
+    if 0 < len(given) <= 64 and given.isascii() and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = request_id_for(request)
+    request[REQUEST_ID_KEY] = rid
+    token = REQUEST_ID.set(rid)
+    try:
+        response = await handler(request)
+    finally:
+        REQUEST_ID.reset(token)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = rid
+    return response
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,7 +47,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for extra in ("request_id", "method", "path", "status", "duration_ms"):
+        rid = getattr(record, "request_id", None) or REQUEST_ID.get()
+        if rid:
+            line["request_id"] = rid
+        for extra in ("method", "path", "status", "duration_ms"):
             if hasattr(record, extra):
                 line[extra] = getattr(record, extra)
         if record.exc_info:
@@ -50,6 +81,6 @@ class AccessLogger(AbstractAccessLogger):
             "%s %s %s", request.method, request.path, response.status,
             extra={"method": request.method, "path": request.path, "status": response.status,
                    "duration_ms": round(time_ * 1000, 2),
-                   "request_id": request.headers.get("X-Request-Id", "")},
+                   "request_id": request.get(REQUEST_ID_KEY, "")},
         )
 

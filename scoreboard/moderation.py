@@ -1,4 +1,5 @@
-"""Banning: hide a cheater from every ranking and refuse their updates; keep their history."""
+"""Admin actions: creating players and banning cheaters (hidden from every ranking,
+their updates refused, their history kept), each recorded in ``admin_audit``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,23 @@ from typing import Any
 import asyncpg
 import orjson
 
-from . import errors, store
+from . import errors, store, users
+
+
+async def audit(conn: Any, actor_id: str, action: str, target_id: str | None,
+                detail: dict[str, Any] | None = None) -> None:
+    await conn.execute(
+        "INSERT INTO admin_audit (actor_id, action, target_id, detail) VALUES ($1, $2, $3, $4)",
+        uuid.UUID(actor_id), action, uuid.UUID(target_id) if target_id else None,
+        orjson.dumps(detail or {}).decode(),
+    )
+
+
+async def create_player(pool: asyncpg.Pool, redis: Any, actor_id: str,
+                        data: dict[str, Any]) -> dict[str, Any]:
+    user = await users.create(pool, redis, data["username"], data["email"], data["avatar_url"])
+    await audit(pool, actor_id, "create_user", user["id"], {"username": user["username"]})
+    return user
 
 
 async def set_banned(pool: asyncpg.Pool, redis: Any, actor_id: str, user_id: str,
@@ -23,10 +40,7 @@ async def set_banned(pool: asyncpg.Pool, redis: Any, actor_id: str, user_id: str
         )
         if row is None:
             raise errors.NotFound("No such user")
-        await conn.execute(
-            "INSERT INTO admin_audit (actor_id, action, target_id, detail) VALUES ($1, $2, $3, $4)",
-            uuid.UUID(actor_id), action, uuid.UUID(user_id), orjson.dumps({}).decode(),
-        )
+        await audit(conn, actor_id, action, user_id)
     script = redis.register_script(store.lua_source("ban"))
     await script(keys=[store.SCORES, store.MEMBER, store.HIDDEN, store.BANNED, store.BOARDSEQ],
                  args=[action, user_id, store.CHANNEL, store.TOP_N])

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from redis.exceptions import ResponseError
 
-from . import store
+from . import metrics, store
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,7 @@ class Persister:
             await self._dead_letter(entry_id, fields)
         await self.redis.xack(store.EVENTS, store.PERSIST_GROUP, *ids)
         self.persisted += len(records)
+        metrics.PERSISTED.inc(len(records))
         return len(entries)
 
     async def flush(self) -> int:
@@ -213,6 +214,7 @@ class Persister:
         log.error("event %s cannot be persisted; moved to %s", _text(entry_id), store.DEAD)
         await self.redis.xadd(store.DEAD, {**fields, "origin_id": entry_id})
         self.dead_lettered += 1
+        metrics.DEAD_LETTERED.inc()
 
     async def trim(self) -> None:
         """Drop only what every consumer has persisted: below the oldest pending entry."""
@@ -241,6 +243,7 @@ class Persister:
             self._failures = 0
         except Exception as exc:
             store.reraise_if_cancelling()
+            metrics.BACKEND_ERRORS.labels(metrics.backend_of(exc)).inc()
             self._failures += 1
             delay = min(MAX_BACKOFF_S, 0.2 * 2 ** self._failures)
             self._retry_at = time.monotonic() + delay

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .handlers import auth, health, leaderboard, page, scores, ws
+from .handlers import admin, auth, health, leaderboard, page, scores, ws
 
 STATIC = Path(__file__).parent / "static"
 
@@ -20,8 +20,12 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/users/{id}/rank", leaderboard.user_rank)
     r.add_post("/api/v1/auth/refresh", auth.refresh)
     r.add_post("/api/v1/auth/logout", auth.logout)
+    r.add_post("/api/v1/admin/users", admin.create_user)
+    r.add_post("/api/v1/admin/users/{id}/ban", admin.ban)
+    r.add_post("/api/v1/admin/users/{id}/unban", admin.unban)
     r.add_get("/ws/leaderboard", ws.leaderboard_ws)
     r.add_get("/healthz", health.healthz)
     r.add_get("/readyz", health.readyz)
+    r.add_get("/metrics", health.metrics_view)
     r.add_get("/", page.index)
     r.add_static("/static/", STATIC)

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 from redis.exceptions import RedisError
 
-from . import errors, store
+from . import errors, metrics, store
 from .auth import Claims
 from .autopipe import AutoPipeline, script
 from .config import Config
@@ -157,6 +157,7 @@ class ScoreService:
             total, fresh = await commit_direct(self.pool, uid, action_type, increment, seq, now,
                                                idempotency_key)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            metrics.BACKEND_ERRORS.labels("postgres").inc()
             log.warning("direct commit failed: %s", exc.__class__.__name__)
             with contextlib.suppress(RedisError):
                 await self._release(keys=[rate, idem],
@@ -174,6 +175,7 @@ async def _redis(script: Any, keys: list[Any], args: list[Any]) -> Any:
     try:
         return await script(keys=keys, args=args)
     except RedisError as exc:
+        metrics.BACKEND_ERRORS.labels("redis").inc()
         log.warning("score update failed on Redis: %s", exc.__class__.__name__)
         raise errors.ServiceUnavailable("Score store unavailable; retry with the same "
                                         "Idempotency-Key") from None

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import web
 
-from .. import envelope, keys
+from .. import envelope, keys, metrics
 
 PROBE_TIMEOUT_S = 1.0
 
@@ -19,6 +20,15 @@ async def _probe(coro: object) -> bool:
     except Exception:
         return False
     return True
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    lag = request.app[keys.LAG]
+    with contextlib.suppress(Exception):  # a scrape still answers while Redis is down
+        waiting, age = await asyncio.wait_for(request.app[keys.PERSISTER].lag(), PROBE_TIMEOUT_S)
+        lag.waiting, lag.oldest_age = float(waiting), age
+    body, content_type = metrics.render(lag)
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def readyz(request: web.Request) -> web.Response:

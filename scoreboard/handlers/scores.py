@@ -2,15 +2,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import envelope, keys, schemas
+from .. import envelope, errors, keys, metrics, schemas
 from ..scores import check_idempotency_key
 from .common import claims_of
 
 
 async def update_score(request: web.Request) -> web.Response:
-    claims = claims_of(request)  # session, user and ban are checked inside the script
-    action_type, increment = await schemas.load_update(request)
-    idem = check_idempotency_key(request.headers.get("Idempotency-Key"))
-    outcome = await request.app[keys.SCORES].update(claims, action_type, increment, idem)
+    action_type = "unknown"
+    try:
+        claims = claims_of(request)  # session, user and ban are checked inside the script
+        action_type, increment = await schemas.load_update(request)
+        idem = check_idempotency_key(request.headers.get("Idempotency-Key"))
+        outcome = await request.app[keys.SCORES].update(claims, action_type, increment, idem)
+    except errors.ApiError as exc:
+        known = action_type if action_type in request.app[keys.CONFIG].actions else "unknown"
+        metrics.UPDATES.labels(known, metrics.outcome_of(exc.code)).inc()
+        raise
+    metrics.UPDATES.labels(action_type, "replay" if outcome.replay else "accepted").inc()
     headers = {"Idempotent-Replayed": "true"} if outcome.replay else None
     return envelope.ok(outcome.as_data(), timestamp=outcome.timestamp, headers=headers)
