@@ -27,5 +27,6 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/healthz", health.healthz)
     r.add_get("/readyz", health.readyz)
     r.add_get("/metrics", health.metrics_view)
+    r.add_get("/api/v1/openapi.json", health.openapi_json)
     r.add_get("/", page.index)
     r.add_static("/static/", STATIC)

@@ -3,9 +3,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import orjson
 from aiohttp import web
 
-from .. import envelope, keys, metrics
+from .. import envelope, keys, metrics, openapi
 
 PROBE_TIMEOUT_S = 1.0
 
@@ -42,3 +43,7 @@ async def readyz(request: web.Request) -> web.Response:
     down = ", ".join(name for name, state in checks.items() if state == "down")
     return envelope.error(503, "SERVICE_UNAVAILABLE", f"Not ready: {down} unreachable",
                           fields={"checks": checks})
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(openapi.document(), dumps=lambda d: orjson.dumps(d).decode())

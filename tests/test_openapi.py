@@ -1,0 +1,62 @@
+"""The OpenAPI document: valid OpenAPI 3, matching the live routes, and schemathesis-clean."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from scoreboard import auth, openapi, users
+from scoreboard.config import Config
+
+from .test_crash import serve, wait_ready
+
+
+def test_document_is_valid_openapi_3() -> None:
+    doc = openapi.document()
+    validate(doc)
+    assert doc["openapi"].startswith("3.")
+    # the request bodies come from the schemas that validate
+    props = doc["components"]["schemas"]["UpdateScoreSchema"]["properties"]
+    assert set(props) == {"action_type", "score_increment"}
+    assert doc["components"]["schemas"]["UpdateScoreSchema"]["additionalProperties"] is False
+
+
+async def test_document_matches_live_routes(client: Any) -> None:
+    live = set()
+    for route in client.app.router.routes():
+        info = route.get_info()
+        path = info.get("path") or info.get("formatter")
+        if route.method in ("HEAD", "*") or path is None or path.startswith("/static"):
+            continue
+        live.add((route.method.lower(), path))
+    documented = {(method, path) for path, ops in openapi.PATHS.items() for method in ops}
+    assert live == documented
+    served = await (await client.get("/api/v1/openapi.json")).json()
+    assert set(served["paths"]) == set(openapi.PATHS)
+
+
+@pytest.mark.timeout(600)
+async def test_schemathesis_finds_nothing(config: Config, pool: Any, redis: Any,
+                                          tmp_path: Path) -> None:
+    admin = await users.create(pool, redis, "st_admin", "st_admin@x.io", None)
+    token = auth.mint(config, admin["id"], admin=True)
+    with serve(config, tmp_path) as (_, base):
+        await wait_ready(base)
+        proc = subprocess.run(
+            [sys.executable, "-m", "schemathesis.cli", "run", f"{base}/api/v1/openapi.json",
+             "--checks", "not_a_server_error,status_code_conformance,"
+             "content_type_conformance,response_schema_conformance",
+             "-H", f"Authorization: Bearer {token}",
+             "--exclude-path", "/ws/leaderboard",
+             "--exclude-path", "/api/v1/auth/logout",  # would end the session under test
+             "--exclude-path", "/api/v1/auth/refresh",
+             "--max-examples", "25", "--seed", "1", "--request-timeout", "10"],
+            capture_output=True, text=True, timeout=540, env={**os.environ, "NO_COLOR": "1"},
+        )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
