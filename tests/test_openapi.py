@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -48,7 +49,8 @@ async def test_schemathesis_finds_nothing(config: Config, pool: Any, redis: Any,
     token = auth.mint(config, admin["id"], admin=True)
     with serve(config, tmp_path) as (_, base):
         await wait_ready(base)
-        proc = subprocess.run(
+        proc = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "schemathesis.cli", "run", f"{base}/api/v1/openapi.json",
              "--checks", "not_a_server_error,status_code_conformance,"
              "content_type_conformance,response_schema_conformance",
