@@ -113,3 +113,46 @@ async def test_kill_9_under_load_loses_nothing(config: Config, pool: asyncpg.Poo
         "SELECT count(*) FROM (SELECT id FROM score_events GROUP BY id HAVING count(*) > 1) d"
     ) == 0
 
+
+
+@pytest.mark.timeout(180)
+async def test_sigterm_under_load_loses_nothing(config: Config, pool: asyncpg.Pool,
+                                                redis: Redis, tmp_path: Path) -> None:
+    """SIGTERM: stop accepting, finish what is in flight, flush Worker 1 once, exit 0."""
+    made = [await users.create(pool, redis, f"term{i}", f"term{i}@x.io", None) for i in range(6)]
+    tokens = {u["id"]: auth.mint(config, u["id"]) for u in made}
+    acked: Counter[str] = Counter()
+    unanswered: Counter[str] = Counter()
+    stop = asyncio.Event()
+
+    async def player(base: str, uid: str, token: str) -> None:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+            while not stop.is_set():
+                try:
+                    async with s.post(base + "/api/v1/scores/update",
+                                      json={"action_type": "tap", "score_increment": 1},
+                                      timeout=aiohttp.ClientTimeout(total=10)) as r:
+                        if r.status == 200:
+                            acked[uid] += 1
+                except (aiohttp.ClientError, TimeoutError):
+                    unanswered[uid] += 1
+                    return  # the server stopped accepting
+
+    # a long persist interval: only the flush at shutdown can have written the events
+    with serve(config, tmp_path, PERSIST_INTERVAL_S="3600") as (proc, base):
+        await wait_ready(base)
+        tasks = [asyncio.create_task(player(base, uid, t)) for uid, t in tokens.items()]
+
+        async def some_load() -> bool:
+            return sum(acked.values()) >= 300
+
+        await eventually(some_load, within=60, what="load building up")
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(proc.wait, 30)
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert code == 0
+    pg = await pg_totals(pool)
+    assert pg == await redis_totals(redis)  # nothing left behind in the stream
+    for uid in tokens:  # every 200 is in PostgreSQL; only an unanswered one may be too
+        assert acked[uid] <= pg.get(uid, 0) <= acked[uid] + unanswered[uid]
