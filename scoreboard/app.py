@@ -20,9 +20,8 @@ from .cachejob import CacheRefresher
 from .config import Config, mask_url
 from .hub import Hub
 from .leaderboard import Reader, Top10Memo
-from .logs import request_id_middleware
-from .metrics import LagCollector, metrics_middleware
-from .middlewares import error_middleware
+from .metrics import LagCollector
+from .middlewares import service_middleware
 from .persist import Persister
 from .pg import create_pool
 from .routes import setup_routes
@@ -36,7 +35,7 @@ def create_app(config: Config, *, redis: Any = None, pg: asyncpg.Pool | None = N
                scheduler: bool = True) -> web.Application:
     """Build the app. Pass ``redis``/``pg`` to use clients the caller owns (tests)."""
     app = web.Application(
-        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
+        middlewares=[service_middleware],
         client_max_size=MAX_BODY,
     )
     app[keys.CONFIG] = config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
 import sys
 import uuid
@@ -11,32 +12,22 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.typedefs import Handler
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 
 
+_PREFIX = uuid.uuid4().hex[:8]
+_COUNTER = itertools.count(1)
+
+
 def request_id_for(request: web.BaseRequest) -> str:
-    """The caller's X-Request-Id when it is sane, else a new one."""
+    """The caller's X-Request-Id when it is sane, else a new one: a per-process random
+    prefix and a counter (unique, and cheaper than a uuid4 per request)."""
     given = request.headers.get("X-Request-Id", "")
     if 0 < len(given) <= 64 and given.isascii() and given.isprintable():
         return given
-    return uuid.uuid4().hex
-
-
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    rid = request_id_for(request)
-    request[REQUEST_ID_KEY] = rid
-    token = REQUEST_ID.set(rid)
-    try:
-        response = await handler(request)
-    finally:
-        REQUEST_ID.reset(token)
-    if not response.prepared:
-        response.headers["X-Request-Id"] = rid
-    return response
+    return f"{_PREFIX}-{next(_COUNTER):x}"
 
 
 class JsonFormatter(logging.Formatter):

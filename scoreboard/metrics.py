@@ -10,11 +10,10 @@ process.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
+from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -61,14 +60,18 @@ def route_of(request: web.Request) -> str:
     return info.canonical if info is not None else "unmatched"
 
 
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    start = time.perf_counter()
-    response = await handler(request)  # the error middleware inside always answers
-    route = route_of(request)
-    REQUESTS.labels(request.method, route, str(response.status)).inc()
-    LATENCY.labels(request.method, route).observe(time.perf_counter() - start)
-    return response
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def observe(request: web.Request, status: int, seconds: float) -> None:
+    """Count one request and its latency; label children are looked up once."""
+    key = (request.method, route_of(request), status)
+    pair = _children.get(key)
+    if pair is None:
+        pair = _children[key] = (REQUESTS.labels(key[0], key[1], str(status)),
+                                 LATENCY.labels(key[0], key[1]))
+    pair[0].inc()
+    pair[1].observe(seconds)
 
 
 class LagCollector:
