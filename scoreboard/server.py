@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from types import FrameType
 
 import uvloop
@@ -50,7 +52,10 @@ def run_workers(cfg: Config, args: argparse.Namespace) -> int:
     """Start N children on one port; forward SIGTERM/SIGINT; exit when all have."""
     cmd = [sys.executable, "-m", "scoreboard", "serve", "--host", args.host,
            "--port", str(args.port), "--worker-child"]
-    children = [subprocess.Popen(cmd) for _ in range(args.workers)]
+    # prometheus-client's multiprocess mode: every child's /metrics covers all of them
+    metrics_dir = tempfile.mkdtemp(prefix="scoreboard-metrics-")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+    children = [subprocess.Popen(cmd, env=env) for _ in range(args.workers)]
 
     def forward(signum: int, frame: FrameType | None) -> None:
         for child in children:
@@ -60,4 +65,5 @@ def run_workers(cfg: Config, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     codes = [child.wait() for child in children]
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     return max(codes, default=0)

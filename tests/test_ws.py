@@ -303,6 +303,16 @@ async def test_workers_share_one_port_and_stop_together(config: Any, make_player
                 assert r.status == 200
             for ws in sockets:  # whichever process holds it, every socket hears of it
                 assert (await next_update(ws))["data"]["leaderboard"][0]["score"] == 2
+            for _ in range(9):
+                async with session.post(f"{base}/api/v1/scores/update", headers=bearer(token),
+                                        json={"action_type": "tap", "score_increment": 1}) as r:
+                    assert r.status == 200
+            for _ in range(4):  # any process's /metrics counts the updates of both
+                async with session.get(f"{base}/metrics") as r:
+                    text = await r.text()
+                line = next(x for x in text.splitlines() if x.startswith(
+                    'scoreboard_score_updates_total{action="tap",outcome="accepted"}'))
+                assert float(line.rsplit(" ", 1)[1]) == 10
             proc.terminate()
             for ws in sockets:
                 msg = await ws.receive(timeout=15)
