@@ -129,7 +129,7 @@ class ScoreService:
         args = [
             uid, action_type, increment, f"{action_type}:{increment}",
             action.rate_per_minute, RATE_PERIOD_MS, "1" if idempotency_key else "0",
-            IDEMPOTENCY_TTL_S, store.MAX_TOTAL, store.CHANNEL, store.TOP_N, "1",
+            IDEMPOTENCY_TTL_S, store.MAX_TOTAL, store.CHANNEL, store.TOP_N,
         ]
         reply = await _redis(self._update, keys, args)
         if reply[0] not in (b"OK", b"REPLAY", "OK", "REPLAY"):

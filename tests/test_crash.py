@@ -58,6 +58,24 @@ async def wait_ready(base: str) -> None:
     await eventually(ready, within=60, what=f"{base} ready")
 
 
+async def play(base: str, token: str, uid: str, acked: Counter[str],
+               unanswered: Counter[str], stop: asyncio.Event) -> None:
+    """One player posting increments of 1 until told to stop or the server goes away."""
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+        while not stop.is_set():
+            try:
+                async with s.post(base + "/api/v1/scores/update",
+                                  json={"action_type": "tap", "score_increment": 1},
+                                  timeout=aiohttp.ClientTimeout(total=10)) as r:
+                    if r.status == 200:
+                        acked[uid] += 1
+                    else:
+                        unanswered[uid] += 1
+            except (aiohttp.ClientError, TimeoutError):
+                unanswered[uid] += 1
+                return
+
+
 @pytest.mark.timeout(180)
 async def test_kill_9_under_load_loses_nothing(config: Config, pool: asyncpg.Pool,
                                                redis: Redis, tmp_path: Path) -> None:
@@ -68,24 +86,10 @@ async def test_kill_9_under_load_loses_nothing(config: Config, pool: asyncpg.Poo
     unanswered: Counter[str] = Counter()
     stop = asyncio.Event()
 
-    async def player(base: str, uid: str, token: str) -> None:
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
-            while not stop.is_set():
-                try:
-                    async with s.post(base + "/api/v1/scores/update",
-                                      json={"action_type": "tap", "score_increment": 1},
-                                      timeout=aiohttp.ClientTimeout(total=5)) as r:
-                        if r.status == 200:
-                            acked[uid] += 1
-                        else:
-                            unanswered[uid] += 1
-                except (aiohttp.ClientError, TimeoutError):
-                    unanswered[uid] += 1
-                    return  # the server is gone
-
     with serve(config, tmp_path) as (proc, base):
         await wait_ready(base)
-        tasks = [asyncio.create_task(player(base, uid, t)) for uid, t in tokens.items()]
+        tasks = [asyncio.create_task(play(base, t, uid, acked, unanswered, stop))
+                 for uid, t in tokens.items()]
 
         async def some_load() -> bool:
             return sum(acked.values()) >= 400
@@ -125,23 +129,11 @@ async def test_sigterm_under_load_loses_nothing(config: Config, pool: asyncpg.Po
     unanswered: Counter[str] = Counter()
     stop = asyncio.Event()
 
-    async def player(base: str, uid: str, token: str) -> None:
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
-            while not stop.is_set():
-                try:
-                    async with s.post(base + "/api/v1/scores/update",
-                                      json={"action_type": "tap", "score_increment": 1},
-                                      timeout=aiohttp.ClientTimeout(total=10)) as r:
-                        if r.status == 200:
-                            acked[uid] += 1
-                except (aiohttp.ClientError, TimeoutError):
-                    unanswered[uid] += 1
-                    return  # the server stopped accepting
-
     # a long persist interval: only the flush at shutdown can have written the events
     with serve(config, tmp_path, PERSIST_INTERVAL_S="3600") as (proc, base):
         await wait_ready(base)
-        tasks = [asyncio.create_task(player(base, uid, t)) for uid, t in tokens.items()]
+        tasks = [asyncio.create_task(play(base, t, uid, acked, unanswered, stop))
+                 for uid, t in tokens.items()]
 
         async def some_load() -> bool:
             return sum(acked.values()) >= 300

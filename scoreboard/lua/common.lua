@@ -48,6 +48,27 @@ local function rate_limit(k_rate, limit, period, now)
   return 0
 end
 
+-- The checks every increment passes, in order: session and player, Idempotency-Key,
+-- the total's ceiling, the rate. Returns a reply to give at once, or nil, the
+-- player's current total and the time.
+-- k: {scores, member, profiles, banned, revoked, rate, idem}
+local function admit_increment(k, uid, inc, body, use_idem, limit, period, max_total)
+  local status = check_player(k.revoked, k.profiles, k.banned, uid)
+  if status then return {status} end
+  if use_idem then
+    local reply = check_idem(k.idem, body)
+    if reply then return reply end
+  end
+  local old = redis.call('HGET', k.member, uid)
+  local current = 0
+  if old then current = tonumber(redis.call('ZSCORE', k.scores, old) or '0') end
+  if current + inc > max_total then return {'SCORE_LIMIT_EXCEEDED'} end
+  local now = now_ms()
+  local wait = rate_limit(k.rate, limit, period, now)
+  if wait > 0 then return {'RATE_LIMITED', wait} end
+  return nil, current, now
+end
+
 -- Moves the player to `total` reached at board sequence `seq`.
 -- Returns previous score, previous rank (-1 if unranked), new rank.
 local function apply_total(k_scores, k_member, uid, total, seq)
