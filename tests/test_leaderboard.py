@@ -192,3 +192,34 @@ async def test_user_rank(client: Any, make_player: Any) -> None:
     await get_json(client, f"/api/v1/users/{uuid.uuid4()}/rank", status=404)
     bad = await get_json(client, "/api/v1/users/not-a-uuid/rank", status=400)
     assert bad["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_one_refresher_across_two_serve_processes(config: Any, tmp_path: Any) -> None:
+    """Two real processes, each with its own scheduler: only one refreshes the cache."""
+    import aiohttp
+
+    from .test_crash import serve, wait_ready
+
+    def refreshes(text: str) -> float:
+        line = next(x for x in text.splitlines()
+                    if x.startswith("scoreboard_cache_refreshes_total "))
+        return float(line.split()[1])
+
+    fast = {"CACHE_REFRESH_INTERVAL_S": "0.05"}
+    with serve(config, tmp_path, **fast) as (_, a), serve(config, tmp_path, **fast) as (_, b):
+        await wait_ready(a)
+        await wait_ready(b)
+
+        async def counts() -> list[float]:
+            out = []
+            async with aiohttp.ClientSession() as s:
+                for base in (a, b):
+                    async with s.get(base + "/metrics") as r:
+                        out.append(refreshes(await r.text()))
+            return out
+
+        async def enough() -> bool:
+            return sum(await counts()) >= 10
+
+        await eventually(enough, within=20, what="ten refreshes")
+        assert min(await counts()) == 0
