@@ -27,6 +27,24 @@ from tests.servers import PostgresServer, RedisServer, free_port, wait_until  # 
 
 SECRET = "bench-secret-" + "b" * 60
 
+_TOKENS_SCRIPT = """
+tokens = {%s}
+i = 0
+request = function()
+  i = i + 1
+  local t = tokens[(i %% #tokens) + 1]
+  return wrk.format(%s, %s, {["Authorization"] = "Bearer " .. t,
+    ["Content-Type"] = "application/json"}, %s)
+end
+"""
+UPDATE_BODY = '{"action_type": "bench", "score_increment": 1}'
+
+
+def token_script(tokens: list[str], method: str, path: str, body: str | None = None) -> str:
+    """A wrk script sending each request with the next player's token, round robin."""
+    return _TOKENS_SCRIPT % (", ".join(json.dumps(t) for t in tokens), json.dumps(method),
+                             json.dumps(path), "nil" if body is None else json.dumps(body))
+
 HELLO = """
 import uvloop
 from aiohttp import web
@@ -55,7 +73,7 @@ def ensure_wrk() -> str:
     return found
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=0.5) as resp:
             return bool(resp.status == 200)
@@ -68,7 +86,7 @@ def hello_world() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", HELLO.replace("{port}", str(port))])
     try:
-        wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/"), what="hello world")
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/"), what="hello world")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -113,7 +131,7 @@ def service(redis_url: str, db_url: str, **env: str) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "scoreboard", "serve", "--port", str(port)],
                             env=full_env, cwd=ROOT)
     try:
-        wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60,
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60,
                    what="scoreboard serve")
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -20,8 +20,16 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bench.common import backing_servers, hello_world, report, service, wrk
-from bench.updates import HELLO_SCRIPT, WRK_SCRIPT, make_players
+from bench.common import (
+    UPDATE_BODY,
+    backing_servers,
+    hello_world,
+    report,
+    service,
+    token_script,
+    wrk,
+)
+from bench.updates import HELLO_SCRIPT, make_players
 
 
 async def backlog(redis_url: str, db_url: str, events: int) -> dict[str, dict[str, float]]:
@@ -85,7 +93,7 @@ def main() -> None:
         actions.write_text(json.dumps({"bench": {"max_increment": 1000,
                                                  "rate_per_minute": 10**9}}))
         tokens = asyncio.run(make_players(redis_url, db_url, 1000))
-        script = WRK_SCRIPT % ", ".join(json.dumps(t) for t in tokens)
+        script = token_script(tokens, "POST", "/api/v1/scores/update", UPDATE_BODY)
         for mode in ("batch", "direct"):
             with service(redis_url, db_url, ACTIONS_FILE=str(actions), PERSIST_MODE=mode) as url:
                 modes[f"update ({mode})"] = wrk(url + "/", seconds=args.seconds, script=script)

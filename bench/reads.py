@@ -18,18 +18,16 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.common import SECRET, backing_servers, hello_world, report, service, wrk
-
-TOKENS_SCRIPT = """
-tokens = {%s}
-i = 0
-request = function()
-  i = i + 1
-  local t = tokens[(i %% #tokens) + 1]
-  return wrk.format(%s, %s, {["Authorization"] = "Bearer " .. t,
-    ["Content-Type"] = "application/json"}, %s)
-end
-"""
+from bench.common import (
+    SECRET,
+    UPDATE_BODY,
+    backing_servers,
+    hello_world,
+    report,
+    service,
+    token_script,
+    wrk,
+)
 
 
 async def fill_board(redis_url: str, db_url: str, size: int, sample: int) -> list[str]:
@@ -99,10 +97,8 @@ def main() -> None:
             sizes = [int(s) for s in args.sizes.split(",")]
             for size in sizes:
                 tokens = asyncio.run(fill_board(redis_url, db_url, size, 500))
-                toks = ", ".join(json.dumps(t) for t in tokens)
-                upd = TOKENS_SCRIPT % (toks, '"POST"', '"/api/v1/scores/update"',
-                                       "'{\"action_type\": \"bench\", \"score_increment\": 1}'")
-                me = TOKENS_SCRIPT % (toks, '"GET"', '"/api/v1/leaderboard/me?window=5"', "nil")
+                upd = token_script(tokens, "POST", "/api/v1/scores/update", UPDATE_BODY)
+                me = token_script(tokens, "GET", "/api/v1/leaderboard/me?window=5")
                 with service(redis_url, db_url, **env) as url:
                     rows[f"update @{size}"] = wrk(url + "/", seconds=args.seconds, script=upd,
                                                   connections=20)

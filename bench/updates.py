@@ -15,19 +15,17 @@ import json
 import tempfile
 from pathlib import Path
 
-from bench.common import SECRET, backing_servers, hello_world, report, service, wrk
+from bench.common import (
+    SECRET,
+    UPDATE_BODY,
+    backing_servers,
+    hello_world,
+    report,
+    service,
+    token_script,
+    wrk,
+)
 
-WRK_SCRIPT = """
-tokens = {%s}
-i = 0
-request = function()
-  i = i + 1
-  local t = tokens[(i %% #tokens) + 1]
-  return wrk.format("POST", "/api/v1/scores/update",
-    {["Authorization"] = "Bearer " .. t, ["Content-Type"] = "application/json"},
-    '{"action_type": "bench", "score_increment": 1}')
-end
-"""
 HELLO_SCRIPT = """
 wrk.method = "POST"
 wrk.body = '{"action_type": "bench", "score_increment": 1}'
@@ -76,7 +74,7 @@ def main() -> None:
                                       connections=args.connections, script=HELLO_SCRIPT)
         with backing_servers() as (redis_url, db_url):
             tokens = asyncio.run(make_players(redis_url, db_url, args.players))
-            script = WRK_SCRIPT % ", ".join(json.dumps(t) for t in tokens)
+            script = token_script(tokens, "POST", "/api/v1/scores/update", UPDATE_BODY)
             for mode in args.modes.split(","):
                 with service(redis_url, db_url, ACTIONS_FILE=str(actions), PERSIST_MODE=mode,
                              PERSIST_INTERVAL_S="0.5") as url:

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.common import backing_servers, service
+from bench.common import backing_servers, http_ok, service
 from tests.servers import free_port, wait_until
 
 PLAIN_HUB = """
@@ -177,7 +177,7 @@ def main() -> None:
     port = free_port()
     plain = subprocess.Popen([sys.executable, "-c", PLAIN_HUB.replace("{port}", str(port))])
     try:
-        wait_until(lambda: _ok(f"http://127.0.0.1:{port}/readyz"), what="plain hub")
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), what="plain hub")
         before = rss_mb(plain.pid)
         clients = Clients(port, "/ws", n)
         after = rss_mb(plain.pid)
@@ -244,14 +244,6 @@ def _row(lat: list[float], per_socket: float) -> dict[str, float]:
         raise SystemExit("no update reached every socket")
     return {"p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
             "bytes_per_socket": per_socket}
-
-
-def _ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=0.5) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 def _pid_on(port: int) -> int:
