@@ -25,7 +25,7 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
     err: dict[str, Any] = {"code": code, "message": message}
     if fields:
         err["fields"] = fields
-    return orjson.dumps({"success": False, "error": err, "timestamp": now_ms()})
+    return orjson.dumps({"success": False, "error": err})  # the seed's error shape, exactly
 
 
 def error(status: int, code: str, message: str, *, fields: dict[str, Any] | None = None,

@@ -121,7 +121,7 @@ def document() -> dict[str, Any]:
     spec = APISpec(title="Scoreboard", version=__version__, openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Live leaderboard service. Every JSON response is "
-                         "the envelope {success, data | error, timestamp}."})
+                         "the envelope {success, data, timestamp} or {success, error}."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                 "bearerFormat": "JWT"})
     for schema in (schemas.UpdateScoreSchema, schemas.CreateUserSchema, schemas.EmptySchema,

@@ -187,4 +187,3 @@ class ErrorBody(Schema):
 class ErrorEnvelope(Schema):
     success = fields.Boolean(required=True)
     error = fields.Nested(ErrorBody, required=True)
-    timestamp = fields.Integer(required=True)
