@@ -25,6 +25,7 @@ from . import metrics, store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 5.0
+LAG_COUNT_CAP = 10_000  # on Redis 6.2, /metrics counts undelivered events up to this
 
 _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS score_stage (
@@ -218,7 +219,7 @@ class Persister:
 
     async def trim(self) -> None:
         """Drop only what every consumer has persisted: below the oldest pending entry."""
-        pending, oldest, last = await self._positions()
+        pending, oldest, last, _ = await self._positions()
         if pending:
             minid = oldest
         else:
@@ -226,13 +227,16 @@ class Persister:
             minid = f"{ms}-{int(seq) + 1}"
         await self.redis.execute_command("XTRIM", store.EVENTS, "MINID", minid)
 
-    async def _positions(self) -> tuple[int, str, str]:
-        """Pending count, oldest pending id, and the group's last delivered id."""
+    async def _positions(self) -> tuple[int, str, str, int | None]:
+        """Pending count, oldest pending id, the group's last delivered id, and how many
+        entries were never delivered (Redis 7 says; 6.2 does not: None)."""
         summary = await self.redis.xpending(store.EVENTS, store.PERSIST_GROUP)
         groups = await self.redis.xinfo_groups(store.EVENTS)
         group = next(g for g in groups if _text(g["name"]) == store.PERSIST_GROUP)
         oldest = _text(summary["min"]) if summary["pending"] else ""
-        return int(summary["pending"]), oldest, _text(group["last-delivered-id"])
+        lag = group.get("lag")
+        return (int(summary["pending"]), oldest, _text(group["last-delivered-id"]),
+                None if lag is None else int(lag))
 
     async def job(self) -> None:
         """The scheduled run: drain, and back off while PostgreSQL or Redis fails."""
@@ -253,11 +257,13 @@ class Persister:
     async def lag(self) -> tuple[int, float]:
         """Events not yet persisted (pending or undelivered) and the age of the oldest, in s."""
         await self._ensure_group()
-        pending, oldest, last = await self._positions()
-        undelivered = await self.redis.xrange(store.EVENTS, min=f"({last}", count=100_000)
-        if not oldest and undelivered:
-            oldest = _text(undelivered[0][0])
+        pending, oldest, last, lag = await self._positions()
+        if lag is None:  # Redis 6.2 does not count undelivered entries: count them, capped
+            lag = len(await self.redis.xrange(store.EVENTS, min=f"({last}", count=LAG_COUNT_CAP))
+        if not oldest and lag:
+            first = await self.redis.xrange(store.EVENTS, min=f"({last}", count=1)
+            oldest = _text(first[0][0]) if first else ""
         if not oldest:
             return 0, 0.0
         ms = int(oldest.split("-")[0])
-        return pending + len(undelivered), max(0.0, time.time() - ms / 1000)
+        return pending + lag, max(0.0, time.time() - ms / 1000)

@@ -199,6 +199,11 @@ async def test_direct_mode_commits_first(make_client: Any, make_player: Any, poo
     assert await pool.fetchval("SELECT total_score FROM scores") == 35
     await post_score(client, token, 6, key="d-1", status=422)
     await post_score(client, token, 5000, status=422)  # caps as in batch mode
+    # a retry while the first request is between its admission and its settling
+    await redis.set(store.idem_key(uid, "busy"), '{"h": "level_complete:7", "p": 1}')
+    busy = await post_score(client, token, 7, key="busy", status=409)
+    assert busy["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
+    assert await pool.fetchval("SELECT total_score FROM scores") == 35
 
 
 async def test_direct_mode_postgres_down_is_503_and_redis_untouched(

@@ -321,3 +321,21 @@ async def test_workers_share_one_port_and_stop_together(config: Any, make_player
                 await ws.close()
         assert proc.wait(30) == 0
         assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+
+
+async def test_silent_client_is_closed_by_heartbeat(make_client: Any, make_player: Any) -> None:
+    client = await make_client(ws_heartbeat_s=0.3)
+    _, token = await make_player()
+    hub = client.app[keys.HUB]
+    # a client that never answers pings (aiohttp's would answer them itself)
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET {WS}?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    assert b" 101 " in await reader.readline()
+    await eventually(lambda: _true(len(hub.clients) == 1), what="registered")
+    await eventually(lambda: _true(len(hub.clients) == 0), within=10, what="dropped for silence")
+    rest = await asyncio.wait_for(reader.read(), 10)  # read to the end: the server hung up
+    assert b"\x89\x00" in rest  # after a ping that went unanswered
+    writer.close()
