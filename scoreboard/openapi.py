@@ -117,7 +117,8 @@ PATHS: dict[str, dict[str, Any]] = {
 
 
 @cache
-def document() -> dict[str, Any]:
+def document(actions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The document; with ``actions``, ``action_type`` lists this service's catalogue."""
     spec = APISpec(title="Scoreboard", version=__version__, openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Live leaderboard service. Every JSON response is "
@@ -132,4 +133,8 @@ def document() -> dict[str, Any]:
         spec.components.schema(schema.__name__, schema=schema)
     for path, operations in PATHS.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    doc = spec.to_dict()
+    if actions:
+        props = doc["components"]["schemas"]["UpdateScoreSchema"]["properties"]
+        props["action_type"]["enum"] = list(actions)
+    return doc

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from scoreboard import auth, openapi, users
+from scoreboard import auth, keys, openapi, users
 from scoreboard.config import Config
 
 from .test_crash import serve, wait_ready
@@ -40,6 +40,9 @@ async def test_document_matches_live_routes(client: Any) -> None:
     assert live == documented
     served = await (await client.get("/api/v1/openapi.json")).json()
     assert set(served["paths"]) == set(openapi.PATHS)
+    action = served["components"]["schemas"]["UpdateScoreSchema"]["properties"]["action_type"]
+    assert set(action["enum"]) == set(client.app[keys.CONFIG].actions)
+    validate(served)
 
 
 @pytest.mark.timeout(600)

@@ -46,4 +46,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(openapi.document(), dumps=lambda d: orjson.dumps(d).decode())
+    actions = tuple(sorted(request.app[keys.CONFIG].actions))
+    return web.json_response(openapi.document(actions),
+                             dumps=lambda d: orjson.dumps(d).decode())
