@@ -108,20 +108,25 @@ class Top10Memo:
 
 async def store_top10(redis: Any, entries: list[dict[str, Any]], ttl_s: int,
                       updated: int | None = None) -> int:
-    """Write the seed's ``leaderboard:top10`` (a JSON array) and when it was built."""
+    """Write the seed's ``leaderboard:top10`` (a JSON array) with its TTL.
+
+    When it was built is not stored beside it: it is the TTL already spent
+    (``ttl - PTTL``), so the cache stays one key, which also suits a cluster.
+    """
     updated = updated or now_ms()
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(store.TOP10, orjson.dumps(entries), ex=ttl_s)
-        pipe.set(store.TOP10_UPDATED, updated, ex=ttl_s)
-        await pipe.execute()
+    await redis.set(store.TOP10, orjson.dumps(entries), px=ttl_s * 1000)
     return updated
 
 
 async def cached_top10(redis: Any, reader: Reader, ttl_s: int) -> bytes:
     """The top-10 ``data`` from the Redis cache; on a miss, built, stored and returned."""
-    raw, updated = await redis.mget(store.TOP10, store.TOP10_UPDATED)
-    if raw is not None and updated is not None:
-        return top10_data(orjson.loads(raw), int(updated), ttl_s)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.get(store.TOP10)
+        pipe.pttl(store.TOP10)
+        raw, pttl = await pipe.execute()
+    if raw is not None and pttl > 0:
+        updated = now_ms() - (ttl_s * 1000 - pttl)
+        return top10_data(orjson.loads(raw), updated, ttl_s)
     entries = (await reader.page(0, store.TOP_N)).entries
     updated = await store_top10(redis, entries, ttl_s)
     return top10_data(entries, updated, ttl_s)

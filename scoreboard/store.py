@@ -24,7 +24,6 @@ DEAD = "{lb}:events:dead"  # stream: events that failed to persist again and aga
 PROFILES = "{lb}:profiles"  # hash: user id -> {"username", "avatar_url"} JSON
 BANNED = "{lb}:banned"  # set: banned user ids
 TOP10 = "leaderboard:top10"  # the seed's cache key: JSON array of the top 10
-TOP10_UPDATED = "leaderboard:top10:updated"  # ms timestamp of that array
 TOP10_LOCK = "leaderboard:top10:lock"
 CHANNEL = "leaderboard_updates"  # the seed's Pub/Sub channel
 PERSIST_GROUP = "persist"
