@@ -31,6 +31,7 @@ from .scores import ScoreService
 log = logging.getLogger(__name__)
 FINAL_FLUSH_S = 5.0
 
+
 def create_app(config: Config, *, redis: Any = None, pg: asyncpg.Pool | None = None,
                scheduler: bool = True) -> web.Application:
     """Build the app. Pass ``redis``/``pg`` to use clients the caller owns (tests)."""

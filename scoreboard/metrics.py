@@ -63,6 +63,16 @@ def route_of(request: web.Request) -> str:
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
+_update_children: dict[tuple[str, str], Any] = {}
+
+
+def count_update(action: str, outcome: str) -> None:
+    child = _update_children.get((action, outcome))
+    if child is None:
+        child = _update_children[(action, outcome)] = UPDATES.labels(action, outcome)
+    child.inc()
+
+
 def observe(request: web.Request, status: int, seconds: float) -> None:
     """Count one request and its latency; label children are looked up once."""
     key = (request.method, route_of(request), status)

@@ -36,7 +36,9 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
     token = REQUEST_ID.set(rid)
     start = time.perf_counter()
     try:
-        response = await _answer(request, handler)
+        response = await handler(request)
+    except Exception as exc:  # the envelope for whatever the handler raised
+        response = _error_response(request, exc)
     finally:
         REQUEST_ID.reset(token)
     metrics.observe(request, response.status, time.perf_counter() - start)
@@ -45,20 +47,17 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
-async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The handler's response, or the envelope for whatever it raised."""
-    try:
-        return await handler(request)
-    except errors.ApiError as exc:
+def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The envelope for whatever a handler raised; redirects pass through."""
+    if isinstance(exc, errors.ApiError):
         return envelope.error(exc.status, exc.code, exc.message, fields=exc.fields,
                               headers=exc.headers)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         code = _HTTP_CODES.get(exc.status, "INTERNAL_ERROR" if exc.status >= 500 else "ERROR")
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         message = exc.reason if exc.status != 413 else "Request body is too large"
         return envelope.error(exc.status, code, message, headers=headers)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return envelope.error(500, "INTERNAL_ERROR", "Internal server error")
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return envelope.error(500, "INTERNAL_ERROR", "Internal server error")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import eventually
 from .servers import RedisServer
 
@@ -52,3 +54,26 @@ async def test_unknown_route_is_an_envelope(client: Any) -> None:
     resp = await client.delete("/api/v1/scores/update")
     assert resp.status == 405
     assert (await resp.json())["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_unhandled_errors_are_a_generic_500(aiohttp_client: Any, config: Any,
+                                                  redis: Any, pool: Any,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    from aiohttp import web
+
+    from scoreboard.app import create_app
+
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals: /etc/passwd")
+
+    app = create_app(config)
+    app.router.add_get("/boom", boom)
+    client = await aiohttp_client(app)
+    resp = await client.get("/boom")
+    assert resp.status == 500
+    assert await resp.json() == {"success": False, "error": {
+        "code": "INTERNAL_ERROR", "message": "Internal server error"}}
+    assert resp.headers["X-Request-Id"]
+    # the cause is in the log, not in the answer
+    logged = [r for r in caplog.records if r.getMessage().startswith("unhandled error")]
+    assert logged and logged[0].exc_info is not None

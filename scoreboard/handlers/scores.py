@@ -16,8 +16,8 @@ async def update_score(request: web.Request) -> web.Response:
         outcome = await request.app[keys.SCORES].update(claims, action_type, increment, idem)
     except errors.ApiError as exc:
         known = action_type if action_type in request.app[keys.CONFIG].actions else "unknown"
-        metrics.UPDATES.labels(known, metrics.outcome_of(exc.code)).inc()
+        metrics.count_update(known, metrics.outcome_of(exc.code))
         raise
-    metrics.UPDATES.labels(action_type, "replay" if outcome.replay else "accepted").inc()
+    metrics.count_update(action_type, "replay" if outcome.replay else "accepted")
     headers = {"Idempotent-Replayed": "true"} if outcome.replay else None
     return envelope.ok(outcome.as_data(), timestamp=outcome.timestamp, headers=headers)
