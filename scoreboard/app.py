@@ -165,7 +165,6 @@ async def _scheduler_step(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     sched = AsyncIOScheduler()
     jobs = RunningJobs()
-    app[keys.SCHEDULER] = sched
     opts: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     sched.add_job(jobs.wrap(app[keys.REFRESHER].job), "interval",
                   seconds=config.cache_refresh_interval_s, id="cache_top10", **opts)

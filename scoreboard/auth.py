@@ -64,9 +64,6 @@ class TokenVerifier:
             self._cache.popitem(last=False)
         return claims
 
-    def forget(self, token: str) -> None:
-        self._cache.pop(token, None)
-
     def _decode(self, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)

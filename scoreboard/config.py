@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from .actions import Action, ActionError, default_actions, load_actions
 
@@ -44,25 +43,11 @@ class Config:
     request_timeout_s: float = 2.0
     log_level: str = "INFO"
 
-    @property
-    def jwt_algorithms(self) -> list[str]:
-        if self.jwt_public_key:
-            return ["RS256", "ES256"]
-        return ["HS256"]
-
     def with_urls(self, redis_url: str, database_url: str) -> Config:
         return replace(self, redis_url=redis_url, database_url=database_url)
 
     def with_secret(self, secret: str) -> Config:
         return replace(self, jwt_secret=secret)
-
-    def masked(self) -> dict[str, Any]:
-        return {
-            "redis_url": mask_url(self.redis_url),
-            "database_url": mask_url(self.database_url),
-            "persist_mode": self.persist_mode,
-            "actions": sorted(self.actions),
-        }
 
 
 def mask_url(url: str | None) -> str | None:

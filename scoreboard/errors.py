@@ -39,10 +39,6 @@ class NotFound(ApiError):
     status, code, message = 404, "NOT_FOUND", "Not found"
 
 
-class MethodNotAllowed(ApiError):
-    status, code, message = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
-
-
 class InProgress(ApiError):
     status, code = 409, "IDEMPOTENCY_IN_PROGRESS"
     message = "A request with this Idempotency-Key is still being processed"

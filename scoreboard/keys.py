@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from .auth import SessionChecker, TokenVerifier
@@ -24,7 +23,6 @@ REDIS_ONCE = web.AppKey("redis_once", Redis)  # no retries; runs the score scrip
 AUTOPIPE = web.AppKey("autopipe", AutoPipeline)  # the hot path's script runner, when usable
 SESSIONS = web.AppKey("sessions", SessionChecker)
 PG = web.AppKey("pg", asyncpg.Pool)
-SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 SCORES = web.AppKey("scores", ScoreService)
 READER = web.AppKey("reader", Reader)
 TOP10_MEMO = web.AppKey("top10_memo", Top10Memo)

@@ -49,15 +49,22 @@ async def test_flush_makes_postgres_match_redis(client: Any, make_player: Any, p
     assert await redis.xlen(store.EVENTS) == 0
 
 
+async def read_without_ack(redis: Redis, pool: asyncpg.Pool, consumer: str,
+                           **kw: Any) -> tuple[Persister, list[Any]]:
+    """A worker that reads the new events and then stops: they stay pending for it."""
+    worker = Persister(redis, pool, consumer=consumer, **kw)
+    await worker._ensure_group()
+    reply = await redis.xreadgroup(store.PERSIST_GROUP, consumer, {store.EVENTS: ">"})
+    return worker, reply[0][1]
+
+
 async def test_replayed_batch_changes_nothing(client: Any, make_player: Any, pool: Any,
                                               redis: Redis) -> None:
     """A crash between COMMIT and XACK: the batch is read again and inserts nothing."""
     _, token = await make_player()
     for _ in range(4):
         await post_score(client, token, 25)
-    worker = Persister(redis, pool, consumer="crashy")
-    await worker._ensure_group()
-    entries = (await redis.xreadgroup(store.PERSIST_GROUP, "crashy", {store.EVENTS: ">"}))[0][1]
+    worker, entries = await read_without_ack(redis, pool, "crashy")
     async with pool.acquire() as conn:
         await write_events(conn, [event_record(i, f) for i, f in entries])  # COMMIT, no XACK
     assert await pool.fetchval("SELECT total_score FROM scores") == 100
@@ -72,9 +79,7 @@ async def test_dead_consumers_entries_are_claimed(client: Any, make_player: Any,
     _, token = await make_player()
     for _ in range(3):
         await post_score(client, token, 1)
-    dead = Persister(redis, pool, consumer="dead")
-    await dead._ensure_group()
-    await redis.xreadgroup(store.PERSIST_GROUP, "dead", {store.EVENTS: ">"})  # then it dies
+    await read_without_ack(redis, pool, "dead")  # then it dies
     alive = Persister(redis, pool, consumer="alive", claim_idle_ms=100)
 
     async def claimed() -> bool:
@@ -89,9 +94,7 @@ async def test_trim_keeps_pending_entries(client: Any, make_player: Any, pool: A
                                           redis: Redis) -> None:
     _, token = await make_player()
     await post_score(client, token, 1)
-    slow = Persister(redis, pool, consumer="slow", claim_idle_ms=3_600_000)
-    await slow._ensure_group()
-    held = (await redis.xreadgroup(store.PERSIST_GROUP, "slow", {store.EVENTS: ">"}))[0][1]
+    slow, held = await read_without_ack(redis, pool, "slow", claim_idle_ms=3_600_000)
     for _ in range(3):
         await post_score(client, token, 1)
     fast = Persister(redis, pool, consumer="fast", claim_idle_ms=3_600_000)
