@@ -12,9 +12,7 @@ RUN pip install --no-cache-dir .
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home /app scoreboard
 COPY --from=build /opt/venv /opt/venv
-COPY sql /app/sql
 ENV PATH=/opt/venv/bin:$PATH \
-    SCOREBOARD_SQL_DIR=/app/sql \
     SCOREBOARD_DATA_DIR=/app/data \
     PYTHONUNBUFFERED=1
 WORKDIR /app

@@ -13,26 +13,32 @@ import asyncpg
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from . import keys, store, users
-from .auth import SessionChecker, TokenVerifier
-from .autopipe import AutoPipeline, can_pipeline
-from .cachejob import CacheRefresher
-from .config import Config, mask_url
-from .hub import Hub
-from .leaderboard import Reader, Top10Memo
-from .metrics import LagCollector
-from .middlewares import service_middleware
-from .persist import Persister
-from .pg import create_pool
-from .routes import setup_routes
-from .schemas import MAX_BODY
-from .scores import ScoreService
+from . import appkeys as keys
+from .api.middleware import service_middleware
+from .api.requests import MAX_BODY
+from .api.routes import setup_routes
+from .auth.sessions import SessionChecker
+from .auth.tokens import TokenVerifier
+from .board.reader import Reader
+from .board.refresher import CacheRefresher
+from .board.top10 import Top10Cache, Top10Memo
+from .live.hub import Hub
+from .obs.metrics import LagCollector
+from .persist.pool import create_pool
+from .persist.worker import Persister
+from .players import users
+from .players.moderation import Moderation
+from .scoring.service import ScoreService
+from .settings import Config, mask_url
+from .store.autopipe import AutoPipeline, can_pipeline
+from .store.client import RedisClient, connect
 
 log = logging.getLogger(__name__)
 FINAL_FLUSH_S = 5.0
 
 
-def create_app(config: Config, *, redis: Any = None, pg: asyncpg.Pool | None = None,
+def create_app(config: Config, *, redis: RedisClient | None = None,
+               pg: asyncpg.Pool | None = None,
                scheduler: bool = True) -> web.Application:
     """Build the app. Pass ``redis``/``pg`` to use clients the caller owns (tests)."""
     app = web.Application(
@@ -53,7 +59,7 @@ def create_app(config: Config, *, redis: Any = None, pg: asyncpg.Pool | None = N
     return app
 
 
-def _redis_step(given: Any) -> Any:
+def _redis_step(given: RedisClient | None) -> Any:
     async def step(app: web.Application) -> AsyncIterator[None]:
         config = app[keys.CONFIG]
         if given is not None:
@@ -63,10 +69,9 @@ def _redis_step(given: Any) -> Any:
         if not config.redis_url:
             raise RuntimeError("REDIS_URL is not set")
         cluster, timeout = config.redis_cluster, config.request_timeout_s
-        app[keys.REDIS] = store.connect(config.redis_url, cluster=cluster, timeout=timeout,
-                                        retries=3)
-        app[keys.REDIS_ONCE] = store.connect(config.redis_url, cluster=cluster, timeout=timeout,
-                                             retries=0)
+        app[keys.REDIS] = connect(config.redis_url, cluster=cluster, timeout=timeout, retries=3)
+        app[keys.REDIS_ONCE] = connect(config.redis_url, cluster=cluster, timeout=timeout,
+                                       retries=0)
         if can_pipeline(config.redis_url, cluster):
             app[keys.AUTOPIPE] = AutoPipeline(config.redis_url, timeout=timeout)
         try:
@@ -91,7 +96,7 @@ def _pg_step(given: asyncpg.Pool | None) -> Any:
             return
         if not config.database_url:
             raise RuntimeError("DATABASE_URL is not set")
-        pool = await create_pool(config.database_url)
+        pool = await create_pool(config.database_url, max_size=config.pg_pool_size)
         app[keys.PG] = pool
         try:
             await pool.fetchval("SELECT 1")
@@ -114,17 +119,18 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     # Each process's hub replaces the memo on every change it is told of (and after
     # a Pub/Sub reconnect), so the memo only needs to outlive nothing longer than
     # the Redis copy it mirrors: one refresh interval.
-    app[keys.TOP10_MEMO] = Top10Memo(config.cache_refresh_interval_s)
-    app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG],
-                                    interval_s=config.cache_refresh_interval_s,
-                                    ttl_s=config.cache_ttl_s)
+    memo = Top10Memo(config.cache_refresh_interval_s)
+    app[keys.TOP10] = Top10Cache(redis, app[keys.READER], memo, config.cache_ttl_s)
+    app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],
+                                         interval_s=config.cache_refresh_interval_s)
     app[keys.PERSISTER] = Persister(redis, app[keys.PG], batch_size=config.persist_batch_size,
                                     claim_idle_ms=config.persist_claim_idle_ms)
+    app[keys.MODERATION] = Moderation(app[keys.PG], redis)
     yield
 
 
 async def _hub_step(app: web.Application) -> AsyncIterator[None]:
-    hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.READER], app[keys.TOP10_MEMO])
+    hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.TOP10])
     app[keys.HUB] = hub
     await hub.start()
     try:

@@ -1,14 +1,75 @@
-"""API errors: each maps to one code and HTTP status of the contract."""
+"""The error vocabulary: every code the API answers with, in one table.
+
+The middleware (status and envelope), the OpenAPI document (responses) and the
+metrics (score-update outcomes) all read ``REGISTRY``; the exceptions below
+raise its codes.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    status: int
+    outcome: str  # the ``outcome`` label of scoreboard_score_updates_total
+    message: str  # the default message
+    when: str  # one line for the API docs
+
+
+REGISTRY: dict[str, ErrorCode] = {e.code: e for e in (
+    ErrorCode("VALIDATION_ERROR", 400, "invalid", "Request validation failed",
+              "malformed JSON, wrong types, unknown fields, bad query values"),
+    ErrorCode("UNAUTHORIZED", 401, "auth", "Invalid or expired authentication token",
+              "missing, bad, expired or logged-out token; unknown user"),
+    ErrorCode("FORBIDDEN", 403, "forbidden", "Not allowed",
+              "banned player; non-admin on admin routes; WebSocket Origin not allowed"),
+    ErrorCode("NOT_FOUND", 404, "error", "Not found",
+              "unknown route, unranked player, unknown user"),
+    ErrorCode("METHOD_NOT_ALLOWED", 405, "error", "Method not allowed",
+              "wrong method (with Allow)"),
+    ErrorCode("IDEMPOTENCY_IN_PROGRESS", 409, "idempotency",
+              "A request with this Idempotency-Key is still being processed",
+              "direct mode: the same key is still being processed"),
+    ErrorCode("CONFLICT", 409, "error", "Conflicts with an existing resource",
+              "username or email taken"),
+    ErrorCode("PAYLOAD_TOO_LARGE", 413, "invalid", "Request body is too large",
+              "body over 64 KiB"),
+    ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "invalid", "Content-Type must be application/json",
+              "a body that is not application/json"),
+    ErrorCode("SCORE_LIMIT_EXCEEDED", 422, "cap", "Score increment exceeds the limit",
+              "increment over the action's cap, or a total over 2^53 - 1"),
+    ErrorCode("IDEMPOTENCY_KEY_REUSED", 422, "idempotency",
+              "This Idempotency-Key was used with a different request body",
+              "the same key with another body"),
+    ErrorCode("RATE_LIMITED", 429, "rate", "Too many score updates for this action",
+              "over the action's rate (with Retry-After), or too many sockets"),
+    ErrorCode("INTERNAL_ERROR", 500, "error", "Internal server error",
+              "a bug; the message says nothing more"),
+    ErrorCode("SERVICE_UNAVAILABLE", 503, "unavailable", "Service temporarily unavailable",
+              "Redis (or, in direct mode, PostgreSQL) unreachable: nothing counted"),
+)}
+
+# The code for a status that aiohttp itself raises (an unknown route, a wrong method,
+# an oversized body, ...).
+BY_STATUS: dict[int, str] = {
+    e.status: e.code for e in reversed(REGISTRY.values())
+    if e.status in (400, 401, 403, 404, 405, 413, 415)
+}
+
+
+def outcome_of(code: str) -> str:
+    entry = REGISTRY.get(code)
+    return entry.outcome if entry is not None else "error"
+
+
 class ApiError(Exception):
-    status = 500
+    """An error the API answers with; subclasses name their code."""
+
     code = "INTERNAL_ERROR"
-    message = "Internal server error"
 
     def __init__(
         self,
@@ -17,57 +78,64 @@ class ApiError(Exception):
         fields: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+        entry = REGISTRY[self.code]
+        self.status = entry.status
+        self.message = message or entry.message
+        super().__init__(self.message)
         self.fields = fields
         self.headers = headers or {}
 
 
 class ValidationFailed(ApiError):
-    status, code, message = 400, "VALIDATION_ERROR", "Request validation failed"
+    code = "VALIDATION_ERROR"
 
 
 class Unauthorized(ApiError):
-    status, code, message = 401, "UNAUTHORIZED", "Invalid or expired authentication token"
+    code = "UNAUTHORIZED"
 
 
 class Forbidden(ApiError):
-    status, code, message = 403, "FORBIDDEN", "Not allowed"
+    code = "FORBIDDEN"
 
 
 class NotFound(ApiError):
-    status, code, message = 404, "NOT_FOUND", "Not found"
+    code = "NOT_FOUND"
 
 
 class InProgress(ApiError):
-    status, code = 409, "IDEMPOTENCY_IN_PROGRESS"
-    message = "A request with this Idempotency-Key is still being processed"
+    code = "IDEMPOTENCY_IN_PROGRESS"
 
 
 class Conflict(ApiError):
-    status, code, message = 409, "CONFLICT", "Conflicts with an existing resource"
+    code = "CONFLICT"
 
 
 class PayloadTooLarge(ApiError):
-    status, code, message = 413, "PAYLOAD_TOO_LARGE", "Request body is too large"
+    code = "PAYLOAD_TOO_LARGE"
 
 
 class UnsupportedMediaType(ApiError):
-    status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json"
+    code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class ScoreLimitExceeded(ApiError):
-    status, code, message = 422, "SCORE_LIMIT_EXCEEDED", "Score increment exceeds the limit"
+    code = "SCORE_LIMIT_EXCEEDED"
 
 
 class IdempotencyKeyReused(ApiError):
-    status, code = 422, "IDEMPOTENCY_KEY_REUSED"
-    message = "This Idempotency-Key was used with a different request body"
+    code = "IDEMPOTENCY_KEY_REUSED"
 
 
 class RateLimited(ApiError):
-    status, code, message = 429, "RATE_LIMITED", "Too many score updates for this action"
+    code = "RATE_LIMITED"
 
 
 class ServiceUnavailable(ApiError):
-    status, code, message = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
+    code = "SERVICE_UNAVAILABLE"
+
+
+BY_CODE: dict[str, type[ApiError]] = {cls.code: cls for cls in (
+    ApiError, ValidationFailed, Unauthorized, Forbidden, NotFound, InProgress, Conflict,
+    PayloadTooLarge, UnsupportedMediaType, ScoreLimitExceeded, IdempotencyKeyReused,
+    RateLimited, ServiceUnavailable,
+)}

@@ -1,0 +1,31 @@
+"""The seed's JSON envelope, serialized with orjson."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..clock import now_ms
+
+JSON = "application/json"
+
+
+def ok(data: Any, *, status: int = 200, timestamp: int | None = None,
+       headers: dict[str, str] | None = None) -> web.Response:
+    body = orjson.dumps({"success": True, "data": data, "timestamp": timestamp or now_ms()})
+    return web.Response(body=body, status=status, content_type=JSON, headers=headers)
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> bytes:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        err["fields"] = fields
+    return orjson.dumps({"success": False, "error": err})  # the seed's error shape, exactly
+
+
+def error(status: int, code: str, message: str, *, fields: dict[str, Any] | None = None,
+          headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=error_body(code, message, fields), status=status,
+                        content_type=JSON, headers=headers)

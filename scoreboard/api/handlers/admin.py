@@ -1,0 +1,32 @@
+"""Thin views: parse, call one service function, answer with the envelope."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...appkeys import MODERATION
+from ...players.users import parse_user_id
+from .. import envelope, requests
+from .common import admin
+
+
+async def create_user(request: web.Request) -> web.Response:
+    claims = await admin(request)
+    data = await requests.load(request, requests.CreateUserSchema)
+    user = await request.app[MODERATION].create_player(claims.sub, data)
+    return envelope.ok(user, status=201)
+
+
+async def _set_banned(request: web.Request, banned: bool) -> web.Response:
+    claims = await admin(request)
+    await requests.load(request, requests.EmptySchema, allow_empty=True)
+    user_id = parse_user_id(request.match_info["id"])
+    result = await request.app[MODERATION].set_banned(claims.sub, user_id, banned)
+    return envelope.ok(result)
+
+
+async def ban(request: web.Request) -> web.Response:
+    return await _set_banned(request, True)
+
+
+async def unban(request: web.Request) -> web.Response:
+    return await _set_banned(request, False)

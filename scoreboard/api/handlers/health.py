@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import orjson
+from aiohttp import web
+
+from ...appkeys import CONFIG, LAG, PERSISTER, PG, REDIS
+from ...obs import metrics
+from .. import envelope, openapi
+
+PROBE_TIMEOUT_S = 1.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return envelope.ok({"status": "ok"})
+
+
+async def _probe(coro: object) -> bool:
+    try:
+        await asyncio.wait_for(coro, PROBE_TIMEOUT_S)  # type: ignore[arg-type]
+    except Exception:
+        return False
+    return True
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    lag = request.app[LAG]
+    with contextlib.suppress(Exception):  # a scrape still answers while Redis is down
+        waiting, age = await asyncio.wait_for(request.app[PERSISTER].lag(), PROBE_TIMEOUT_S)
+        lag.waiting, lag.oldest_age = float(waiting), age
+    body, content_type = metrics.render(lag)
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    redis_ok, pg_ok = await asyncio.gather(
+        _probe(app[REDIS].ping()), _probe(app[PG].fetchval("SELECT 1"))
+    )
+    checks = {"redis": "ok" if redis_ok else "down", "postgres": "ok" if pg_ok else "down"}
+    if redis_ok and pg_ok:
+        return envelope.ok({"status": "ready", "checks": checks})
+    down = ", ".join(name for name, state in checks.items() if state == "down")
+    return envelope.error(503, "SERVICE_UNAVAILABLE", f"Not ready: {down} unreachable",
+                          fields={"checks": checks})
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    actions = tuple(sorted(request.app[CONFIG].actions))
+    return web.json_response(openapi.document(actions),
+                             dumps=lambda d: orjson.dumps(d).decode())

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from aiohttp import web
+
+from ... import errors
+from ...appkeys import READER, TOP10
+from ...board.reader import MAX_PAGE, MAX_WINDOW
+from ...players.users import parse_user_id
+from .. import envelope
+from .common import player
+
+
+def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise errors.ValidationFailed(fields={name: [f"Must be an integer from {lo} to {hi}."]})
+    return int(raw)
+
+
+async def top10(request: web.Request) -> web.Response:
+    cached = await request.app[TOP10].current()
+    if request.headers.get("If-None-Match") == cached.etag:
+        return web.Response(status=304, headers=cached.headers)
+    body = b'{"success":true,"data":' + cached.data + b',"timestamp":%d}' % envelope.now_ms()
+    return web.Response(body=body, headers=cached.json_headers)
+
+
+async def page(request: web.Request) -> web.Response:
+    offset = _int_param(request, "offset", 0, 0, 10**9)
+    limit = _int_param(request, "limit", 10, 1, MAX_PAGE)
+    part = await request.app[READER].page(offset, limit)
+    return envelope.ok({"leaderboard": part.entries, "total": part.total,
+                        "offset": offset, "limit": limit})
+
+
+async def me(request: web.Request) -> web.Response:
+    claims = await player(request)
+    window = _int_param(request, "window", 5, 0, MAX_WINDOW)
+    part = await request.app[READER].around(claims.sub, window)
+    if part.self_rank is None:
+        raise errors.NotFound("You have no score yet")
+    mine = next(e for e in part.entries if e["user_id"] == claims.sub)
+    return envelope.ok({"user_id": claims.sub, "username": mine["username"],
+                        "score": part.self_score, "rank": part.self_rank,
+                        "around": part.entries, "total": part.total})
+
+
+async def user_rank(request: web.Request) -> web.Response:
+    user_id = parse_user_id(request.match_info["id"])
+    part = await request.app[READER].around(user_id, 0)
+    if part.self_rank is None:
+        raise errors.NotFound("That player is not ranked")
+    entry = part.entries[0]
+    return envelope.ok({"user_id": user_id, "username": entry["username"],
+                        "score": entry["score"], "rank": entry["rank"]})
+

@@ -1,0 +1,56 @@
+"""The error middleware: every failure becomes the seed's JSON envelope."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from .. import errors
+from ..obs import metrics
+from ..obs.logs import REQUEST_ID, REQUEST_ID_KEY, request_id_for
+from . import envelope
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def service_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one middleware: a request id for logs, the error envelope, and metrics.
+
+    One layer rather than three: each aiohttp middleware costs a wrapper call on
+    every request, and the score update is the hot path.
+    """
+    rid = request_id_for(request)
+    request[REQUEST_ID_KEY] = rid
+    token = REQUEST_ID.set(rid)
+    start = time.perf_counter()
+    try:
+        response = await handler(request)
+    except Exception as exc:  # the envelope for whatever the handler raised
+        response = _error_response(request, exc)
+    finally:
+        REQUEST_ID.reset(token)
+    metrics.observe(request, response.status, time.perf_counter() - start)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = rid
+    return response
+
+
+def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The envelope for whatever a handler raised; redirects pass through."""
+    if isinstance(exc, errors.ApiError):
+        return envelope.error(exc.status, exc.code, exc.message, fields=exc.fields,
+                              headers=exc.headers)
+    if isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            raise exc
+        code = errors.BY_STATUS.get(exc.status, "INTERNAL_ERROR" if exc.status >= 500 else "ERROR")
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        message = exc.reason if exc.status != 413 else errors.REGISTRY[code].message
+        return envelope.error(exc.status, code, message, headers=headers)
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    internal = errors.REGISTRY["INTERNAL_ERROR"]
+    return envelope.error(internal.status, internal.code, internal.message)

@@ -1,0 +1,107 @@
+"""Strict request schemas: unknown fields raise, integers are integers (not bools, floats
+or strings), NaN and Infinity never pass (orjson refuses them when parsing)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from marshmallow import Schema, ValidationError, fields, validate
+
+from .. import errors
+
+MAX_BODY = 64 * 1024
+S = TypeVar("S", bound=Schema)
+
+
+class StrictInteger(fields.Integer):
+    """An integer that refuses ``true``/``false`` (Python's bool is an int)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        result: int = super()._deserialize(value, attr, data, **kwargs)
+        return result
+
+
+class UpdateScoreSchema(Schema):
+    action_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    score_increment = StrictInteger(required=True, validate=validate.Range(min=1))
+
+
+class CreateUserSchema(Schema):
+    username = fields.String(
+        required=True,
+        validate=[validate.Length(min=3, max=50),
+                  validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Letters, digits, _ . - only.")],
+    )
+    email = fields.Email(required=True, validate=validate.Length(max=100))
+    avatar_url = fields.Url(schemes={"http", "https"}, load_default=None, allow_none=True,
+                            validate=validate.Length(max=2000))
+
+
+class EmptySchema(Schema):
+    """For endpoints that take no body fields: an empty object or no body."""
+
+
+_instances: dict[type[Schema], Schema] = {}
+
+
+def schema(cls: type[S]) -> S:
+    """Schemas are built once and reused (building one is the slow part)."""
+    inst = _instances.get(cls)
+    if inst is None:
+        inst = _instances[cls] = cls()
+    return inst  # type: ignore[return-value]
+
+
+async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise errors.PayloadTooLarge(f"Request body must be at most {MAX_BODY} bytes")
+    raw = await request.read()  # the app's client_max_size bounds chunked bodies too
+    if not raw and allow_empty:
+        return {}
+    if request.content_type != "application/json":
+        raise errors.UnsupportedMediaType()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.ValidationFailed(f"Malformed JSON: {exc}") from None
+
+
+def validate_data(cls: type[Schema], data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise errors.ValidationFailed("Request body must be a JSON object")
+    try:
+        return schema(cls).load(data)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise errors.ValidationFailed(fields=messages) from None
+
+
+async def load(request: web.Request, cls: type[Schema], *, allow_empty: bool = False) -> Any:
+    return validate_data(cls, await read_json(request, allow_empty=allow_empty))
+
+
+_UPDATE_FIELDS = frozenset(("action_type", "score_increment"))
+
+
+async def load_update(request: web.Request) -> tuple[str, int]:
+    """The update body, on the hot path.
+
+    A body that is plainly valid (exactly the two fields, a short string and a
+    positive int that is not a bool) is taken as is; anything else goes through
+    UpdateScoreSchema, which either accepts it or says what is wrong. Both
+    paths accept the same bodies (tests/api/test_scores.py sends every refusal).
+    """
+    data = await read_json(request)
+    if type(data) is dict and data.keys() == _UPDATE_FIELDS:
+        action, inc = data["action_type"], data["score_increment"]
+        if type(action) is str and 1 <= len(action) <= 64 and type(inc) is int and inc >= 1:
+            return action, inc
+    body = validate_data(UpdateScoreSchema, data)
+    return body["action_type"], body["score_increment"]

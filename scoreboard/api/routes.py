@@ -1,0 +1,32 @@
+"""Every route of the service, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from .handlers import admin, auth, health, leaderboard, page, scores, ws
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/v1/scores/update", scores.update_score)
+    r.add_get("/api/v1/leaderboard/top10", leaderboard.top10)
+    r.add_get("/api/v1/leaderboard/me", leaderboard.me)
+    r.add_get("/api/v1/leaderboard", leaderboard.page)
+    r.add_get("/api/v1/users/{id}/rank", leaderboard.user_rank)
+    r.add_post("/api/v1/auth/refresh", auth.refresh)
+    r.add_post("/api/v1/auth/logout", auth.logout)
+    r.add_post("/api/v1/admin/users", admin.create_user)
+    r.add_post("/api/v1/admin/users/{id}/ban", admin.ban)
+    r.add_post("/api/v1/admin/users/{id}/unban", admin.unban)
+    r.add_get("/ws/leaderboard", ws.leaderboard_ws)
+    r.add_get("/healthz", health.healthz)
+    r.add_get("/readyz", health.readyz)
+    r.add_get("/metrics", health.metrics_view)
+    r.add_get("/api/v1/openapi.json", health.openapi_json)
+    r.add_get("/", page.index)
+    r.add_static("/static/", STATIC)

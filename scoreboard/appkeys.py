@@ -1,0 +1,36 @@
+"""Typed application state: every web.AppKey the app uses."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from .auth.sessions import SessionChecker
+from .auth.tokens import TokenVerifier
+from .board.reader import Reader
+from .board.refresher import CacheRefresher
+from .board.top10 import Top10Cache
+from .live.hub import Hub
+from .obs.metrics import LagCollector
+from .persist.worker import Persister
+from .players.moderation import Moderation
+from .scoring.service import ScoreService
+from .settings import Config
+from .store.autopipe import AutoPipeline
+from .store.client import RedisClient
+
+CONFIG = web.AppKey("config", Config)
+VERIFIER = web.AppKey("verifier", TokenVerifier)
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")  # retries transient errors: reads, jobs
+REDIS_ONCE: web.AppKey[RedisClient] = web.AppKey("redis_once")  # no retries: score scripts
+AUTOPIPE = web.AppKey("autopipe", AutoPipeline)  # the hot path's script runner, when usable
+SESSIONS = web.AppKey("sessions", SessionChecker)
+PG = web.AppKey("pg", asyncpg.Pool)
+SCORES = web.AppKey("scores", ScoreService)
+READER = web.AppKey("reader", Reader)
+TOP10 = web.AppKey("top10", Top10Cache)
+HUB = web.AppKey("hub", Hub)
+REFRESHER = web.AppKey("refresher", CacheRefresher)
+PERSISTER = web.AppKey("persister", Persister)
+MODERATION = web.AppKey("moderation", Moderation)
+LAG = web.AppKey("lag", LagCollector)

@@ -1,0 +1,1 @@
+"""Who is calling: JWT verification and minting (tokens), live sessions (sessions)."""

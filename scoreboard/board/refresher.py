@@ -1,0 +1,57 @@
+"""Worker 2: keeps ``leaderboard:top10`` fresh; one process at a time holds the lock."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import asyncpg
+
+from ..obs import metrics
+from ..players import users
+from ..store import keys, scripts
+from ..store.client import RedisClient, reraise_if_cancelling
+from .top10 import Top10Cache
+
+log = logging.getLogger(__name__)
+
+
+class CacheRefresher:
+    def __init__(self, redis: RedisClient, pool: asyncpg.Pool, cache: Top10Cache, *,
+                 interval_s: float) -> None:
+        self.redis = redis
+        self.pool = pool
+        self.cache = cache
+        self.lock_ms = max(1000, int(interval_s * 3000))
+        self.owner = uuid.uuid4().hex
+        self._renew = scripts.load("renew_lock", redis)
+        self.refreshes = 0
+
+    async def holds_lock(self) -> bool:
+        reply = await self._renew(keys=scripts.RenewLockKeys(lock=keys.TOP10_LOCK),
+                                  args=scripts.RenewLockArgs(owner=self.owner,
+                                                             ttl_ms=self.lock_ms))
+        return bool(reply)
+
+    async def run(self) -> bool:
+        """One refresh if this process holds (or takes) the lock. Returns whether it ran."""
+        if not await self.holds_lock():
+            return False
+        await users.ensure_profiles(self.pool, self.redis)  # a wiped Redis gets them back
+        entries = await self.cache.reader.top()
+        if entries:
+            # profiles may have changed in PostgreSQL: re-read the ten shown
+            await users.load_profiles(self.pool, self.redis, [e["user_id"] for e in entries])
+            entries = await self.cache.reader.top()
+        await self.cache.publish(entries)
+        self.refreshes += 1
+        metrics.CACHE_REFRESHES.inc()
+        return True
+
+    async def job(self) -> None:
+        try:
+            await self.run()
+        except Exception as exc:  # the scheduler keeps going; the next run retries
+            reraise_if_cancelling()
+            metrics.BACKEND_ERRORS.labels(metrics.backend_of(exc)).inc()
+            log.warning("top-10 refresh failed: %s: %s", exc.__class__.__name__, exc)

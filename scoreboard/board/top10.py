@@ -1,0 +1,100 @@
+"""The cached top 10: the seed's ``leaderboard:top10`` key in Redis, and an in-process
+memo of the response body. ``Top10Cache.publish`` is the one way both are written."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..clock import now_ms
+from ..store import keys
+from ..store.client import RedisClient
+from .reader import Reader
+
+
+@dataclass(frozen=True, slots=True)
+class CachedTop10:
+    data: bytes  # the serialized ``data`` object of the seed's response
+    etag: str
+    expires: float  # monotonic time after which the memo is not used
+    headers: dict[str, str]  # for a 304
+    json_headers: dict[str, str]  # for a 200
+
+
+def top10_data(entries: list[dict[str, Any]], last_updated: int, ttl: int) -> bytes:
+    return orjson.dumps({"leaderboard": entries, "last_updated": last_updated, "cache_ttl": ttl})
+
+
+def etag_of(data: bytes) -> str:
+    return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+
+
+class Top10Memo:
+    """The top-10 body kept in process as ready bytes, for at most ``max_age_s``.
+
+    The hub replaces it whenever it has built a fresh top 10, so a process
+    serves the same board it pushes to its sockets.
+    """
+
+    def __init__(self, max_age_s: float) -> None:
+        self.max_age_s = max_age_s
+        self.current: CachedTop10 | None = None
+
+    def get(self) -> CachedTop10 | None:
+        cur = self.current
+        if cur is not None and cur.expires > time.monotonic():
+            return cur
+        return None
+
+    def put(self, data: bytes) -> CachedTop10:
+        etag = etag_of(data)
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        self.current = CachedTop10(data, etag, time.monotonic() + self.max_age_s, headers,
+                                   {**headers, "Content-Type": "application/json"})
+        return self.current
+
+
+class Top10Cache:
+    """``leaderboard:top10`` (a JSON array, ``ttl_s``) and this process's memo of it.
+
+    When it was built is not stored beside it: it is the TTL already spent
+    (``ttl - PTTL``), so the cache stays one key, which also suits a cluster.
+    """
+
+    def __init__(self, redis: RedisClient, reader: Reader, memo: Top10Memo, ttl_s: int) -> None:
+        self.redis = redis
+        self.reader = reader
+        self.memo = memo
+        self.ttl_s = ttl_s
+
+    def remember(self, entries: list[dict[str, Any]], updated: int) -> CachedTop10:
+        """This process's memo only (the hub does this before it pushes)."""
+        return self.memo.put(top10_data(entries, updated, self.ttl_s))
+
+    async def store(self, entries: list[dict[str, Any]]) -> None:
+        """The Redis copy only, for every process."""
+        await self.redis.set(keys.TOP10, orjson.dumps(entries), px=self.ttl_s * 1000)
+
+    async def publish(self, entries: list[dict[str, Any]]) -> CachedTop10:
+        """A freshly read top 10, into the memo and into Redis."""
+        cached = self.remember(entries, now_ms())
+        await self.store(entries)
+        return cached
+
+    async def current(self) -> CachedTop10:
+        """The memo, else the Redis cache, else read, stored and returned."""
+        cached = self.memo.get()
+        if cached is not None:
+            return cached
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys.TOP10)
+            pipe.pttl(keys.TOP10)
+            raw, pttl = await pipe.execute()
+        if raw is not None and pttl > 0:
+            updated = now_ms() - (self.ttl_s * 1000 - pttl)
+            return self.memo.put(top10_data(orjson.loads(raw), updated, self.ttl_s))
+        return await self.publish(await self.reader.top())

@@ -1,0 +1,205 @@
+"""The command line: serve, migrate, users create, token, reseed.
+
+Every command reads the same configuration; URLs left unset get the embedded
+servers in ``SCOREBOARD_DATA_DIR`` (shared with a running ``serve``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import asyncpg
+import orjson
+
+from .. import settings as config_mod
+from ..obs import logs
+from . import embedded
+
+
+class CliError(Exception):
+    """One line for the user, then a non-zero exit."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    env_help = config_mod.help_text()
+    p = argparse.ArgumentParser(prog="scoreboard", description="Live leaderboard service.",
+                                epilog=env_help, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the HTTP/WebSocket service", epilog=env_help,
+                       formatter_class=argparse.RawTextHelpFormatter)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    s.add_argument("--demo", action="store_true", help="simulated players that keep scoring")
+    sub.add_parser("migrate", help="apply missing schema migrations")
+    u = sub.add_parser("users", help="manage players")
+    usub = u.add_subparsers(dest="users_command", required=True)
+    c = usub.add_parser("create", help="create a player; prints it as JSON")
+    c.add_argument("--username", required=True)
+    c.add_argument("--email", required=True)
+    c.add_argument("--avatar-url")
+    t = sub.add_parser("token", help="print a JWT for a player")
+    t.add_argument("user_id")
+    t.add_argument("--ttl", type=int, help="lifetime in seconds (JWT_TTL_S)")
+    t.add_argument("--admin", action="store_true", help="add role: admin")
+    sub.add_parser("reseed", help="rebuild Redis (scores, tie order, profiles) from PostgreSQL")
+    return p
+
+
+@contextlib.contextmanager
+def resolved(config: config_mod.Config) -> Iterator[config_mod.Config]:
+    """The configuration with embedded servers for unset URLs and a dev secret if needed."""
+    want_redis, want_pg = config.redis_url is None, config.database_url is None
+    try:
+        with embedded.servers(config.data_dir, redis=want_redis, postgres=want_pg) as (r, p):
+            cfg = config.with_urls(config.redis_url or r or "", config.database_url or p or "")
+            if not cfg.jwt_secret and not cfg.jwt_public_key:
+                cfg = cfg.with_secret(embedded.dev_secret(cfg.data_dir))
+            yield cfg
+    except (embedded.EmbeddedError, subprocess.CalledProcessError, OSError) as exc:
+        raise CliError(f"embedded servers: {exc}") from None
+
+
+def _run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise CliError(f"DATABASE_URL: cannot use PostgreSQL: {exc}") from None
+
+
+async def _pg(cfg: config_mod.Config) -> asyncpg.Connection:
+    try:
+        return await asyncio.wait_for(asyncpg.connect(cfg.database_url), 10)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise CliError(f"DATABASE_URL: cannot connect: {exc}") from None
+
+
+async def _migrate(cfg: config_mod.Config) -> list[str]:
+    from ..persist.migrations import migrate
+
+    conn = await _pg(cfg)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def _with_clients(cfg: config_mod.Config, fn: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    from ..persist.pool import create_pool
+    from ..store.client import connect
+
+    await _migrate(cfg)
+    pool = await create_pool(cfg.database_url or "", max_size=2)
+    redis = connect(cfg.redis_url or "", cluster=cfg.redis_cluster,
+                    timeout=cfg.request_timeout_s, retries=3)
+    try:
+        return await fn(pool, redis)
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+def cmd_migrate(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    applied = _run(lambda: _migrate(cfg))
+    print(orjson.dumps({"applied": applied}).decode())
+    return 0
+
+
+def cmd_users_create(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    from marshmallow import ValidationError
+
+    from .. import errors
+    from ..api import requests
+    from ..players import users
+
+    try:
+        data = requests.schema(requests.CreateUserSchema).load(
+            {"username": args.username, "email": args.email, "avatar_url": args.avatar_url})
+    except ValidationError as exc:
+        raise CliError(f"invalid user: {exc.messages}") from None
+
+    async def go(pool: Any, redis: Any) -> Any:
+        return await users.create(pool, redis, data["username"], data["email"],
+                                  data["avatar_url"])
+
+    try:
+        user = _run(lambda: _with_clients(cfg, go))
+    except errors.Conflict as exc:
+        raise CliError(exc.message) from None
+    print(orjson.dumps(user).decode())
+    return 0
+
+
+def cmd_token(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    from .. import errors
+    from ..auth import tokens
+    from ..players import users
+
+    try:
+        user_id = users.parse_user_id(args.user_id)
+    except errors.ValidationFailed:
+        raise CliError(f"USER_ID: not a UUID: {args.user_id!r}") from None
+
+    async def exists() -> bool:
+        conn = await _pg(cfg)
+        try:
+            return bool(await conn.fetchval("SELECT 1 FROM users WHERE id = $1", user_id))
+        finally:
+            await conn.close()
+
+    if not _run(exists):
+        raise CliError(f"USER_ID: no such user: {user_id}")
+    try:
+        print(tokens.mint(cfg, user_id, ttl_s=args.ttl, admin=args.admin))
+    except errors.Forbidden as exc:
+        raise CliError(exc.message) from None
+    return 0
+
+
+def cmd_reseed(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    from ..persist.reseed import reseed
+
+    counts = _run(lambda: _with_clients(cfg, reseed))
+    print(orjson.dumps(counts).decode())
+    return 0
+
+
+def cmd_serve(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    from .server import run_server, run_workers
+
+    applied = _run(lambda: _migrate(cfg))
+    if applied:
+        print(f"migrations applied: {', '.join(applied)}", file=sys.stderr)
+    if args.workers > 1:
+        return run_workers(cfg, host=args.host, port=args.port, workers=args.workers)
+    return run_server(cfg, host=args.host, port=args.port, demo=args.demo)
+
+
+COMMANDS: dict[str, Callable[[config_mod.Config, argparse.Namespace], int]] = {
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "users": cmd_users_create,
+    "token": cmd_token,
+    "reseed": cmd_reseed,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = config_mod.from_env()
+        logs.setup(config.log_level)
+        with resolved(config) as cfg:
+            return COMMANDS[args.command](cfg, args)
+    except (config_mod.ConfigError, CliError) as exc:
+        print(f"scoreboard: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+

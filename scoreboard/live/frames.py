@@ -1,0 +1,47 @@
+"""What a watcher receives: the seed's ``leaderboard_update`` message, framed once
+for every socket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..clock import now_ms
+from .events import Change
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, uncompressed WebSocket text frame (server to client)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 1 << 16:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + payload
+
+
+def message(entries: list[dict[str, Any]], changes: list[dict[str, Any]], seq: int) -> bytes:
+    """The seed's message, plus ``data.changes`` and a top-level ``seq``."""
+    return orjson.dumps({
+        "type": "leaderboard_update",
+        "data": {"leaderboard": entries, "changes": changes},
+        "seq": seq,
+        "timestamp": now_ms(),
+    })
+
+
+def merge_changes(changes: list[Change]) -> list[dict[str, Any]]:
+    """One change per player over a window: from their first rank to their last."""
+    merged: dict[str, dict[str, Any]] = {}
+    for ch in changes:
+        prev = merged.get(ch.user_id)
+        merged[ch.user_id] = {
+            "user_id": ch.user_id,
+            "previous_rank": prev["previous_rank"] if prev else ch.previous_rank,
+            "rank": ch.rank,
+            "score": ch.score,
+        }
+    return list(merged.values())

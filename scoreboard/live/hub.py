@@ -1,0 +1,201 @@
+"""The WebSocket hub: the listener's events fanned out to this process's sockets.
+
+Each message is serialized and framed once, then written to every socket's
+transport without awaiting: a write either leaves at once or waits in that
+socket's own buffer. The buffer is the socket's bounded queue: a client whose
+unsent bytes pass ``WS_SEND_BUFFER_KB`` has stopped reading and is dropped
+(close 1013, then cut off), so a slow client never slows the others.
+
+Changes are coalesced: the first change after a quiet window goes out at once,
+later ones wait for the window (``WS_COALESCE_MS``) to end, so a socket gets at
+most one message per window and an isolated change has no added delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+from redis.exceptions import RedisError
+
+from ..board.top10 import Top10Cache
+from ..clock import now_ms
+from ..obs import metrics
+from ..settings import Config
+from ..store import keys
+from ..store.client import RedisClient, reraise_if_cancelling
+from .events import Change, Event, Refresh, Revoke
+from .frames import merge_changes, message, text_frame
+from .listener import Listener
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 2.0
+
+
+@dataclass(eq=False)
+class Client:
+    ws: web.WebSocketResponse
+    user_id: str
+    jti: str
+    transport: asyncio.Transport | None
+
+
+class Hub:
+    def __init__(self, config: Config, redis: RedisClient, top10: Top10Cache) -> None:
+        self.config = config
+        self.redis = redis
+        self.top10 = top10
+        self.listener = Listener(redis, self.on_event, self._resnapshot)
+        self.subscribed = self.listener.subscribed  # set while the Pub/Sub subscription is live
+        self.clients: set[Client] = set()
+        self.seq = 0
+        self.sent = 0
+        self.dropped = 0
+        self.broadcast_seq = 0  # the board seq of the last broadcast
+        self._changes: list[Change] = []
+        self._dirty = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+        self._busy = False
+
+    # lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        self.listener.start()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="hub-flusher")
+
+    async def stop(self) -> None:
+        # A flag as well as cancel(): a library may swallow a cancellation mid-call,
+        # and the loop must end all the same.
+        self._closing = True
+        self._dirty.set()
+        await self.listener.stop()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._flusher, 5)
+        await self.close_all()
+
+    async def close_all(self, code: int = WSCloseCode.GOING_AWAY) -> None:
+        await asyncio.gather(*(self._close(c, code, b"server shutdown") for c in set(self.clients)),
+                             return_exceptions=True)
+
+    # sockets ---------------------------------------------------------------
+    def count_for(self, user_id: str) -> int:
+        return sum(1 for c in self.clients if c.user_id == user_id)
+
+    def add(self, ws: web.WebSocketResponse, user_id: str, jti: str,
+            transport: asyncio.Transport | None) -> Client:
+        client = Client(ws, user_id, jti, transport)
+        self.clients.add(client)
+        metrics.WS_CLIENTS.set(len(self.clients))
+        return client
+
+    def remove(self, client: Client) -> None:
+        self.clients.discard(client)
+        metrics.WS_CLIENTS.set(len(self.clients))
+
+    async def _close(self, client: Client, code: int, reason: bytes) -> None:
+        self.remove(client)
+        try:
+            await asyncio.wait_for(client.ws.close(code=code, message=reason), CLOSE_TIMEOUT_S)
+        except Exception:
+            # a client that reads nothing cannot even take the close frame: cut it off
+            if client.transport is not None:
+                client.transport.abort()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def send(self, client: Client, frame: bytes) -> None:
+        """Write one ready frame; drop the client if it has stopped reading."""
+        tr = client.transport
+        if tr is None or tr.is_closing():
+            self.clients.discard(client)
+            return
+        if tr.get_write_buffer_size() > self.config.ws_send_buffer_kb * 1024:
+            self.dropped += 1
+            metrics.WS_DROPPED.inc()
+            self.clients.discard(client)
+            log.info("dropping a websocket client that stopped reading")
+            self._spawn(self._close(client, WSCloseCode.TRY_AGAIN_LATER, b"too slow"))
+            return
+        tr.write(frame)
+        self.sent += 1
+
+    async def snapshot_for(self, client: Client) -> None:
+        """The current top 10, sent to one client right after it connects."""
+        entries = await self.top10.reader.top()
+        seq = int(await self.redis.get(keys.BOARDSEQ) or 0)
+        # one message per connection: aiohttp's own writer, which waits for a full buffer
+        await client.ws.send_str(message(entries, [], max(seq, self.seq)).decode())
+
+    # fan-out ---------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Revoke):
+            self.revoke(event.user_id, event.jti)
+        elif isinstance(event, Refresh):
+            self._dirty.set()
+        else:
+            self.seq = max(self.seq, event.seq)
+            self._changes.append(event)
+            self._dirty.set()
+
+    def _resnapshot(self) -> None:
+        """After a Pub/Sub gap: push a fresh snapshot to every socket."""
+        self._dirty.set()
+
+    def revoke(self, user_id: str | None, jti: str | None) -> None:
+        for c in set(self.clients):
+            if (user_id and c.user_id == user_id) or (jti and c.jti == jti):
+                self._spawn(self._close(c, WSCloseCode.POLICY_VIOLATION, b"session ended"))
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        window = self.config.ws_coalesce_ms / 1000
+        last = -window
+        while not self._closing:
+            await self._dirty.wait()
+            wait = last + window - loop.time()
+            if wait > 0:  # a message went out less than a window ago: gather the burst
+                await asyncio.sleep(wait)
+            self._dirty.clear()
+            changes, self._changes = self._changes, []
+            self._busy = True
+            try:
+                await self.broadcast(changes)
+                last = loop.time()
+            except RedisError as exc:
+                reraise_if_cancelling()
+                log.warning("hub could not read the board: %s", exc.__class__.__name__)
+                self._changes = changes + self._changes
+                self._dirty.set()
+                await asyncio.sleep(0.5)
+            finally:
+                self._busy = False
+
+    async def broadcast(self, changes: list[Change]) -> None:
+        entries = await self.top10.reader.top()
+        seq = max(self.seq, int(await self.redis.get(keys.BOARDSEQ) or 0))
+        self.seq = seq
+        self.broadcast_seq = seq
+        frame = text_frame(message(entries, merge_changes(changes), seq))
+        self.top10.remember(entries, now_ms())  # GET top10 here serves what was pushed
+        before = self.sent
+        for client in list(self.clients):
+            self.send(client, frame)
+        metrics.WS_SENT.inc(self.sent - before)
+        await self.top10.store(entries)
+
+    async def settled(self) -> bool:
+        """True when every change of the board so far has been broadcast."""
+        board = int(await self.redis.get(keys.BOARDSEQ) or 0)
+        return self.broadcast_seq >= board and not self._dirty.is_set() and not self._busy

@@ -1,0 +1,76 @@
+"""One Pub/Sub subscription per process, kept alive across Redis outages.
+
+Every message is decoded once and handed to ``on_event``. After any
+interruption of the subscription ``on_resubscribed`` runs, since messages
+published during the gap are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from redis.exceptions import RedisError
+
+from ..store import keys
+from ..store.client import RedisClient, reraise_if_cancelling
+from .events import Event, decode
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MAX_S = 2.0
+POLL_S = 1.0
+
+
+class Listener:
+    def __init__(self, redis: RedisClient, on_event: Callable[[Event], None],
+                 on_resubscribed: Callable[[], None]) -> None:
+        self.redis = redis
+        self.on_event = on_event
+        self.on_resubscribed = on_resubscribed
+        self.subscribed = asyncio.Event()  # set while the subscription is live
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="pubsub-listener")
+
+    async def stop(self) -> None:
+        # A flag as well as cancel(): a library may swallow a cancellation mid-call,
+        # and the loop must end all the same.
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 5)
+
+    async def _listen(self) -> None:
+        delay = 0.05
+        first = True
+        while not self._closing:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(keys.CHANNEL)
+                self.subscribed.set()
+                delay = 0.05
+                if not first:
+                    log.info("pubsub resubscribed; sending a fresh snapshot")
+                    self.on_resubscribed()
+                first = False
+                while not self._closing:
+                    msg = await pubsub.get_message(timeout=POLL_S)
+                    if msg is not None and msg["type"] == "message":
+                        event = decode(msg["data"])
+                        if event is not None:
+                            self.on_event(event)
+            except (RedisError, OSError) as exc:
+                reraise_if_cancelling()
+                self.subscribed.clear()
+                log.warning("pubsub lost (%s); reconnecting", exc.__class__.__name__)
+                await asyncio.sleep(delay)
+                delay = min(RECONNECT_MAX_S, delay * 2)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()

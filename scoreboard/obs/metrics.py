@@ -1,0 +1,114 @@
+"""Prometheus metrics (prometheus-client).
+
+With ``serve --workers N`` the parent sets ``PROMETHEUS_MULTIPROC_DIR`` for its
+children, and every process's ``/metrics`` answers for all of them
+(prometheus-client's multiprocess mode). Figures that live in Redis
+(persistence lag) are read at scrape time, so they are the same from every
+process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUESTS = Counter("scoreboard_http_requests_total", "HTTP requests by route and status",
+                   ["method", "route", "status"])
+LATENCY = Histogram("scoreboard_http_request_seconds", "HTTP request latency by route",
+                    ["method", "route"],
+                    buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+UPDATES = Counter("scoreboard_score_updates_total",
+                  "Score updates by action and outcome (accepted, replay, or the refusal's "
+                  "outcome in the error registry)", ["action", "outcome"])
+WS_CLIENTS = Gauge("scoreboard_ws_clients", "Connected WebSocket clients",
+                   multiprocess_mode="livesum")
+WS_SENT = Counter("scoreboard_ws_messages_sent_total", "WebSocket messages written")
+WS_DROPPED = Counter("scoreboard_ws_clients_dropped_total",
+                     "WebSocket clients dropped for not reading")
+CACHE_REFRESHES = Counter("scoreboard_cache_refreshes_total", "Top-10 cache refreshes by Worker 2")
+PERSISTED = Counter("scoreboard_events_persisted_total", "Events written to PostgreSQL")
+DEAD_LETTERED = Counter("scoreboard_events_dead_lettered_total",
+                        "Events moved to the dead-letter stream")
+BACKEND_ERRORS = Counter("scoreboard_backend_errors_total", "Redis and PostgreSQL errors",
+                         ["backend"])
+
+
+
+def route_of(request: web.Request) -> str:
+    """The route's template (``/api/v1/users/{id}/rank``), never the raw path."""
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+_update_children: dict[tuple[str, str], Any] = {}
+
+
+def count_update(action: str, outcome: str) -> None:
+    """``outcome``: accepted, replay, or ``errors.outcome_of(code)`` for a refusal."""
+    child = _update_children.get((action, outcome))
+    if child is None:
+        child = _update_children[(action, outcome)] = UPDATES.labels(action, outcome)
+    child.inc()
+
+
+def observe(request: web.Request, status: int, seconds: float) -> None:
+    """Count one request and its latency; label children are looked up once."""
+    key = (request.method, route_of(request), status)
+    pair = _children.get(key)
+    if pair is None:
+        pair = _children[key] = (REQUESTS.labels(key[0], key[1], str(status)),
+                                 LATENCY.labels(key[0], key[1]))
+    pair[0].inc()
+    pair[1].observe(seconds)
+
+
+class LagCollector:
+    """Persistence lag, read from Redis when Prometheus scrapes."""
+
+    def __init__(self) -> None:
+        self.waiting = 0.0
+        self.oldest_age = 0.0
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("scoreboard_persist_events_waiting",
+                                "Accepted events not yet in PostgreSQL", value=self.waiting)
+        yield GaugeMetricFamily("scoreboard_persist_oldest_age_seconds",
+                                "Age of the oldest event not yet in PostgreSQL",
+                                value=self.oldest_age)
+
+
+def render(lag: LagCollector) -> tuple[bytes, str]:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+        registry.register(lag)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    registry.register(lag)
+    return generate_latest(REGISTRY) + generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def backend_of(exc: BaseException) -> str:
+    module = type(exc).__module__
+    if module.startswith("redis"):
+        return "redis"
+    if module.startswith("asyncpg"):
+        return "postgres"
+    return "other"

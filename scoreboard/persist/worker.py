@@ -1,0 +1,195 @@
+"""Worker 1: moves accepted increments from the ``{lb}:events`` stream to PostgreSQL.
+
+Exactly once: each event's stream id is the primary key of its ``score_events``
+row, and totals rise only by what the INSERT really inserted, in the same
+transaction; the XACK comes after the COMMIT. A crash between the two replays
+the batch, which then inserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+from redis.exceptions import ResponseError
+
+from ..obs import metrics
+from ..store import keys
+from ..store.client import RedisClient, as_text, reraise_if_cancelling
+from .sql import write_events
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 5.0
+LAG_COUNT_CAP = 10_000  # on Redis 6.2, /metrics counts undelivered events up to this
+
+
+def event_record(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[Any, ...]:
+    """A stream entry as a staging row; a malformed one raises KeyError or ValueError
+    (and PostgreSQL refuses a bad user id)."""
+    return (entry_id.decode(), fields[b"u"].decode(), fields[b"a"].decode(),
+            int(fields[b"i"]), int(fields[b"s"]), int(fields[b"t"]))
+
+
+class Persister:
+    def __init__(self, redis: RedisClient, pool: asyncpg.Pool, *, batch_size: int = 5000,
+                 claim_idle_ms: int = 30_000, consumer: str | None = None) -> None:
+        self.redis = redis
+        self.pool = pool
+        self.batch_size = batch_size
+        self.claim_idle_ms = claim_idle_ms  # a pending entry this old: its consumer is dead
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._group_ready = False
+        self._failures = 0
+        self._retry_at = 0.0
+        self.dead_lettered = 0
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self.redis.xgroup_create(keys.EVENTS, keys.PERSIST_GROUP, id="0",
+                                           mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def _recovered_batch(self) -> list[tuple[Any, dict[Any, Any]]]:
+        """Entries this consumer read but did not persist (a failed write), else a
+        dead consumer's, claimed after they idled ``claim_idle_ms``."""
+        group, me, n = keys.PERSIST_GROUP, self.consumer, self.batch_size
+        reply: Any = await self.redis.xreadgroup(group, me, {keys.EVENTS: "0"}, count=n)
+        entries = [e for e in (reply[0][1] if reply else []) if e[1]]
+        if entries:
+            return entries
+        claimed: Any = await self.redis.xautoclaim(keys.EVENTS, group, me,
+                                              min_idle_time=self.claim_idle_ms, count=n)
+        return [e for e in claimed[1] if e[1]]
+
+    async def _new_batch(self) -> list[tuple[Any, dict[Any, Any]]]:
+        group, me, n = keys.PERSIST_GROUP, self.consumer, self.batch_size
+        reply: Any = await self.redis.xreadgroup(group, me, {keys.EVENTS: ">"}, count=n)
+        return [e for e in (reply[0][1] if reply else []) if e[1]]
+
+    async def _persist(self, entries: list[tuple[Any, dict[Any, Any]]]) -> int:
+        """Write one batch in one transaction, then XACK it. Returns its size."""
+        ids = [e[0] for e in entries]
+        records, poison = [], []
+        for entry_id, fields in entries:
+            try:
+                records.append(event_record(entry_id, fields))
+            except (KeyError, ValueError):
+                poison.append((entry_id, fields))
+        try:
+            async with self.pool.acquire() as conn:
+                await write_events(conn, records)
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
+            records = await self._write_one_by_one(records, entries, poison)
+        for entry_id, fields in poison:
+            await self._dead_letter(entry_id, fields)
+        await self.redis.xack(keys.EVENTS, keys.PERSIST_GROUP, *ids)
+        metrics.PERSISTED.inc(len(records))
+        return len(entries)
+
+    async def flush(self) -> int:
+        """Persist until nothing waits; returns the number of events seen.
+
+        Recovered entries go first, one batch at a time. New entries are read
+        one batch ahead: the next batch comes from Redis while PostgreSQL
+        writes the last one. A batch that is not full means it has caught up,
+        so a run ends even while updates keep coming.
+        """
+        await self._ensure_group()
+        total = 0
+        while entries := await self._recovered_batch():
+            total += await self._persist(entries)
+        entries = await self._new_batch()
+        while entries:
+            writing = asyncio.create_task(self._persist(entries))
+            try:
+                full = len(entries) >= self.batch_size
+                entries = await self._new_batch() if full else []
+            finally:
+                total += await writing
+        await self.trim()
+        return total
+
+    async def _write_one_by_one(self, records: list[tuple[Any, ...]],
+                                entries: list[tuple[Any, dict[Any, Any]]],
+                                poison: list[tuple[Any, dict[Any, Any]]]) -> list[tuple[Any, ...]]:
+        by_id = {as_text(e[0]): e for e in entries}
+        good = []
+        async with self.pool.acquire() as conn:
+            for rec in records:
+                try:
+                    await write_events(conn, [rec])
+                    good.append(rec)
+                except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
+                    poison.append(by_id[rec[0]])
+        return good
+
+    async def _dead_letter(self, entry_id: Any, fields: dict[Any, Any]) -> None:
+        log.error("event %s cannot be persisted; moved to %s", as_text(entry_id), keys.DEAD)
+        await self.redis.xadd(keys.DEAD, {**fields, "origin_id": entry_id})
+        self.dead_lettered += 1
+        metrics.DEAD_LETTERED.inc()
+
+    async def trim(self) -> None:
+        """Drop only what every consumer has persisted: below the oldest pending entry."""
+        pending, oldest, last, _ = await self._positions()
+        if pending:
+            minid = oldest
+        else:
+            ms, seq = last.split("-")
+            minid = f"{ms}-{int(seq) + 1}"
+        await self.redis.execute_command("XTRIM", keys.EVENTS, "MINID", minid)
+
+    async def _positions(self) -> tuple[int, str, str, int | None]:
+        """Pending count, oldest pending id, the group's last delivered id, and how many
+        entries were never delivered (Redis 7 says; 6.2 does not: None)."""
+        summary = await self.redis.xpending(keys.EVENTS, keys.PERSIST_GROUP)
+        groups = await self.redis.xinfo_groups(keys.EVENTS)
+        group = next(g for g in groups if as_text(g["name"]) == keys.PERSIST_GROUP)
+        oldest = as_text(summary["min"]) if summary["pending"] else ""
+        lag = group.get("lag")
+        return (int(summary["pending"]), oldest, as_text(group["last-delivered-id"]),
+                None if lag is None else int(lag))
+
+    async def job(self) -> None:
+        """The scheduled run: drain, and back off while PostgreSQL or Redis fails."""
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            await self.flush()
+            self._failures = 0
+        except Exception as exc:
+            reraise_if_cancelling()
+            metrics.BACKEND_ERRORS.labels(metrics.backend_of(exc)).inc()
+            self._failures += 1
+            delay = min(MAX_BACKOFF_S, 0.2 * 2 ** self._failures)
+            self._retry_at = time.monotonic() + delay
+            log.warning("persist failed (%s: %s); retry in %.1f s",
+                        exc.__class__.__name__, exc, delay)
+
+    async def lag(self) -> tuple[int, float]:
+        """Events not yet persisted (pending or undelivered) and the age of the oldest, in s."""
+        await self._ensure_group()
+        pending, oldest, last, lag = await self._positions()
+        if lag is None:  # Redis 6.2 does not count undelivered entries: count them, capped
+            undelivered: Any = await self.redis.xrange(keys.EVENTS, min=f"({last}",
+                                                       count=LAG_COUNT_CAP)
+            lag = len(undelivered)
+        if not oldest and lag:
+            first = await self.redis.xrange(keys.EVENTS, min=f"({last}", count=1)
+            oldest = as_text(first[0][0]) if first else ""
+        if not oldest:
+            return 0, 0.0
+        ms = int(oldest.split("-")[0])
+        return pending + lag, max(0.0, time.time() - ms / 1000)

@@ -1,0 +1,235 @@
+"""Settings: each declared once, on its Config field, with its variable, parser,
+default, bounds and help. ``from_env``, ``scoreboard serve --help`` and the
+README's table (checked by a test) are all built from these declarations.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .scoring.actions import Action, ActionError, default_actions, load_actions
+
+PERSIST_MODES = ("batch", "direct")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(Exception):
+    """A bad configuration value; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    var: str  # the environment variable
+    parse: Callable[[str], Any]  # raw text -> value; ValueError with the reason
+    help: str
+    shown_default: str  # the default as the help and the README show it
+
+
+def setting(var: str, parse: Callable[[str], Any], default: Any, help: str, *,
+            shown: str | None = None, factory: Callable[[], Any] | None = None) -> Any:
+    """A Config field read from ``var``."""
+    meta = {"setting": Setting(var, parse, help, shown if shown is not None else str(default))}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# parsers ------------------------------------------------------------------------
+def number(minimum: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+        if not value >= minimum or value == float("inf"):  # NaN fails the comparison
+            raise ValueError(f"must be at least {minimum}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def integer(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(tuple(s + "://" for s in schemes)):
+            raise ValueError(f"expected a URL starting with {' or '.join(schemes)}://")
+        return raw
+
+    return parse
+
+
+def choice(options: tuple[str, ...], *, upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.upper() if upper else raw
+        if value not in options:
+            if upper:
+                listed = ", ".join(options[:-1]) + " or " + options[-1]
+                raise ValueError(f"expected {listed}, got {value!r}")
+            raise ValueError(f"expected one of {', '.join(options)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def flag(raw: str) -> bool:
+    value = raw.lower()
+    if value not in ("0", "1", "true", "false", "yes", "no"):
+        raise ValueError(f"expected 0 or 1, got {value!r}")
+    return value in ("1", "true", "yes")
+
+
+def text(raw: str) -> str:
+    return raw
+
+
+def secret(raw: str) -> str:
+    if len(raw.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
+    return raw
+
+
+def public_key(raw: str) -> str:
+    if "-----BEGIN PUBLIC KEY-----" not in raw:
+        raise ValueError("expected a PEM public key (-----BEGIN PUBLIC KEY-----)")
+    return raw
+
+
+def origins(raw: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in raw.split(",") if o.strip())
+
+
+def actions_file(raw: str) -> Mapping[str, Action]:
+    try:
+        return load_actions(Path(raw))
+    except ActionError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# the settings -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Config:
+    redis_url: str | None = setting(
+        "REDIS_URL", url("redis", "rediss", "unix"), None,
+        "redis://, rediss:// or unix:// URL (unset: an embedded Redis in the data dir)",
+        shown="embedded")
+    database_url: str | None = setting(
+        "DATABASE_URL", url("postgresql", "postgres"), None,
+        "postgresql:// URL (unset: an embedded PostgreSQL in the data dir)", shown="embedded")
+    jwt_secret: str | None = setting(
+        "JWT_SECRET", secret, None, "HS256 secret, at least 32 bytes",
+        shown="generated dev secret in the data dir")
+    jwt_public_key: str | None = setting(
+        "JWT_PUBLIC_KEY", public_key, None,
+        "PEM public key: accept RS256/ES256 tokens minted elsewhere", shown="unset")
+    jwt_issuer: str | None = setting("JWT_ISSUER", text, None, "checked when set",
+                                     shown="unset")
+    jwt_audience: str | None = setting("JWT_AUDIENCE", text, None, "checked when set",
+                                       shown="unset")
+    jwt_ttl_s: int = setting("JWT_TTL_S", integer(60), 24 * 3600,
+                             "lifetime of tokens this service mints")
+    persist_mode: str = setting(
+        "PERSIST_MODE", choice(PERSIST_MODES), "batch",
+        'batch ("more availability") or direct ("more consistency")')
+    persist_interval_s: float = setting("PERSIST_INTERVAL_S", number(0.05), 1.0,
+                                        "Worker 1 interval (fractions allowed)")
+    persist_batch_size: int = setting("PERSIST_BATCH_SIZE", integer(1), 5000,
+                                      "events per PostgreSQL transaction")
+    persist_claim_idle_ms: int = setting(
+        "PERSIST_CLAIM_IDLE_MS", integer(100), 30_000,
+        "pending events idle this long are taken over from a dead process")
+    cache_refresh_interval_s: float = setting("CACHE_REFRESH_INTERVAL_S", number(0.05), 5.0,
+                                              "Worker 2 interval")
+    cache_ttl_s: int = setting("CACHE_TTL_S", integer(1), 30, "TTL of leaderboard:top10")
+    actions: Mapping[str, Action] = setting(
+        "ACTIONS_FILE", actions_file, None,
+        "action catalogue (JSON, or TOML if the name ends in .toml)", shown="built-in",
+        factory=default_actions)
+    ws_allowed_origins: tuple[str, ...] = setting(
+        "WS_ALLOWED_ORIGINS", origins, (), "comma-separated origins allowed on /ws/leaderboard",
+        shown="any")
+    ws_coalesce_ms: int = setting("WS_COALESCE_MS", integer(0), 100,
+                                  "at most one push per window")
+    ws_max_per_user: int = setting("WS_MAX_PER_USER", integer(1), 5, "live sockets per player")
+    ws_heartbeat_s: float = setting("WS_HEARTBEAT_S", number(0.1), 20.0,
+                                    "WebSocket ping interval; a silent client is dropped")
+    ws_send_buffer_kb: int = setting(
+        "WS_SEND_BUFFER_KB", integer(16), 256,
+        "unsent bytes after which a client that stopped reading is dropped")
+    data_dir: Path = setting("SCOREBOARD_DATA_DIR", Path, Path(".scoreboard"),
+                             "embedded servers' data and the dev secret",
+                             shown="./.scoreboard")
+    redis_cluster: bool = setting("REDIS_CLUSTER", flag, False,
+                                  "1: REDIS_URL is a Redis Cluster", shown="0")
+    request_timeout_s: float = setting(
+        "REQUEST_TIMEOUT_S", number(0.1), 2.0,
+        "Redis command timeout (a request fails with 503 after it)")
+    pg_pool_size: int = setting("PG_POOL_SIZE", integer(1), 10,
+                                "PostgreSQL connections per process")
+    shutdown_timeout_s: float = setting(
+        "SHUTDOWN_TIMEOUT_S", number(0.0), 10.0,
+        "on SIGTERM, how long in-flight requests get to finish")
+    log_level: str = setting("LOG_LEVEL", choice(LOG_LEVELS, upper=True), "INFO",
+                             "JSON log lines on stderr: DEBUG, INFO, WARNING or ERROR")
+
+    def with_urls(self, redis_url: str, database_url: str) -> Config:
+        return replace(self, redis_url=redis_url, database_url=database_url)
+
+    def with_secret(self, secret: str) -> Config:
+        return replace(self, jwt_secret=secret)
+
+
+def declared() -> list[tuple[Field[Any], Setting]]:
+    """Every setting, in declaration order, with its Config field."""
+    return [(f, f.metadata["setting"]) for f in fields(Config)]
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Config:
+    """Build and check the configuration; raise ConfigError with one clear line."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for f, s in declared():
+        raw = env.get(s.var)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[f.name] = s.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{s.var}: {exc}") from None
+    return Config(**values)
+
+
+def help_text() -> str:
+    """The environment section of ``scoreboard serve --help``."""
+    width = max(len(s.var) for _, s in declared()) + 2
+    lines = ["environment (all optional):"]
+    for _, s in declared():
+        lines.append(f"  {s.var:<{width}} {s.help} ({s.shown_default})")
+    return "\n".join(lines) + "\n"
+
+
+def mask_url(raw: str | None) -> str | None:
+    """Hide the password in a DSN for logs: ``redis://u:secret@h`` -> ``redis://u:***@h``."""
+    if not raw or "@" not in raw or "://" not in raw:
+        return raw
+    scheme, rest = raw.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}@{host}"

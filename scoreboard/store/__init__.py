@@ -1,0 +1,2 @@
+"""Redis: key names, clients, the auto-pipelined runner, and the Lua scripts with
+their typed call specs."""

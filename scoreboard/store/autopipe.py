@@ -1,0 +1,182 @@
+"""An auto-pipelining script runner for the hot path.
+
+Concurrent requests share one connection: the calls made in one turn of the
+event loop are written together in one send, and one reader task hands the
+replies back in order (Redis answers in the order it was asked). Under load
+many calls travel in one TCP segment and one read, with a fraction of a
+general client's per-call overhead. One timer, not one per call, watches the
+oldest call in flight.
+
+It never retries a call: a script whose reply was lost may have run, so the
+caller answers 503 and the player's Idempotency-Key settles it. A timeout or
+a broken connection fails every call in flight and the next call reconnects.
+Plain Redis only (TCP or unix socket, no TLS, no cluster); ``scripts.load``
+falls back to redis-py's Script for the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
+from redis.asyncio.connection import SSLConnection, parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+
+def _encode(arg: Any) -> bytes:
+    if isinstance(arg, bytes):
+        return arg
+    return str(arg).encode()
+
+
+def pack(*args: Any) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = _encode(arg)
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class AutoPipeline:
+    def __init__(self, url: str, *, timeout: float) -> None:
+        self._opts = parse_url(url)
+        self._timeout = timeout
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: collections.deque[tuple[float, asyncio.Future[Any]]] = collections.deque()
+        self._outbox: list[bytes] = []
+        self._read_task: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._connecting: asyncio.Lock = asyncio.Lock()
+
+    async def _connect(self) -> None:
+        async with self._connecting:
+            if self._writer is not None:
+                return
+            o = self._opts
+            try:
+                if "path" in o:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_unix_connection(o["path"]), self._timeout)
+                else:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(o.get("host", "localhost"), o.get("port", 6379)),
+                        self._timeout)
+            except (OSError, TimeoutError) as exc:
+                raise RedisConnectionError(f"cannot connect: {exc}") from None
+            hello = []
+            if o.get("password"):
+                user = [o["username"]] if o.get("username") else []
+                hello.append(pack("AUTH", *user, o["password"]))
+            hello.append(pack("SELECT", o.get("db", 0)))
+            self._reader, self._writer = reader, writer
+            self._read_task = asyncio.create_task(self._read_loop(reader))
+            self._watchdog = asyncio.get_running_loop().call_later(self._timeout, self._watch)
+            futs = [self._expect() for _ in hello]
+            writer.write(b"".join(hello))
+            for fut in futs:
+                reply = await asyncio.wait_for(fut, self._timeout)
+                if isinstance(reply, hiredis.ReplyError):
+                    self._fail(RedisConnectionError(str(reply)))
+                    raise RedisConnectionError(f"Redis refused the connection: {reply}")
+
+    def _expect(self) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((loop.time(), fut))
+        return fut
+
+    def _watch(self) -> None:
+        """Fail everything if the oldest call has waited longer than the timeout:
+        a reply that comes later could no longer be matched to its call."""
+        loop = asyncio.get_running_loop()
+        if self._pending and loop.time() - self._pending[0][0] > self._timeout:
+            self._fail(RedisTimeoutError("Redis did not answer in time"))
+            return
+        self._watchdog = loop.call_later(self._timeout / 4, self._watch)
+
+    def _flush(self) -> None:
+        if self._writer is not None and self._outbox:
+            self._writer.write(b"".join(self._outbox))
+        self._outbox = []
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        parser = hiredis.Reader()
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    raise RedisConnectionError("connection closed by server")
+                parser.feed(data)
+                while (reply := parser.gets()) is not False:
+                    fut = self._pending.popleft()[1]
+                    if not fut.done():
+                        fut.set_result(reply)
+        except (OSError, RedisConnectionError, IndexError) as exc:
+            self._fail(RedisConnectionError(str(exc) or exc.__class__.__name__))
+
+    def _fail(self, exc: Exception) -> None:
+        """Drop the connection and fail every call still waiting on it."""
+        pending, self._pending = self._pending, collections.deque()
+        self._outbox = []
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        for _, fut in pending:
+            if not fut.done():
+                fut.set_exception(exc)
+        if self._writer is not None:
+            self._writer.close()
+        if self._read_task is not None and self._read_task is not asyncio.current_task():
+            self._read_task.cancel()
+        self._reader = self._writer = self._read_task = None
+
+    async def call(self, *args: Any) -> Any:
+        if self._writer is None:
+            await self._connect()
+        assert self._writer is not None  # set by _connect or it raised
+        fut = self._expect()
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(pack(*args))
+        reply = await fut
+        if isinstance(reply, hiredis.ReplyError):
+            message = str(reply)
+            if message.startswith("NOSCRIPT"):
+                raise NoScriptError(message)
+            raise ResponseError(message)
+        return reply
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            writer = self._writer
+            self._fail(RedisConnectionError("closed"))
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+
+class PipelinedScript:
+    """A Lua script run through an AutoPipeline: EVALSHA, and SCRIPT LOAD when missing."""
+
+    def __init__(self, pipe: AutoPipeline, source: str) -> None:
+        self.pipe = pipe
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+        try:
+            return await self.pipe.call("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:  # not run: safe to load and call again
+            await self.pipe.call("SCRIPT", "LOAD", self.source)
+            return await self.pipe.call("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+def can_pipeline(url: str, cluster: bool) -> bool:
+    return not cluster and parse_url(url).get("connection_class") is not SSLConnection

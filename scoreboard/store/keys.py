@@ -1,0 +1,50 @@
+"""Redis key names and the sorted-set member encoding (the tie order)."""
+
+from __future__ import annotations
+
+# Keys one script touches share the {lb} hash tag, so they live in one cluster slot.
+SCORES = "{lb}:scores"  # sorted set: tie-encoded member -> total
+MEMBER = "{lb}:member"  # hash: user id -> its current member in SCORES
+HIDDEN = "{lb}:hidden"  # sorted set: banned players' members, kept for unban
+SEQ = "{lb}:seq"  # counter: board-wide order in which totals were reached
+BOARDSEQ = "{lb}:boardseq"  # counter: grows with every change of the top 10
+EVENTS = "{lb}:events"  # stream: accepted increments on their way to PostgreSQL
+DEAD = "{lb}:events:dead"  # stream: events that failed to persist again and again
+PROFILES = "{lb}:profiles"  # hash: user id -> {"username", "avatar_url"} JSON
+BANNED = "{lb}:banned"  # set: banned user ids
+TOP10 = "leaderboard:top10"  # the seed's cache key: JSON array of the top 10
+TOP10_LOCK = "leaderboard:top10:lock"
+CHANNEL = "leaderboard_updates"  # the seed's Pub/Sub channel
+PERSIST_GROUP = "persist"
+MAX_TOTAL = 2**53 - 1
+TOP_N = 10
+
+
+def revoked_key(jti: str) -> str:
+    return f"{{lb}}:revoked:{jti}"
+
+
+def rate_key(user_id: str, action: str) -> str:
+    return f"{{lb}}:rl:{user_id}:{action}"
+
+
+def idem_key(user_id: str, key: str | None) -> str:
+    return f"{{lb}}:idem:{user_id}:{key or '-'}"
+
+
+TIE_BASE = 999_999_999_999_999  # as in lua/common.lua
+
+
+def member_for(seq: int, user_id: str) -> str:
+    """The sorted-set member of a total reached at board sequence ``seq``."""
+    return f"{TIE_BASE - seq:015d}:{user_id}"
+
+
+def parse_member(member: bytes | str) -> str:
+    """The user id inside a tie-encoded member ``<inverted seq>:<user id>``."""
+    text = member.decode() if isinstance(member, bytes) else member
+    return text.split(":", 1)[1]
+
+
+RESEED_SCORES = "{lb}:reseed:scores"  # scoreboard reseed builds the board aside here,
+RESEED_MEMBER = "{lb}:reseed:member"  # then swaps it in
