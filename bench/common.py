@@ -20,10 +20,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from scoreboard.testing.servers import PostgresServer, RedisServer, free_port, wait_until
 
-from tests.servers import PostgresServer, RedisServer, free_port, wait_until  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SECRET = "bench-secret-" + "b" * 60
 

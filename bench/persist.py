@@ -33,9 +33,10 @@ from bench.updates import HELLO_SCRIPT, make_players
 
 
 async def backlog(redis_url: str, db_url: str, events: int) -> dict[str, dict[str, float]]:
-    from scoreboard import store
-    from scoreboard.persist import Persister
-    from scoreboard.pg import create_pool, migrate
+    from scoreboard.persist.migrations import migrate
+    from scoreboard.persist.pool import create_pool
+    from scoreboard.persist.worker import Persister
+    from scoreboard.store import keys as store
 
     pool = await create_pool(db_url)
     redis = Redis.from_url(redis_url)

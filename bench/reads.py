@@ -34,8 +34,9 @@ async def fill_board(redis_url: str, db_url: str, size: int, sample: int) -> lis
     """``size`` ranked players straight into Redis; tokens for ``sample`` of them."""
     from redis.asyncio import Redis
 
-    from scoreboard import auth, store
-    from scoreboard.config import Config
+    from scoreboard.auth import tokens as auth
+    from scoreboard.settings import Config
+    from scoreboard.store import keys as store
 
     redis = Redis.from_url(redis_url)
     cfg = Config(jwt_secret=SECRET)
@@ -69,7 +70,7 @@ async def fill_board(redis_url: str, db_url: str, size: int, sample: int) -> lis
 
 
 async def migrate(db_url: str) -> None:
-    from scoreboard.pg import migrate as apply
+    from scoreboard.persist.migrations import migrate as apply
 
     conn = await asyncpg.connect(db_url)
     await apply(conn)

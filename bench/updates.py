@@ -36,9 +36,11 @@ wrk.headers["Content-Type"] = "application/json"
 async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:
     from redis.asyncio import Redis
 
-    from scoreboard import auth, users
-    from scoreboard.config import Config
-    from scoreboard.pg import create_pool, migrate
+    from scoreboard.auth import tokens as auth
+    from scoreboard.persist.migrations import migrate
+    from scoreboard.persist.pool import create_pool
+    from scoreboard.players import users
+    from scoreboard.settings import Config
 
     pool = await create_pool(db_url)
     redis = Redis.from_url(redis_url)

@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import backing_servers, http_ok, service
-from tests.servers import free_port, wait_until
+from scoreboard.testing.servers import free_port, wait_until
 
 PLAIN_HUB = """
 import asyncio, uvloop

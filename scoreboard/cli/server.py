@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import pickle
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from types import FrameType
@@ -46,30 +47,40 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
     return 0
 
 
-def _child(cfg: Config, host: str, port: int) -> None:
-    logs.setup(cfg.log_level)
-    raise SystemExit(run_server(cfg, host=host, port=port, reuse_port=True))
-
-
 def run_workers(cfg: Config, *, host: str, port: int, workers: int) -> int:
-    """Start N processes on one port, each given the resolved configuration; forward
-    SIGTERM/SIGINT; exit when all have."""
+    """Start N processes on one port, each handed the resolved configuration (embedded
+    URLs and dev secret included) on its stdin; forward SIGTERM/SIGINT; exit when all
+    have."""
     # prometheus-client's multiprocess mode: every child's /metrics covers all of them
     metrics_dir = tempfile.mkdtemp(prefix="scoreboard-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    spawn = multiprocessing.get_context("spawn")
-    children = [spawn.Process(target=_child, args=(cfg, host, port)) for _ in range(workers)]
-    for child in children:
-        child.start()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+    handover = pickle.dumps((cfg, host, port))
+    children = []
+    for _ in range(workers):
+        child = subprocess.Popen([sys.executable, "-m", __name__], env=env, stdin=subprocess.PIPE)
+        if child.stdin is not None:  # always, with stdin=PIPE
+            child.stdin.write(handover)
+            child.stdin.close()
+        children.append(child)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         for child in children:
-            if child.is_alive() and child.pid is not None:
-                os.kill(child.pid, signal.SIGTERM)
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for child in children:
-        child.join()
+    codes = [child.wait() for child in children]
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    return max((child.exitcode or 0 for child in children), default=0)
+    return max(codes, default=0)
+
+
+def _worker_main() -> int:
+    """A child of ``run_workers``: its configuration comes on stdin, from the parent."""
+    cfg, host, port = pickle.loads(sys.stdin.buffer.read())
+    logs.setup(cfg.log_level)
+    return run_server(cfg, host=host, port=port, reuse_port=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker_main())

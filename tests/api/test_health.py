@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import eventually
-from .servers import RedisServer
+from scoreboard.testing.servers import RedisServer
+from tests.support import eventually
 
 
 async def wait_for_status(client: Any, path: str, status: int) -> Any:

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from typing import Any
 
-from scoreboard.config import Config
-
-from .conftest import SECRET, post_score
+from scoreboard.settings import Config
+from tests.support import SECRET, post_score
 
 
 def run_cli(config: Config, *args: str) -> subprocess.CompletedProcess[str]:

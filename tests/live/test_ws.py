@@ -15,11 +15,13 @@ import pytest
 from aiohttp import WSMsgType
 from redis.asyncio import Redis
 
-from scoreboard import auth, keys, moderation, users
-from scoreboard.actions import Action
-
-from .conftest import bearer, eventually, post_score
-from .servers import RedisServer
+from scoreboard import appkeys
+from scoreboard.auth.tokens import mint
+from scoreboard.players import users
+from scoreboard.players.moderation import Moderation
+from scoreboard.scoring.actions import Action
+from scoreboard.testing.servers import RedisServer
+from tests.support import bearer, eventually, post_score
 
 WS = "/ws/leaderboard"
 
@@ -74,7 +76,7 @@ async def test_snapshot_then_changes_matching_top10(client: Any, make_player: An
     players = [await make_player(f"ws{i}") for i in range(3)]
     for i, (_, token) in enumerate(players):
         await post_score(client, token, 10 * (i + 1))
-    await eventually(client.app[keys.HUB].settled, what="the hub settling")
+    await eventually(client.app[appkeys.HUB].settled, what="the hub settling")
     ws = await client.ws_connect(f"{WS}?token={players[0][1]}")
     snap = await next_update(ws)
     top10 = (await (await client.get("/api/v1/leaderboard/top10")).json())["data"]
@@ -115,7 +117,7 @@ async def test_burst_is_coalesced(make_client: Any, make_player: Any) -> None:
 async def test_stalled_reader_is_dropped_healthy_keeps_pace(make_client: Any, make_player: Any,
                                                             pool: Any, redis: Redis) -> None:
     client = await make_client(ws_send_buffer_kb=64)
-    hub = client.app[keys.HUB]
+    hub = client.app[appkeys.HUB]
     # big rows make each message about 20 KB, so a silent reader's buffers fill fast
     long_avatar = "https://cdn.example.com/" + "a" * 1900
     for i in range(10):
@@ -171,10 +173,10 @@ async def test_logout_and_ban_close_sockets(client: Any, make_player: Any, pool:
     msg = await ws.receive(timeout=5)
     assert msg.type == WSMsgType.CLOSE and msg.data == 1008
 
-    token2 = auth.mint(client.app[keys.CONFIG], uid)
+    token2 = mint(client.app[appkeys.CONFIG], uid)
     ws = await client.ws_connect(f"{WS}?token={token2}")
     await next_update(ws)
-    await moderation.set_banned(pool, redis, admin_id, uid, True)
+    await Moderation(pool, redis).set_banned(admin_id, uid, True)
     msg = await ws.receive(timeout=5)
     assert msg.type == WSMsgType.CLOSE and msg.data == 1008
     status, _ = await handshake_status(client, f"{WS}?token={token2}")
@@ -209,11 +211,11 @@ async def test_resubscribe_and_snapshot_after_redis_restart(make_client: Any, po
     own = Redis.from_url(server.url)
     try:
         client = await make_client(redis_url=server.url, request_timeout_s=0.5)
-        config = client.app[keys.CONFIG]
+        config = client.app[appkeys.CONFIG]
         user = await users.create(pool, own, "resub", "resub@x.io", None)
-        token = auth.mint(config, user["id"])
+        token = mint(config, user["id"])
         await post_score(client, token, 5)
-        hub = client.app[keys.HUB]
+        hub = client.app[appkeys.HUB]
         await eventually(hub.settled, what="the hub pushing the first score")
         ws = await client.ws_connect(f"{WS}?token={token}")
         await next_update(ws)
@@ -248,7 +250,7 @@ async def test_fan_out_between_two_apps(make_client: Any, make_player: Any) -> N
 
 async def test_no_token_in_logs(config: Any, make_player: Any, tmp_path: Path) -> None:
     """The real server's log, at DEBUG, after a handshake with ?token= and a query."""
-    from .test_crash import serve, wait_ready
+    from tests.support import serve, wait_ready
 
     _, token = await make_player()
     log_file = tmp_path / "serve.log"
@@ -272,7 +274,7 @@ async def test_no_token_in_logs(config: Any, make_player: Any, tmp_path: Path) -
 
 async def test_fan_out_between_serve_processes(config: Any, make_player: Any,
                                                tmp_path: Path) -> None:
-    from .test_crash import serve, wait_ready
+    from tests.support import serve, wait_ready
 
     uid, token = await make_player()
     with serve(config, tmp_path) as (_, a), serve(config, tmp_path) as (_, b):
@@ -293,7 +295,7 @@ async def test_workers_share_one_port_and_stop_together(config: Any, make_player
                                                         tmp_path: Path) -> None:
     import psutil
 
-    from .test_crash import serve, wait_ready
+    from tests.support import serve, wait_ready
 
     _, token = await make_player()
     with serve(config, tmp_path, args=("--workers", "2")) as (proc, base):
@@ -332,7 +334,7 @@ async def test_workers_share_one_port_and_stop_together(config: Any, make_player
 async def test_silent_client_is_closed_by_heartbeat(make_client: Any, make_player: Any) -> None:
     client = await make_client(ws_heartbeat_s=0.3)
     _, token = await make_player()
-    hub = client.app[keys.HUB]
+    hub = client.app[appkeys.HUB]
     # a client that never answers pings (aiohttp's would answer them itself)
     reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
     key = base64.b64encode(os.urandom(16)).decode()

@@ -8,28 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from redis.asyncio import Redis
 
-from scoreboard import keys, store
-from scoreboard.actions import Action
-from scoreboard.persist import Persister, event_record, write_events
-from scoreboard.reseed import reseed
-
-from .conftest import bearer, eventually, post_score
-from .servers import PostgresServer
-
-
-async def redis_totals(redis: Redis) -> dict[str, int]:
-    rows = await redis.zrange(store.SCORES, 0, -1, withscores=True)
-    hidden = await redis.zrange(store.HIDDEN, 0, -1, withscores=True)
-    return {store.parse_member(m): int(s) for m, s in rows + hidden}
+from scoreboard import appkeys
+from scoreboard.auth.tokens import mint
+from scoreboard.persist.reseed import reseed
+from scoreboard.persist.sql import write_events
+from scoreboard.persist.worker import Persister, event_record
+from scoreboard.scoring.actions import Action
+from scoreboard.store import keys
+from scoreboard.testing.servers import PostgresServer
+from tests.support import bearer, eventually, pg_totals, post_score, redis_totals
 
 
-async def pg_totals(pool: asyncpg.Pool) -> dict[str, int]:
-    rows = await pool.fetch("SELECT user_id, total_score FROM scores")
-    return {str(r["user_id"]): r["total_score"] for r in rows}
-
-
+@pytest.mark.redis62
 async def test_flush_makes_postgres_match_redis(client: Any, make_player: Any, pool: Any,
                                                 redis: Redis) -> None:
     players = [await make_player() for _ in range(5)]
@@ -38,15 +31,15 @@ async def test_flush_makes_postgres_match_redis(client: Any, make_player: Any, p
         for k in range(i + 1):
             await post_score(client, token, 10 * (k + 1))
             n += 1
-    persisted = await client.app[keys.PERSISTER].flush()
+    persisted = await client.app[appkeys.PERSISTER].flush()
     assert persisted == n
     assert await pg_totals(pool) == await redis_totals(redis)
     assert await pool.fetchval("SELECT count(*) FROM score_events") == n
     versions = await pool.fetch("SELECT user_id, version FROM scores")
     assert sorted(r["version"] for r in versions) == [1, 2, 3, 4, 5]
     # persisted events are trimmed; nothing is left waiting
-    assert await client.app[keys.PERSISTER].lag() == (0, 0.0)
-    assert await redis.xlen(store.EVENTS) == 0
+    assert await client.app[appkeys.PERSISTER].lag() == (0, 0.0)
+    assert await redis.xlen(keys.EVENTS) == 0
 
 
 async def read_without_ack(redis: Redis, pool: asyncpg.Pool, consumer: str,
@@ -54,7 +47,7 @@ async def read_without_ack(redis: Redis, pool: asyncpg.Pool, consumer: str,
     """A worker that reads the new events and then stops: they stay pending for it."""
     worker = Persister(redis, pool, consumer=consumer, **kw)
     await worker._ensure_group()
-    reply = await redis.xreadgroup(store.PERSIST_GROUP, consumer, {store.EVENTS: ">"})
+    reply = await redis.xreadgroup(keys.PERSIST_GROUP, consumer, {keys.EVENTS: ">"})
     return worker, reply[0][1]
 
 
@@ -90,6 +83,7 @@ async def test_dead_consumers_entries_are_claimed(client: Any, make_player: Any,
     assert await pool.fetchval("SELECT total_score FROM scores") == 3
 
 
+@pytest.mark.redis62
 async def test_trim_keeps_pending_entries(client: Any, make_player: Any, pool: Any,
                                           redis: Redis) -> None:
     _, token = await make_player()
@@ -100,36 +94,37 @@ async def test_trim_keeps_pending_entries(client: Any, make_player: Any, pool: A
     fast = Persister(redis, pool, consumer="fast", claim_idle_ms=3_600_000)
     assert await fast.flush() == 3
     # the entry "slow" holds is still in the stream: trimming stopped below it
-    assert (await redis.xrange(store.EVENTS, count=1))[0][0] == held[0][0]
+    assert (await redis.xrange(keys.EVENTS, count=1))[0][0] == held[0][0]
     waiting, age = await fast.lag()
     assert waiting == 1 and age >= 0
     assert await slow.flush() == 1
-    assert await redis.xlen(store.EVENTS) == 0
+    assert await redis.xlen(keys.EVENTS) == 0
     assert await pool.fetchval("SELECT total_score FROM scores") == 4
 
 
+@pytest.mark.redis62
 async def test_poison_event_goes_to_dead_letter(client: Any, make_player: Any, pool: Any,
                                                 redis: Redis) -> None:
     _, token = await make_player()
     await post_score(client, token, 7)
     ghost = str(uuid.uuid4())  # no such user in PostgreSQL
-    await redis.xadd(store.EVENTS, {"u": ghost, "a": "level_complete", "i": "5", "s": "99",
+    await redis.xadd(keys.EVENTS, {"u": ghost, "a": "level_complete", "i": "5", "s": "99",
                                     "t": "1700000000000"})
-    await redis.xadd(store.EVENTS, {"garbage": "yes"})
+    await redis.xadd(keys.EVENTS, {"garbage": "yes"})
     await post_score(client, token, 3)
-    worker = client.app[keys.PERSISTER]
+    worker = client.app[appkeys.PERSISTER]
     assert await worker.flush() == 4
     assert await pool.fetchval("SELECT total_score FROM scores") == 10
-    dead = await redis.xrange(store.DEAD)
+    dead = await redis.xrange(keys.DEAD)
     assert len(dead) == 2
     assert {f.get(b"u") for _, f in dead} == {ghost.encode(), None}
     assert worker.dead_lettered == 2
-    assert await redis.xlen(store.EVENTS) == 0
+    assert await redis.xlen(keys.EVENTS) == 0
 
 
 async def test_postgres_outage_loses_nothing(make_client: Any, make_player: Any,
                                              redis: Redis, tmp_path: Path) -> None:
-    from scoreboard.pg import migrate
+    from scoreboard.persist.migrations import migrate
 
     server = PostgresServer(tmp_path / "pg")
     server.init()
@@ -141,11 +136,11 @@ async def test_postgres_outage_loses_nothing(make_client: Any, make_player: Any,
         own = await asyncpg.create_pool(server.url, min_size=1, max_size=2)
         client = await make_client(database_url=server.url, persist_interval_s=0.1,
                                    actions={"kill": Action("kill", 50, 10**6)})
-        from scoreboard import auth, users
+        from scoreboard.players import users
 
-        config = client.app[keys.CONFIG]
+        config = client.app[appkeys.CONFIG]
         made = [await users.create(own, redis, f"out{i}", f"out{i}@x.io", None) for i in range(5)]
-        tokens = [auth.mint(config, u["id"]) for u in made]
+        tokens = [mint(config, u["id"]) for u in made]
         acked = 0
 
         async def load(rounds: int) -> None:
@@ -167,7 +162,7 @@ async def test_postgres_outage_loses_nothing(make_client: Any, make_player: Any,
         down_until = loop.time() + 10  # about ten seconds of outage, under load
         while loop.time() < down_until:
             await load(1)
-        assert (await client.app[keys.PERSISTER].lag())[0] > 0  # events wait in the stream
+        assert (await client.app[appkeys.PERSISTER].lag())[0] > 0  # events wait in the stream
         server.start()
 
         async def caught_up() -> bool:
@@ -184,6 +179,7 @@ async def test_postgres_outage_loses_nothing(make_client: Any, make_player: Any,
         server.stop("immediate")
 
 
+@pytest.mark.redis62
 async def test_direct_mode_commits_first(make_client: Any, make_player: Any, pool: Any,
                                          redis: Redis) -> None:
     client = await make_client(persist_mode="direct")
@@ -195,7 +191,7 @@ async def test_direct_mode_commits_first(make_client: Any, make_player: Any, poo
                                   uuid.UUID(uid))
         assert (row["total_score"], row["version"]) == (10 * k, k)  # right after each 200
     assert await pool.fetchval("SELECT count(*) FROM score_events") == 3
-    assert await redis.xlen(store.EVENTS) == 0  # no stream in this mode
+    assert await redis.xlen(keys.EVENTS) == 0  # no stream in this mode
     first = await post_score(client, token, 5, key="d-1")
     again = await post_score(client, token, 5, key="d-1")
     assert again == first
@@ -203,7 +199,7 @@ async def test_direct_mode_commits_first(make_client: Any, make_player: Any, poo
     await post_score(client, token, 6, key="d-1", status=422)
     await post_score(client, token, 5000, status=422)  # caps as in batch mode
     # a retry while the first request is between its admission and its settling
-    await redis.set(store.idem_key(uid, "busy"), '{"h": "level_complete:7", "p": 1}')
+    await redis.set(keys.idem_key(uid, "busy"), '{"h": "level_complete:7", "p": 1}')
     busy = await post_score(client, token, 7, key="busy", status=409)
     assert busy["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
     assert await pool.fetchval("SELECT total_score FROM scores") == 35
@@ -211,8 +207,8 @@ async def test_direct_mode_commits_first(make_client: Any, make_player: Any, poo
 
 async def test_direct_mode_postgres_down_is_503_and_redis_untouched(
         make_client: Any, make_player: Any, redis: Redis, tmp_path: Path) -> None:
-    from scoreboard import auth, users
-    from scoreboard.pg import migrate
+    from scoreboard.persist.migrations import migrate
+    from scoreboard.players import users
 
     server = PostgresServer(tmp_path / "pg")
     server.init()
@@ -224,17 +220,17 @@ async def test_direct_mode_postgres_down_is_503_and_redis_untouched(
         own = await asyncpg.create_pool(server.url, min_size=1, max_size=2)
         client = await make_client(database_url=server.url, persist_mode="direct")
         user = await users.create(own, redis, "direct", "direct@x.io", None)
-        token = auth.mint(client.app[keys.CONFIG], user["id"])
+        token = mint(client.app[appkeys.CONFIG], user["id"])
         await post_score(client, token, 10)
         await own.close()
-        before = await redis_totals(redis), await redis.get(store.BOARDSEQ)
-        rate = await redis.get(store.rate_key(user["id"], "level_complete"))
+        before = await redis_totals(redis), await redis.get(keys.BOARDSEQ)
+        rate = await redis.get(keys.rate_key(user["id"], "level_complete"))
         server.stop("immediate")
         body = await post_score(client, token, 10, key="while-down", status=503)
         assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
-        assert (await redis_totals(redis), await redis.get(store.BOARDSEQ)) == before
-        assert await redis.get(store.rate_key(user["id"], "level_complete")) == rate
-        assert await redis.get(store.idem_key(user["id"], "while-down")) is None
+        assert (await redis_totals(redis), await redis.get(keys.BOARDSEQ)) == before
+        assert await redis.get(keys.rate_key(user["id"], "level_complete")) == rate
+        assert await redis.get(keys.idem_key(user["id"], "while-down")) is None
         server.start()
 
         async def accepted() -> Any:
@@ -249,6 +245,7 @@ async def test_direct_mode_postgres_down_is_503_and_redis_untouched(
         server.stop("immediate")
 
 
+@pytest.mark.redis62
 async def test_reseed_restores_ranks_and_ties(client: Any, make_player: Any, pool: Any,
                                               redis: Redis) -> None:
     players = sorted([await make_player() for _ in range(6)])
@@ -258,15 +255,15 @@ async def test_reseed_restores_ranks_and_ties(client: Any, make_player: Any, poo
     await post_score(client, players[2][1], 300)
     await post_score(client, players[4][1], 40)
     await post_score(client, players[4][1], 60)  # reaches 100 last
-    await client.app[keys.PERSISTER].flush()
-    before = await redis.zrevrange(store.SCORES, 0, -1, withscores=True)
+    await client.app[appkeys.PERSISTER].flush()
+    before = await redis.zrevrange(keys.SCORES, 0, -1, withscores=True)
     page_before = await (await client.get("/api/v1/leaderboard?limit=100")).json()
 
     await redis.flushdb()
     counts = await reseed(pool, redis)
     assert counts == {"players": 6, "hidden": 0}
-    assert await redis.zrevrange(store.SCORES, 0, -1, withscores=True) == before
-    client.app[keys.TOP10_MEMO].current = None
+    assert await redis.zrevrange(keys.SCORES, 0, -1, withscores=True) == before
+    client.app[appkeys.TOP10].memo.current = None
     page_after = await (await client.get("/api/v1/leaderboard?limit=100")).json()
     assert page_after["data"] == page_before["data"]
     # new increments keep ordering after the old ones: the sequence resumed past them

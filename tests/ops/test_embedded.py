@@ -41,14 +41,15 @@ def test_embedded_servers_keep_data_between_runs(tmp_path: Path) -> None:
     # Redis itself kept the profile: start the embedded Redis alone and look
     from redis import Redis
 
-    from scoreboard import embedded, store
+    from scoreboard.cli import embedded
+    from scoreboard.store import keys
 
     server = embedded.EmbeddedRedis(data / "redis")
     server.start()
     try:
         assert server.started  # nothing else was running it
         with Redis(unix_socket_path=str(server.socket_path)) as r:
-            profile = json.loads(r.hget(store.PROFILES, user["id"]))
+            profile = json.loads(r.hget(keys.PROFILES, user["id"]))
             assert profile["username"] == "emb"
     finally:
         server.stop()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import post_score
+from tests.support import post_score
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [

@@ -8,20 +8,21 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from scoreboard import store
-from scoreboard.actions import Action
-
-from .conftest import bearer, eventually, post_score
+from scoreboard.auth.tokens import mint
+from scoreboard.scoring.actions import Action
+from scoreboard.store import keys
+from tests.support import bearer, eventually, post_score
 
 URL = "/api/v1/scores/update"
 
 
 async def board_state(redis: Redis) -> tuple[Any, int, Any]:
     """Everything an update may change: the board, the event stream, the board seq."""
-    scores = await redis.zrange(store.SCORES, 0, -1, withscores=True)
-    return scores, await redis.xlen(store.EVENTS), await redis.get(store.BOARDSEQ)
+    scores = await redis.zrange(keys.SCORES, 0, -1, withscores=True)
+    return scores, await redis.xlen(keys.EVENTS), await redis.get(keys.BOARDSEQ)
 
 
+@pytest.mark.redis62
 async def test_seed_shape_and_first_score(client: Any, make_player: Any) -> None:
     uid, token = await make_player()
     body = await post_score(client, token, 100)
@@ -59,15 +60,16 @@ async def test_concurrent_increments_sum_exactly(client: Any, make_player: Any,
     results = await asyncio.gather(*jobs)
     assert len(results) == 1000
     for i, (uid, _) in enumerate(players):
-        member = await redis.hget(store.MEMBER, uid)
-        assert await redis.zscore(store.SCORES, member) == 20 * (i + 1)
-    assert await redis.xlen(store.EVENTS) == 1000
+        member = await redis.hget(keys.MEMBER, uid)
+        assert await redis.zscore(keys.SCORES, member) == 20 * (i + 1)
+    assert await redis.xlen(keys.EVENTS) == 1000
     # every new_score a player saw is distinct: the steps were serialized
     for i in range(50):
         seen = results[i * 20:(i + 1) * 20]
         assert sorted(seen) == [(k + 1) * (i + 1) for k in range(20)]
 
 
+@pytest.mark.redis62
 async def test_ties_go_to_who_reached_the_score_first(client: Any, make_player: Any) -> None:
     # a reaches 100 first, then b, then c (c in two steps); z sits above everyone.
     # a < b < c as ids: a board that broke ties by member name (ZREVRANGE) would
@@ -167,6 +169,7 @@ async def test_content_type_and_size(client: Any, make_player: Any, redis: Redis
     assert await board_state(redis) == before
 
 
+@pytest.mark.redis62
 async def test_total_above_2_pow_53_is_refused(make_client: Any, make_player: Any,
                                                redis: Redis) -> None:
     big = 2**53 - 1
@@ -182,6 +185,7 @@ async def test_total_above_2_pow_53_is_refused(make_client: Any, make_player: An
     assert await board_state(redis) == before
 
 
+@pytest.mark.redis62
 async def test_rate_limit_is_atomic(make_client: Any, make_player: Any, redis: Redis) -> None:
     client = await make_client(actions={"boss": Action("boss", 100, 5)})
     uid, token = await make_player()
@@ -198,9 +202,9 @@ async def test_rate_limit_is_atomic(make_client: Any, make_player: Any, redis: R
         if status == 429:
             assert body["error"]["code"] == "RATE_LIMITED"
             assert retry_after is not None and 1 <= int(retry_after) <= 60
-    member = await redis.hget(store.MEMBER, uid)
-    assert await redis.zscore(store.SCORES, member) == 5
-    assert await redis.xlen(store.EVENTS) == 5
+    member = await redis.hget(keys.MEMBER, uid)
+    assert await redis.zscore(keys.SCORES, member) == 5
+    assert await redis.xlen(keys.EVENTS) == 5
 
 
 async def test_rate_limit_is_per_player_and_action(make_client: Any, make_player: Any) -> None:
@@ -214,19 +218,20 @@ async def test_rate_limit_is_per_player_and_action(make_client: Any, make_player
     await post_score(client, t2, 1, "boss")  # another player too
 
 
+@pytest.mark.redis62
 async def test_idempotent_retries(client: Any, make_player: Any, redis: Redis) -> None:
     _, token = await make_player()
     first = await post_score(client, token, 30, key="retry-1")
     again = await post_score(client, token, 30, key="retry-1")
     assert again == first  # the first response, timestamp included
-    member = await redis.hget(store.MEMBER, first["data"]["user_id"])
-    assert await redis.zscore(store.SCORES, member) == 30  # counted once
-    assert await redis.xlen(store.EVENTS) == 1
+    member = await redis.hget(keys.MEMBER, first["data"]["user_id"])
+    assert await redis.zscore(keys.SCORES, member) == 30  # counted once
+    assert await redis.xlen(keys.EVENTS) == 1
 
     reused = await post_score(client, token, 31, key="retry-1", status=422)
     assert reused["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
-    assert await redis.zscore(store.SCORES, member) == 30
-    ttl = await redis.ttl(store.idem_key(first["data"]["user_id"], "retry-1"))
+    assert await redis.zscore(keys.SCORES, member) == 30
+    ttl = await redis.ttl(keys.idem_key(first["data"]["user_id"], "retry-1"))
     assert ttl > 24 * 3600 - 60
 
 
@@ -257,9 +262,8 @@ async def test_bad_idempotency_key(client: Any, make_player: Any) -> None:
 
 async def test_redis_down_gives_503_then_recovers(make_client: Any, pool: Any, config: Any,
                                                   tmp_path: Any) -> None:
-    from scoreboard import auth, users
-
-    from .servers import RedisServer
+    from scoreboard.players import users
+    from scoreboard.testing.servers import RedisServer
 
     server = RedisServer(tmp_path / "r", aof=True)
     server.start()
@@ -267,7 +271,7 @@ async def test_redis_down_gives_503_then_recovers(make_client: Any, pool: Any, c
     try:
         client = await make_client(redis_url=server.url, request_timeout_s=0.5)
         user = await users.create(pool, own, "downtime", "down@x.io", None)
-        token = auth.mint(config, user["id"])
+        token = mint(config, user["id"])
         await post_score(client, token, 10)
 
         server.stop()

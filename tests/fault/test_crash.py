@@ -3,59 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from scoreboard import auth, users
-from scoreboard.config import Config
-
-from .conftest import SECRET, eventually
-from .servers import free_port
-from .test_persist import pg_totals, redis_totals
-
-
-@contextmanager
-def serve(config: Config, tmp: Path, stderr: Any = None, args: tuple[str, ...] = (),
-          **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    actions = tmp / "actions.json"
-    actions.write_text(json.dumps({"tap": {"max_increment": 5, "rate_per_minute": 10**6}}))
-    full = {**os.environ, "REDIS_URL": config.redis_url or "",
-            "DATABASE_URL": config.database_url or "", "JWT_SECRET": SECRET,
-            "ACTIONS_FILE": str(actions), "PERSIST_INTERVAL_S": "0.1",
-            "PERSIST_CLAIM_IDLE_MS": "500", "LOG_LEVEL": "WARNING", **env}
-    proc = subprocess.Popen([sys.executable, "-m", "scoreboard", "serve", "--port", str(port),
-                             *args], env=full, stderr=stderr)
-    try:
-        yield proc, f"http://127.0.0.1:{port}"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(30)
-
-
-async def wait_ready(base: str) -> None:
-    async def ready() -> bool:
-        try:
-            async with aiohttp.ClientSession() as s, s.get(base + "/readyz") as r:
-                return r.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await eventually(ready, within=60, what=f"{base} ready")
+from scoreboard.auth.tokens import mint
+from scoreboard.players import users
+from scoreboard.settings import Config
+from tests.support import eventually, pg_totals, redis_totals, serve, wait_ready
 
 
 async def play(base: str, token: str, uid: str, acked: Counter[str],
@@ -81,7 +42,7 @@ async def test_kill_9_under_load_loses_nothing(config: Config, pool: asyncpg.Poo
                                                redis: Redis, tmp_path: Path) -> None:
     made = [await users.create(pool, redis, f"crash{i}", f"crash{i}@x.io", None)
             for i in range(8)]
-    tokens = {u["id"]: auth.mint(config, u["id"]) for u in made}
+    tokens = {u["id"]: mint(config, u["id"]) for u in made}
     acked: Counter[str] = Counter()
     unanswered: Counter[str] = Counter()
     stop = asyncio.Event()
@@ -124,7 +85,7 @@ async def test_sigterm_under_load_loses_nothing(config: Config, pool: asyncpg.Po
                                                 redis: Redis, tmp_path: Path) -> None:
     """SIGTERM: stop accepting, finish what is in flight, flush Worker 1 once, exit 0."""
     made = [await users.create(pool, redis, f"term{i}", f"term{i}@x.io", None) for i in range(6)]
-    tokens = {u["id"]: auth.mint(config, u["id"]) for u in made}
+    tokens = {u["id"]: mint(config, u["id"]) for u in made}
     acked: Counter[str] = Counter()
     unanswered: Counter[str] = Counter()
     stop = asyncio.Event()

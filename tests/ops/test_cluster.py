@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from redis.asyncio import RedisCluster
 
-from scoreboard import auth, keys, store, users
-
-from .conftest import eventually, post_score
-from .servers import redis_binary, wait_until
+from scoreboard import appkeys
+from scoreboard.auth.tokens import mint
+from scoreboard.players import users
+from scoreboard.store import keys
+from scoreboard.testing.servers import redis_binary, wait_until
+from tests.support import eventually, post_score
 
 CLI = str(Path(redis_binary()).with_name("redis-cli"))  # beside the server it belongs to
 
@@ -84,9 +86,9 @@ async def test_update_read_push_persist_on_a_cluster(make_client: Any, pool: Any
     client = await make_client(redis_url=cluster_url, redis_cluster=True)
     redis = RedisCluster.from_url(cluster_url)
     try:
-        config = client.app[keys.CONFIG]
+        config = client.app[appkeys.CONFIG]
         made = [await users.create(pool, redis, f"cl{i}", f"cl{i}@x.io", None) for i in range(3)]
-        tokens = [auth.mint(config, u["id"]) for u in made]
+        tokens = [mint(config, u["id"]) for u in made]
         ws = await client.ws_connect(f"/ws/leaderboard?token={tokens[0]}")
         await ws.receive(timeout=5)
         for i, token in enumerate(tokens):
@@ -104,9 +106,9 @@ async def test_update_read_push_persist_on_a_cluster(make_client: Any, pool: Any
         assert [e["user_id"] for e in board] == [made[2]["id"], made[1]["id"], made[0]["id"]]
         top = await (await client.get("/api/v1/leaderboard/top10")).json()
         assert [e["score"] for e in top["data"]["leaderboard"]] == [30, 20, 15]
-        assert await client.app[keys.PERSISTER].flush() == 4
+        assert await client.app[appkeys.PERSISTER].flush() == 4
         assert await pool.fetchval("SELECT sum(total_score) FROM scores") == 65
-        assert await redis.xlen(store.EVENTS) == 0
+        assert await redis.xlen(keys.EVENTS) == 0
         await ws.close()
     finally:
         await redis.aclose()

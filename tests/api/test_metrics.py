@@ -6,9 +6,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from scoreboard import keys
-
-from .conftest import post_score
+from scoreboard import appkeys
+from tests.support import post_score
 
 
 async def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -46,8 +45,8 @@ async def test_metrics_follow_events(client: Any, make_player: Any) -> None:
     assert value(mid, "scoreboard_persist_events_waiting") == 2
     assert value(mid, "scoreboard_persist_oldest_age_seconds") >= 0
 
-    await client.app[keys.PERSISTER].flush()
-    assert await client.app[keys.REFRESHER].run()
+    await client.app[appkeys.PERSISTER].flush()
+    assert await client.app[appkeys.REFRESHER].run()
     await ws.close()
     after = await scrape(client)
     assert value(after, "scoreboard_persist_events_waiting") == 0

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from scoreboard import auth, keys, openapi, users
-from scoreboard.config import Config
-
-from .test_crash import serve, wait_ready
+from scoreboard import appkeys
+from scoreboard.api import openapi
+from scoreboard.auth.tokens import mint
+from scoreboard.players import users
+from scoreboard.settings import Config
+from tests.support import serve, wait_ready
 
 
 def test_document_is_valid_openapi_3() -> None:
@@ -41,7 +43,7 @@ async def test_document_matches_live_routes(client: Any) -> None:
     served = await (await client.get("/api/v1/openapi.json")).json()
     assert set(served["paths"]) == set(openapi.PATHS)
     action = served["components"]["schemas"]["UpdateScoreSchema"]["properties"]["action_type"]
-    assert set(action["enum"]) == set(client.app[keys.CONFIG].actions)
+    assert set(action["enum"]) == set(client.app[appkeys.CONFIG].actions)
     validate(served)
 
 
@@ -49,7 +51,7 @@ async def test_document_matches_live_routes(client: Any) -> None:
 async def test_schemathesis_finds_nothing(config: Config, pool: Any, redis: Any,
                                           tmp_path: Path) -> None:
     admin = await users.create(pool, redis, "st_admin", "st_admin@x.io", None)
-    token = auth.mint(config, admin["id"], admin=True)
+    token = mint(config, admin["id"], admin=True)
     with serve(config, tmp_path) as (_, base):
         await wait_ready(base)
         proc = await asyncio.to_thread(

@@ -7,9 +7,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from scoreboard import keys
-
-from .conftest import bearer, eventually, post_score
+from scoreboard import appkeys
+from scoreboard.auth.tokens import mint
+from tests.support import bearer, eventually, post_score
 
 USERS = "/api/v1/admin/users"
 
@@ -54,9 +54,8 @@ async def test_create_user_rules(client: Any, make_player: Any, pool: Any) -> No
     assert [(str(a["actor_id"]), a["action"], str(a["target_id"])) for a in audit] == [
         (admin_id, "create_user", made["data"]["id"])]
     # the new player can score at once
-    from scoreboard import auth
 
-    token = auth.mint(client.app[keys.CONFIG], made["data"]["id"])
+    token = mint(client.app[appkeys.CONFIG], made["data"]["id"])
     await post_score(client, token, 5)
 
 
@@ -67,12 +66,12 @@ async def test_ban_hides_and_unban_restores(client: Any, make_player: Any, pool:
     for i, (_, token) in enumerate(players):
         await post_score(client, token, 30 - 10 * i)  # b0 first
     cheater, cheater_token = players[0]
-    await client.app[keys.PERSISTER].flush()
+    await client.app[appkeys.PERSISTER].flush()
     events_before = await pool.fetchval("SELECT count(*) FROM score_events")
 
     banned = await call(client, f"{USERS}/{cheater}/ban", admin, 200)
     assert banned["data"]["banned"] is True and banned["data"]["banned_at"]
-    await eventually(client.app[keys.HUB].settled, what="the board pushed")
+    await eventually(client.app[appkeys.HUB].settled, what="the board pushed")
     top = (await (await client.get("/api/v1/leaderboard/top10")).json())["data"]["leaderboard"]
     assert [e["user_id"] for e in top] == [players[1][0], players[2][0]]
     assert [e["rank"] for e in top] == [1, 2]

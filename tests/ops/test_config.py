@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scoreboard.config import ConfigError, from_env
+from scoreboard.settings import ConfigError, from_env
 
 GOOD_SECRET = "s" * 32
 

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from scoreboard import keys, store
-from scoreboard.cachejob import CacheRefresher
-
-from .conftest import bearer, eventually, post_score
+from scoreboard import appkeys
+from scoreboard.board.reader import Reader
+from scoreboard.board.refresher import CacheRefresher
+from scoreboard.board.top10 import Top10Cache, Top10Memo
+from scoreboard.store import keys
+from tests.support import bearer, eventually, post_score
 
 ENTRY_KEYS = {"rank", "user_id", "username", "score", "avatar_url"}
 
@@ -38,9 +40,9 @@ async def get_json(client: Any, path: str, status: int = 200, **kw: Any) -> Any:
 async def test_top10_seed_shape_ttl_and_miss_path(client: Any, make_player: Any,
                                                   redis: Redis) -> None:
     ids = await seed_board(make_player, client, [10 * (i + 1) for i in range(12)])
-    await eventually(client.app[keys.HUB].settled, what="the hub to push the last change")
-    await redis.delete(store.TOP10)
-    client.app[keys.TOP10_MEMO].current = None
+    await eventually(client.app[appkeys.HUB].settled, what="the hub to push the last change")
+    await redis.delete(keys.TOP10)
+    client.app[appkeys.TOP10].memo.current = None
     body = await get_json(client, "/api/v1/leaderboard/top10")
     assert set(body) == {"success", "data", "timestamp"}
     data = body["data"]
@@ -53,11 +55,11 @@ async def test_top10_seed_shape_ttl_and_miss_path(client: Any, make_player: Any,
     assert board[0] == {"rank": 1, "user_id": ids[11], "username": "player11", "score": 120,
                         "avatar_url": "https://cdn.example.com/11.png"}
     # the miss stored the seed's key: a JSON array with a 30 s TTL
-    cached = json.loads(await redis.get(store.TOP10))
+    cached = json.loads(await redis.get(keys.TOP10))
     assert cached == board
-    assert 0 < await redis.ttl(store.TOP10) <= 30
+    assert 0 < await redis.ttl(keys.TOP10) <= 30
     # a hit reports when the array was built: the TTL already spent
-    client.app[keys.TOP10_MEMO].current = None
+    client.app[appkeys.TOP10].memo.current = None
     hit = (await get_json(client, "/api/v1/leaderboard/top10"))["data"]
     assert hit["leaderboard"] == board
     assert abs(hit["last_updated"] - data["last_updated"]) <= 5
@@ -82,13 +84,13 @@ async def test_top10_etag_revalidates(client: Any, make_player: Any) -> None:
 async def test_job_refreshes_the_cache_and_profiles(client: Any, make_player: Any, pool: Any,
                                                     redis: Redis) -> None:
     ids = await seed_board(make_player, client, [10, 20])
-    refresher = client.app[keys.REFRESHER]
+    refresher = client.app[appkeys.REFRESHER]
     assert await refresher.run()
-    assert [e["user_id"] for e in json.loads(await redis.get(store.TOP10))] == ids[::-1]
+    assert [e["user_id"] for e in json.loads(await redis.get(keys.TOP10))] == ids[::-1]
     # a profile changed in PostgreSQL shows up after one refresh
     await pool.execute("UPDATE users SET username = 'renamed' WHERE id = $1", uuid.UUID(ids[0]))
     assert await refresher.run()
-    names = [e["username"] for e in json.loads(await redis.get(store.TOP10))]
+    names = [e["username"] for e in json.loads(await redis.get(keys.TOP10))]
     assert names == ["player01", "renamed"]
 
 
@@ -105,18 +107,21 @@ async def test_a_change_reaches_top10_within_a_refresh(make_client: Any, make_pl
     await eventually(shown, within=5, what="the update in top10")
 
 
+@pytest.mark.redis62
 async def test_one_refresher_at_a_time(redis: Redis, pool: Any, make_player: Any,
                                        client: Any) -> None:
     await seed_board(make_player, client, [1])
-    a = CacheRefresher(redis, pool, interval_s=0.1, ttl_s=30)
-    b = CacheRefresher(redis, pool, interval_s=0.1, ttl_s=30)
-    await redis.delete(store.TOP10_LOCK)
+    a = CacheRefresher(redis, pool, Top10Cache(redis, Reader(redis), Top10Memo(0.1), 30),
+                       interval_s=0.1)
+    b = CacheRefresher(redis, pool, Top10Cache(redis, Reader(redis), Top10Memo(0.1), 30),
+                       interval_s=0.1)
+    await redis.delete(keys.TOP10_LOCK)
     assert await a.run() is True
     for _ in range(5):
         assert await b.run() is False  # a holds the lock
         assert await a.run() is True  # and renews it
     # a dies: its lock expires (3 intervals, at least 1 s) and b takes over
-    ttl = await redis.pttl(store.TOP10_LOCK)
+    ttl = await redis.pttl(keys.TOP10_LOCK)
     assert 0 < ttl <= 1000
 
     async def b_took_over() -> bool:
@@ -130,7 +135,7 @@ async def test_two_apps_schedulers_share_the_lock(make_client: Any, make_player:
     apps = [await make_client(cache_refresh_interval_s=0.05) for _ in range(2)]
     _, token = await make_player()
     await post_score(apps[0], token, 3)
-    refreshers = [c.app[keys.REFRESHER] for c in apps]
+    refreshers = [c.app[appkeys.REFRESHER] for c in apps]
 
     async def refreshed_enough() -> bool:
         return sum(r.refreshes for r in refreshers) >= 10
@@ -158,6 +163,7 @@ async def test_bad_page_queries(client: Any, query: str) -> None:
     assert body["error"]["fields"]
 
 
+@pytest.mark.redis62
 async def test_me_window_clamps_at_the_edges(client: Any, make_player: Any) -> None:
     players = [await make_player(f"me{i}") for i in range(6)]
     for i, (_, token) in enumerate(players):
@@ -202,7 +208,7 @@ async def test_one_refresher_across_two_serve_processes(config: Any, tmp_path: A
     """Two real processes, each with its own scheduler: only one refreshes the cache."""
     import aiohttp
 
-    from .test_crash import serve, wait_ready
+    from tests.support import serve, wait_ready
 
     def refreshes(text: str) -> float:
         line = next(x for x in text.splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from scoreboard.pg import migrate, migrations
+from scoreboard.persist.migrations import migrate, migrations
 
 
 async def test_migrate_twice_is_a_noop(database_url: str) -> None:

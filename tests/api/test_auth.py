@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
-from scoreboard import moderation, store
-
-from .conftest import SECRET, bearer, post_score
+from scoreboard.players.moderation import Moderation
+from scoreboard.store import keys
+from tests.support import SECRET, bearer, post_score
 
 SEED_401 = {"code": "UNAUTHORIZED", "message": "Invalid or expired authentication token"}
 
@@ -33,13 +33,13 @@ def b64(data: dict[str, Any]) -> str:
 
 
 async def assert_401(client: Any, headers: dict[str, str], redis: Redis) -> None:
-    before = await redis.zcard(store.SCORES), await redis.xlen(store.EVENTS)
+    before = await redis.zcard(keys.SCORES), await redis.xlen(keys.EVENTS)
     resp = await client.post("/api/v1/scores/update", headers=headers,
                              json={"action_type": "level_complete", "score_increment": 5})
     body = await resp.json()
     assert resp.status == 401, body
     assert body == {"success": False, "error": SEED_401}  # the seed's body, for every cause
-    assert (await redis.zcard(store.SCORES), await redis.xlen(store.EVENTS)) == before
+    assert (await redis.zcard(keys.SCORES), await redis.xlen(keys.EVENTS)) == before
 
 
 @pytest.fixture
@@ -112,6 +112,7 @@ async def test_issuer_and_audience_when_configured(make_client: Any, make_player
         await assert_401(client, bearer(jwt.encode(bad, SECRET, algorithm="HS256")), redis)
 
 
+@pytest.mark.redis62
 async def test_logout_ends_the_session(client: Any, make_player: Any, redis: Redis) -> None:
     _, token = await make_player()
     await post_score(client, token, 1)
@@ -140,11 +141,11 @@ async def test_banned_player_gets_403(client: Any, make_player: Any, pool: Any,
     admin_id, _ = await make_player(admin=True)
     uid, token = await make_player()
     await post_score(client, token, 10)
-    await moderation.set_banned(pool, redis, admin_id, uid, True)
-    before = await redis.xlen(store.EVENTS)
+    await Moderation(pool, redis).set_banned(admin_id, uid, True)
+    before = await redis.xlen(keys.EVENTS)
     body = await post_score(client, token, 10, status=403)
     assert body["error"]["code"] == "FORBIDDEN"
-    assert await redis.xlen(store.EVENTS) == before
-    await moderation.set_banned(pool, redis, admin_id, uid, False)
+    assert await redis.xlen(keys.EVENTS) == before
+    await Moderation(pool, redis).set_banned(admin_id, uid, False)
     body = await post_score(client, token, 10)
     assert body["data"]["new_score"] == 20  # history kept through the ban

@@ -1,0 +1,66 @@
+"""The Lua boundary: every script names its KEYS and ARGV on its first lines, and
+the Python call spec names them the same, in the same order."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from scoreboard.store import scripts
+
+SCRIPTS = sorted(p.stem for p in scripts.LUA_DIR.glob("*.lua") if p.stem != "common")
+
+
+def header(name: str, which: str) -> list[str]:
+    text = (scripts.LUA_DIR / f"{name}.lua").read_text()
+    match = re.search(rf"^-- {which}: (.*)$", text, re.M)
+    assert match, f"{name}.lua has no '-- {which}:' line"
+    return [n.strip() for n in match.group(1).split(",")]
+
+
+def bound_names(name: str, table: str) -> list[str]:
+    """The locals a script binds to KEYS[i] / ARGV[i], by position."""
+    text = (scripts.LUA_DIR / f"{name}.lua").read_text()
+    bound: dict[int, str] = {}
+    for line in re.findall(rf"^local (.*) = (.*{table}\[\d+\].*)$", text, re.M):
+        names = [n.strip() for n in line[0].split(",")]
+        values = [v.strip() for v in line[1].split(", ")]
+        for local, value in zip(names, values, strict=True):
+            index = re.search(rf"{table}\[(\d+)\]", value)
+            assert index, f"{name}.lua binds {local} to {value}"
+            bound[int(index.group(1))] = local
+    return [bound[i] for i in sorted(bound)]
+
+
+def test_every_script_has_a_spec() -> None:
+    assert set(SCRIPTS) == set(scripts.SPECS)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_headers_match_the_python_spec(name: str) -> None:
+    keys, args = scripts.SPECS[name]
+    assert header(name, "KEYS") == list(keys._fields)
+    assert header(name, "ARGV") == list(args._fields)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_binds_each_name_once_in_order(name: str) -> None:
+    keys, args = scripts.SPECS[name]
+    assert bound_names(name, "KEYS") == ["k_" + k for k in keys._fields]
+    assert bound_names(name, "ARGV") == list(args._fields)
+    body = (scripts.LUA_DIR / f"{name}.lua").read_text()
+    # past the binding lines, a script speaks of its names, never of positions
+    rest = "\n".join(line for line in body.splitlines() if not line.startswith("local "))
+    assert not re.search(r"(KEYS|ARGV)\[", rest), name
+
+
+def test_parse_score_reply_normalises_bytes_and_text() -> None:
+    raw = [b"OK", 10, b"25", -1, 3, 1700000000000, 7]
+    assert scripts.parse_score_reply(raw) == scripts.parse_score_reply(
+        ["OK", "10", "25", "-1", "3", "1700000000000", "7"])
+    reply = scripts.parse_score_reply(raw)
+    assert (reply.previous_score, reply.new_score, reply.previous_rank, reply.rank) == (10, 25,
+                                                                                        None, 3)
+    assert scripts.parse_score_reply([b"RATE_LIMITED", 1500]).wait_ms == 1500
+    assert not scripts.parse_score_reply([b"FORBIDDEN"]).applied

@@ -1,0 +1,60 @@
+"""One settings table: from_env, ``serve --help`` and the README's table all come
+from the declarations on Config, and agree with each other."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import MISSING
+from pathlib import Path
+
+from scoreboard.settings import Config, declared, from_env, help_text
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_rows() -> dict[str, tuple[str, str]]:
+    text = README.read_text()
+    table = text[text.index("| variable | default | meaning |"):].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        var, default, meaning = (c.strip() for c in line.strip("|").split("|"))
+        rows[var.strip("`")] = (default.strip("`"), meaning)
+    return rows
+
+
+def test_readme_table_is_the_settings_table() -> None:
+    rows = readme_rows()
+    assert list(rows) == [s.var for _, s in declared()]
+    for _, s in declared():
+        assert rows[s.var] == (s.shown_default, s.help), s.var
+
+
+def test_serve_help_lists_every_setting() -> None:
+    out = subprocess.run([sys.executable, "-m", "scoreboard", "serve", "--help"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    for _, s in declared():
+        assert re.search(rf"^  {s.var}\s+{re.escape(s.help)}", out, re.M), s.var
+    assert help_text() in out
+
+
+def test_every_variable_reaches_its_field() -> None:
+    """A value set through each variable lands on that setting's field."""
+    for f, s in declared():
+        if f.default is MISSING or f.default is None or isinstance(f.default, bool | Path):
+            continue
+        raw = str(f.default * 2) if isinstance(f.default, int | float) else None
+        if raw is None:
+            continue
+        assert getattr(from_env({s.var: raw}), f.name) == f.default * 2, s.var
+
+
+def test_shown_defaults_are_the_real_defaults() -> None:
+    defaults = Config()
+    for f, s in declared():
+        value = getattr(defaults, f.name)
+        if isinstance(value, bool):
+            assert s.shown_default == str(int(value))
+        elif isinstance(value, int | float | str) and not isinstance(value, Path):
+            assert s.shown_default == str(value), s.var
