@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from scoreboard import errors
-from scoreboard.api.openapi import ERRORS
+from scoreboard.api.docs import ERRORS
 
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 

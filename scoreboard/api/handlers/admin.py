@@ -5,10 +5,14 @@ from aiohttp import web
 
 from ...appkeys import MODERATION
 from ...players.users import parse_user_id
-from .. import envelope, requests
+from .. import envelope, requests, responses
+from ..docs import BEARER, UUID_PARAM, body, fails, ok, operation
 from .common import admin
 
 
+@operation(summary="Create a player (admin)", security=BEARER,
+           requestBody=body(requests.CreateUserSchema),
+           responses={**ok(responses.UserData, 201), **fails(400, 401, 403, 409, 413, 415, 503)})
 async def create_user(request: web.Request) -> web.Response:
     claims = await admin(request)
     data = await requests.load(request, requests.CreateUserSchema)
@@ -24,9 +28,16 @@ async def _set_banned(request: web.Request, banned: bool) -> web.Response:
     return envelope.ok(result)
 
 
+@operation(summary="Hide a player from every ranking and refuse their updates (admin)",
+           security=BEARER, parameters=[UUID_PARAM],
+           requestBody=body(requests.EmptySchema, required=False),
+           responses={**ok(responses.BanData), **fails(400, 401, 403, 404, 413, 415, 503)})
 async def ban(request: web.Request) -> web.Response:
     return await _set_banned(request, True)
 
 
+@operation(summary="Restore a banned player (admin)", security=BEARER,
+           parameters=[UUID_PARAM], requestBody=body(requests.EmptySchema, required=False),
+           responses={**ok(responses.BanData), **fails(400, 401, 403, 404, 413, 415, 503)})
 async def unban(request: web.Request) -> web.Response:
     return await _set_banned(request, False)

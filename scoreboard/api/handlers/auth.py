@@ -6,10 +6,14 @@ from redis.exceptions import RedisError
 from ... import errors
 from ...appkeys import CONFIG, REDIS
 from ...auth import sessions, tokens
-from .. import envelope, requests
+from .. import envelope, requests, responses
+from ..docs import BEARER, body, fails, ok, operation
 from .common import player
 
 
+@operation(summary="A fresh token; the old session ends", security=BEARER,
+           requestBody=body(requests.EmptySchema, required=False),
+           responses={**ok(responses.TokenData), **fails(400, 401, 403, 413, 415, 503)})
 async def refresh(request: web.Request) -> web.Response:
     claims = await player(request)
     await requests.load(request, requests.EmptySchema, allow_empty=True)
@@ -22,6 +26,9 @@ async def refresh(request: web.Request) -> web.Response:
     return envelope.ok({"token": token, "expires_in": config.jwt_ttl_s})
 
 
+@operation(summary="End the session", security=BEARER,
+           requestBody=body(requests.EmptySchema, required=False),
+           responses={**ok(responses.LoggedOutData), **fails(400, 401, 413, 415, 503)})
 async def logout(request: web.Request) -> web.Response:
     claims = await player(request, allow_banned=True)
     await requests.load(request, requests.EmptySchema, allow_empty=True)

@@ -8,11 +8,13 @@ from aiohttp import web
 
 from ...appkeys import CONFIG, LAG, PERSISTER, PG, REDIS
 from ...obs import metrics
-from .. import envelope, openapi
+from .. import envelope, openapi, responses
+from ..docs import content, fails, ok, operation
 
 PROBE_TIMEOUT_S = 1.0
 
 
+@operation(summary="Liveness", responses={**ok(responses.StatusData)})
 async def healthz(request: web.Request) -> web.Response:
     return envelope.ok({"status": "ok"})
 
@@ -25,6 +27,8 @@ async def _probe(coro: object) -> bool:
     return True
 
 
+@operation(summary="Prometheus metrics",
+           responses={**content("text/plain", "Prometheus text format"), **fails()})
 async def metrics_view(request: web.Request) -> web.Response:
     lag = request.app[LAG]
     with contextlib.suppress(Exception):  # a scrape still answers while Redis is down
@@ -34,6 +38,8 @@ async def metrics_view(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
+@operation(summary="Readiness: Redis and PostgreSQL answer",
+           responses={**ok(responses.StatusData), **fails(503)})
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
     redis_ok, pg_ok = await asyncio.gather(
@@ -47,7 +53,9 @@ async def readyz(request: web.Request) -> web.Response:
                           fields={"checks": checks})
 
 
+@operation(summary="This document",
+           responses={**content("application/json", "OpenAPI 3", "object"), **fails()})
 async def openapi_json(request: web.Request) -> web.Response:
     actions = tuple(sorted(request.app[CONFIG].actions))
-    return web.json_response(openapi.document(actions),
+    return web.json_response(openapi.document(request.app.router.routes(), actions),
                              dumps=lambda d: orjson.dumps(d).decode())

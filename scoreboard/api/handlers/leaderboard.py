@@ -6,7 +6,8 @@ from ... import errors
 from ...appkeys import READER, TOP10
 from ...board.reader import MAX_PAGE, MAX_WINDOW
 from ...players.users import parse_user_id
-from .. import envelope
+from .. import envelope, responses
+from ..docs import BEARER, UUID_PARAM, fails, int_query, ok, operation
 from .common import player
 
 
@@ -19,6 +20,9 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
     return int(raw)
 
 
+@operation(summary="The cached top 10", parameters=[],
+           responses={**ok(responses.Top10Data), "304": {"description": "Not modified"},
+                      **fails(503)})
 async def top10(request: web.Request) -> web.Response:
     cached = await request.app[TOP10].current()
     if request.headers.get("If-None-Match") == cached.etag:
@@ -27,6 +31,9 @@ async def top10(request: web.Request) -> web.Response:
     return web.Response(body=body, headers=cached.json_headers)
 
 
+@operation(summary="Any page of the board",
+           parameters=[int_query("offset", 0, 10**9, 0), int_query("limit", 1, 100, 10)],
+           responses={**ok(responses.PageData), **fails(400, 503)})
 async def page(request: web.Request) -> web.Response:
     offset = _int_param(request, "offset", 0, 0, 10**9)
     limit = _int_param(request, "limit", 10, 1, MAX_PAGE)
@@ -35,6 +42,9 @@ async def page(request: web.Request) -> web.Response:
                         "offset": offset, "limit": limit})
 
 
+@operation(summary="The caller's rank and neighbours", security=BEARER,
+           parameters=[int_query("window", 0, 50, 5)],
+           responses={**ok(responses.MeData), **fails(400, 401, 403, 404, 503)})
 async def me(request: web.Request) -> web.Response:
     claims = await player(request)
     window = _int_param(request, "window", 5, 0, MAX_WINDOW)
@@ -47,6 +57,8 @@ async def me(request: web.Request) -> web.Response:
                         "around": part.entries, "total": part.total})
 
 
+@operation(summary="One player's rank", parameters=[UUID_PARAM],
+           responses={**ok(responses.RankData), **fails(400, 404, 503)})
 async def user_rank(request: web.Request) -> web.Response:
     user_id = parse_user_id(request.match_info["id"])
     part = await request.app[READER].around(user_id, 0)

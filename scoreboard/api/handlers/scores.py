@@ -6,10 +6,18 @@ from ... import errors
 from ...appkeys import CONFIG, SCORES
 from ...obs import metrics
 from ...scoring.limits import check_idempotency_key
-from .. import envelope, requests
+from .. import envelope, requests, responses
+from ..docs import BEARER, body, fails, ok, operation
 from .common import claims_of
 
 
+@operation(
+    summary="Add an increment to the caller's score", security=BEARER,
+    parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+    requestBody=body(requests.UpdateScoreSchema),
+    responses={**ok(responses.ScoreUpdateData),
+               **fails(400, 401, 403, 409, 413, 415, 422, 429, 503)})
 async def update_score(request: web.Request) -> web.Response:
     action_type = "unknown"
     try:

@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 from ... import errors
 from ...appkeys import CONFIG, HUB, VERIFIER
 from ...auth.tokens import bearer
+from ..docs import fails, operation
 from .common import player
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,12 @@ def _token(request: web.Request) -> tuple[str | None, str | None]:
     return request.query.get("token") or bearer(request), None
 
 
+@operation(summary="WebSocket: the top 10, pushed on every change (token in ?token=, "
+                   "Authorization or the bearer.<token> subprotocol)",
+           parameters=[{"name": "token", "in": "query", "required": False,
+                        "schema": {"type": "string"}}],
+           responses={"101": {"description": "Switching Protocols"},
+                      **fails(400, 401, 403, 429)})
 async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     hub = request.app[HUB]
