@@ -40,12 +40,13 @@ def setting(var: str, parse: Callable[[str], Any], default: Any, help: str, *,
 
 
 # parsers ------------------------------------------------------------------------
-def number(minimum: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
+def _at_least(convert: Callable[[str], Any], minimum: float,
+              expected: str) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
         try:
-            value = float(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+            raise ValueError(f"expected {expected}, got {raw!r}") from None
         if not value >= minimum or value == float("inf"):  # NaN fails the comparison
             raise ValueError(f"must be at least {minimum}, got {raw!r}")
         return value
@@ -53,17 +54,12 @@ def number(minimum: float) -> Callable[[str], float]:
     return parse
 
 
-def integer(minimum: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"expected an integer, got {raw!r}") from None
-        if value < minimum:
-            raise ValueError(f"must be at least {minimum}, got {raw!r}")
-        return value
+def number(minimum: float) -> Callable[[str], float]:
+    return _at_least(float, minimum, "a number of seconds")
 
-    return parse
+
+def integer(minimum: int) -> Callable[[str], int]:
+    return _at_least(int, minimum, "an integer")
 
 
 def url(*schemes: str) -> Callable[[str], str]:
