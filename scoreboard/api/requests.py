@@ -3,6 +3,7 @@ or strings), NaN and Infinity never pass (orjson refuses them when parsing)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import orjson
@@ -33,11 +34,20 @@ class UpdateScoreSchema(Schema):
     score_increment = StrictInteger(required=True, validate=validate.Range(min=1))
 
 
+USERNAME = r"^[A-Za-z0-9_.-]+$"  # shown in the OpenAPI document as its pattern
+
+
+def _whole_name(value: str) -> None:
+    """Python's ``$`` also matches before a final newline: the whole name must match."""
+    if re.fullmatch(USERNAME[1:-1], value) is None:
+        raise ValidationError("Letters, digits, _ . - only.")
+
+
 class CreateUserSchema(Schema):
     username = fields.String(
         required=True,
         validate=[validate.Length(min=3, max=50),
-                  validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Letters, digits, _ . - only.")],
+                  validate.Regexp(USERNAME, error="Letters, digits, _ . - only."), _whole_name],
     )
     email = fields.Email(required=True, validate=validate.Length(max=100))
     avatar_url = fields.Url(schemes={"http", "https"}, load_default=None, allow_none=True,

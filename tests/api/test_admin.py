@@ -47,7 +47,8 @@ async def test_create_user_rules(client: Any, make_player: Any, pool: Any) -> No
                 {"username": "okname", "email": "a@x.io", "avatar_url": "ftp://x/y.png"},
                 {"username": "okname", "email": "a@x.io", "avatar_url": "javascript:alert(1)"},
                 {"username": "okname", "email": "a@x.io", "role": "admin"},
-                {"username": "okname"}):
+                {"username": "okname"},
+                {"username": "alice\n", "email": "a@x.io"}):  # `$` would match before a newline
         body = await call(client, USERS, admin, 400, json=bad)
         assert body["error"]["code"] == "VALIDATION_ERROR" and body["error"]["fields"]
     audit = await pool.fetch("SELECT actor_id, action, target_id FROM admin_audit")
