@@ -4,9 +4,11 @@ describe responses."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from aiohttp import web
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -44,3 +46,15 @@ def document(routes: Iterable[web.AbstractRoute], actions: tuple[str, ...] = ())
         props = doc["components"]["schemas"]["UpdateScoreSchema"]["properties"]
         props["action_type"]["enum"] = list(actions)
     return doc
+
+
+_served: weakref.WeakKeyDictionary[web.Application, bytes] = weakref.WeakKeyDictionary()
+
+
+def served(app: web.Application, actions: tuple[str, ...]) -> bytes:
+    """The document as one app serves it, built on first request: a running app's routes
+    and catalogue do not change."""
+    body = _served.get(app)
+    if body is None:
+        body = _served[app] = orjson.dumps(document(app.router.routes(), actions))
+    return body

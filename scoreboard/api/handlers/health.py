@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import orjson
 from aiohttp import web
 
 from ...appkeys import CONFIG, LAG, PERSISTER, PG, REDIS
@@ -57,5 +56,5 @@ async def readyz(request: web.Request) -> web.Response:
            responses={**content("application/json", "OpenAPI 3", "object"), **fails()})
 async def openapi_json(request: web.Request) -> web.Response:
     actions = tuple(sorted(request.app[CONFIG].actions))
-    return web.json_response(openapi.document(request.app.router.routes(), actions),
-                             dumps=lambda d: orjson.dumps(d).decode())
+    return web.Response(body=openapi.served(request.app, actions),
+                        content_type="application/json")
