@@ -2,7 +2,9 @@
 
 Every message is decoded once and handed to ``on_event``. After any
 interruption of the subscription ``on_resubscribed`` runs, since messages
-published during the gap are gone.
+published during the gap are gone: whether this loop reconnects, or redis-py
+repairs the connection inside its own retry (a connect callback on the
+subscription's connection sees that).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, 5)
 
+    def _reconnected(self, connection: object) -> None:
+        log.info("pubsub connection repaired; sending a fresh snapshot")
+        self.on_resubscribed()
+
     async def _listen(self) -> None:
         delay = 0.05
         first = True
@@ -53,6 +59,9 @@ class Listener:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(keys.CHANNEL)
+                if pubsub.connection is not None:  # set by subscribe()
+                    # every later connect of this connection is a repaired gap
+                    pubsub.connection.register_connect_callback(self._reconnected)
                 self.subscribed.set()
                 delay = 0.05
                 if not first:

@@ -234,6 +234,33 @@ async def test_resubscribe_and_snapshot_after_redis_restart(make_client: Any, po
         server.stop()
 
 
+async def test_snapshot_after_a_restart_the_client_repairs_by_itself(
+        make_client: Any, pool: Any, tmp_path: Path) -> None:
+    """Redis back within the client library's own retry: the subscription is repaired
+    inside redis-py, and watchers must still get a fresh snapshot."""
+    server = RedisServer(tmp_path / "r", aof=True)
+    server.start()
+    own = Redis.from_url(server.url)
+    try:
+        client = await make_client(redis_url=server.url)
+        user = await users.create(pool, own, "quick", "quick@x.io", None)
+        token = mint(client.app[appkeys.CONFIG], user["id"])
+        await post_score(client, token, 5)
+        hub = client.app[appkeys.HUB]
+        await eventually(hub.settled, what="the hub pushing the first score")
+        ws = await client.ws_connect(f"{WS}?token={token}")
+        await next_update(ws)
+        await eventually(lambda: _true(hub.subscribed.is_set()), what="subscribed")
+        server.stop()
+        server.start()  # at once: no wait for anyone to notice
+        fresh = await next_update(ws, within=15)
+        assert fresh["data"]["leaderboard"][0]["user_id"] == user["id"]
+        await ws.close()
+    finally:
+        await own.aclose()
+        server.stop()
+
+
 async def test_fan_out_between_two_apps(make_client: Any, make_player: Any) -> None:
     a = await make_client()
     b = await make_client()
