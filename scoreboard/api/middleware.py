@@ -5,15 +5,22 @@ from __future__ import annotations
 import logging
 import time
 
+import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .. import errors
 from ..obs import metrics
 from ..obs.logs import REQUEST_ID, REQUEST_ID_KEY, request_id_for
+from ..store.client import OUTAGE
 from . import envelope
 
 log = logging.getLogger(__name__)
+
+# A backend that is down, hung or failing over: the request is refused with 503, never
+# a 500 (nothing was counted; the caller retries).
+OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+           ConnectionRefusedError, TimeoutError)
 
 
 @web.middleware
@@ -41,6 +48,8 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     """The envelope for whatever a handler raised; redirects pass through."""
+    if isinstance(exc, OUTAGES):
+        exc = _unavailable(exc)
     if isinstance(exc, errors.ApiError):
         return envelope.error(exc.status, exc.code, exc.message, fields=exc.fields,
                               headers=exc.headers)
@@ -54,3 +63,11 @@ def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     internal = errors.REGISTRY["INTERNAL_ERROR"]
     return envelope.error(internal.status, internal.code, internal.message)
+
+
+def _unavailable(exc: Exception) -> errors.ServiceUnavailable:
+    backend = metrics.backend_of(exc)
+    metrics.BACKEND_ERRORS.labels(backend).inc()
+    log.warning("backend unavailable (%s): %s", backend, exc.__class__.__name__)
+    return errors.ServiceUnavailable("A backend is unavailable; nothing was changed, retry "
+                                     "later")

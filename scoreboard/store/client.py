@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeAlias
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias, TypeVar
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
@@ -12,20 +14,42 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 RedisClient: TypeAlias = Redis | RedisCluster
+T = TypeVar("T")
+# What means "Redis is not there" (down, hung, failing over), as opposed to a bug.
+OUTAGE = (RedisConnectionError, RedisTimeoutError)
+
+
+class DeadlineRetry(Retry):
+    """redis-py's retry, but never past ``budget_s`` for one command: a hung server
+    (each attempt waiting the whole socket timeout) gets one attempt, a refused
+    connection gets its quick retries."""
+
+    def __init__(self, retries: int, budget_s: float) -> None:
+        super().__init__(ExponentialBackoff(cap=0.5, base=0.02), retries)
+        self.budget_s = budget_s
+
+    async def call_with_retry(self, do: Callable[[], Awaitable[T]], fail: Any,
+                              is_retryable: Callable[[Exception], bool] | None = None,
+                              with_failure_count: bool = False) -> T:
+        deadline = time.monotonic() + self.budget_s
+
+        def retryable(error: Exception) -> bool:
+            if time.monotonic() >= deadline:
+                return False
+            return is_retryable(error) if is_retryable is not None else True
+
+        return await super().call_with_retry(do, fail, retryable, with_failure_count)
 
 
 def connect(url: str, *, cluster: bool, timeout: float, retries: int) -> RedisClient:
-    """A client with an explicit retry policy.
+    """A client with an explicit retry policy; a retried command gives up once
+    ``timeout`` has passed, so no caller waits much longer than that.
 
     Score scripts go through a client with ``retries=0``: a script retried after
     a dropped reply could count twice; the caller answers 503 instead and the
     player's Idempotency-Key settles it.
     """
-    retry = (
-        Retry(ExponentialBackoff(cap=0.5, base=0.02), retries)
-        if retries
-        else Retry(NoBackoff(), 0)
-    )
+    retry = DeadlineRetry(retries, timeout) if retries else Retry(NoBackoff(), 0)
     kwargs: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": min(timeout, 1.0),

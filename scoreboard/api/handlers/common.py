@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from ... import errors
 from ...appkeys import SESSIONS, VERIFIER
@@ -22,10 +21,7 @@ async def player(request: web.Request, *, allow_banned: bool = False,
                  claims: Claims | None = None) -> Claims:
     """Claims of a live session of an existing player."""
     claims = claims or claims_of(request)
-    try:
-        problem = await request.app[SESSIONS].problem(claims)
-    except RedisError:
-        raise errors.ServiceUnavailable() from None
+    problem = await request.app[SESSIONS].problem(claims)
     if problem is not None and not (allow_banned and problem is errors.Forbidden):
         raise problem()
     return claims
