@@ -156,11 +156,24 @@ async def test_page_edges(client: Any, make_player: Any) -> None:
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=-1", "offset=-1",
-                                   "limit=abc", "offset=1.5", "limit=", "limit=%201"])
+                                   "limit=abc", "offset=1.5", "limit=", "limit=%201",
+                                   # digits Python's isdigit() takes but int() refuses or
+                                   # reads differently: superscript, circled, Arabic-Indic
+                                   "limit=%C2%B2", "offset=%E2%91%A0", "limit=%D9%A5",
+                                   "offset=" + "9" * 30])
 async def test_bad_page_queries(client: Any, query: str) -> None:
     body = await get_json(client, f"/api/v1/leaderboard?{query}", status=400)
     assert body["error"]["code"] == "VALIDATION_ERROR"
     assert body["error"]["fields"]
+
+
+async def test_bad_window_is_400(client: Any, make_player: Any) -> None:
+    _, token = await make_player()
+    await post_score(client, token, 5)
+    for window in ("%C2%B2", "%D9%A5", "51", "x"):
+        body = await get_json(client, f"/api/v1/leaderboard/me?window={window}", status=400,
+                              headers=bearer(token))
+        assert body["error"]["fields"] == {"window": ["Must be an integer from 0 to 50."]}
 
 
 @pytest.mark.redis62

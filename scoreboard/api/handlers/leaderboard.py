@@ -15,7 +15,8 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    # ASCII digits only: str.isdigit() also takes '²' (which int() refuses) and '٥'
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not lo <= int(raw) <= hi:
         raise errors.ValidationFailed(fields={name: [f"Must be an integer from {lo} to {hi}."]})
     return int(raw)
 
