@@ -16,6 +16,10 @@ from .scoring.actions import Action, ActionError, default_actions, load_actions
 PERSIST_MODES = ("batch", "direct")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MIN_SECRET_BYTES = 32
+MIN_TOKEN_TTL_S = 60
+# The longest session accepted: a token living longer could not be logged out for good
+# (its revocation is kept until it expires).
+MAX_TOKEN_TTL_S = 366 * 24 * 3600
 
 
 class ConfigError(Exception):
@@ -40,8 +44,8 @@ def setting(var: str, parse: Callable[[str], Any], default: Any, help: str, *,
 
 
 # parsers ------------------------------------------------------------------------
-def _at_least(convert: Callable[[str], Any], minimum: float,
-              expected: str) -> Callable[[str], Any]:
+def _at_least(convert: Callable[[str], Any], minimum: float, expected: str,
+              maximum: float = float("inf")) -> Callable[[str], Any]:
     def parse(raw: str) -> Any:
         try:
             value = convert(raw)
@@ -49,6 +53,8 @@ def _at_least(convert: Callable[[str], Any], minimum: float,
             raise ValueError(f"expected {expected}, got {raw!r}") from None
         if not value >= minimum or value == float("inf"):  # NaN fails the comparison
             raise ValueError(f"must be at least {minimum}, got {raw!r}")
+        if value > maximum:
+            raise ValueError(f"must be at most {maximum}, got {raw!r}")
         return value
 
     return parse
@@ -58,8 +64,9 @@ def number(minimum: float) -> Callable[[str], float]:
     return _at_least(float, minimum, "a number of seconds")
 
 
-def integer(minimum: int) -> Callable[[str], int]:
-    return _at_least(int, minimum, "an integer")
+def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    return _at_least(int, minimum, "an integer",
+                     float("inf") if maximum is None else maximum)
 
 
 def url(*schemes: str) -> Callable[[str], str]:
@@ -138,7 +145,7 @@ class Config:
                                      shown="unset")
     jwt_audience: str | None = setting("JWT_AUDIENCE", text, None, "checked when set",
                                        shown="unset")
-    jwt_ttl_s: int = setting("JWT_TTL_S", integer(60), 24 * 3600,
+    jwt_ttl_s: int = setting("JWT_TTL_S", integer(MIN_TOKEN_TTL_S, MAX_TOKEN_TTL_S), 24 * 3600,
                              "lifetime of tokens this service mints")
     persist_mode: str = setting(
         "PERSIST_MODE", choice(PERSIST_MODES), "batch",

@@ -18,7 +18,7 @@ import jwt
 from aiohttp import web
 
 from .. import errors
-from ..settings import Config
+from ..settings import MAX_TOKEN_TTL_S, Config
 
 LEEWAY_S = 10
 CACHE_SIZE = 50_000
@@ -85,6 +85,8 @@ class TokenVerifier:
             exp = payload["exp"]
             if isinstance(exp, bool) or not isinstance(exp, int | float):
                 raise errors.Unauthorized()
+            if exp > time.time() + MAX_TOKEN_TTL_S + LEEWAY_S:  # also 1e308 and inf
+                raise errors.Unauthorized()
             return Claims(sub=sub, jti=jti, exp=int(exp), admin=payload.get("role") == "admin")
         except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             raise errors.Unauthorized() from None
@@ -98,7 +100,7 @@ def mint(config: Config, user_id: str, *, ttl_s: int | None = None, admin: bool 
     payload: dict[str, Any] = {
         "sub": user_id,
         "iat": now,
-        "exp": now + (ttl_s or config.jwt_ttl_s),
+        "exp": now + (config.jwt_ttl_s if ttl_s is None else ttl_s),
         "jti": uuid.uuid4().hex,
     }
     if admin:

@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--avatar-url")
     t = sub.add_parser("token", help="print a JWT for a player")
     t.add_argument("user_id")
-    t.add_argument("--ttl", type=int, help="lifetime in seconds (JWT_TTL_S)")
+    t.add_argument("--ttl", help=f"lifetime in seconds, {config_mod.MIN_TOKEN_TTL_S}-"
+                   f"{config_mod.MAX_TOKEN_TTL_S} (JWT_TTL_S)")
     t.add_argument("--admin", action="store_true", help="add role: admin")
     sub.add_parser("reseed", help="rebuild Redis (scores, tie order, profiles) from PostgreSQL")
     return p
@@ -145,6 +146,13 @@ def cmd_token(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         user_id = users.parse_user_id(args.user_id)
     except errors.ValidationFailed:
         raise CliError(f"USER_ID: not a UUID: {args.user_id!r}") from None
+    ttl = None
+    if args.ttl is not None:
+        try:
+            ttl = config_mod.integer(config_mod.MIN_TOKEN_TTL_S,
+                                     config_mod.MAX_TOKEN_TTL_S)(args.ttl)
+        except ValueError as exc:
+            raise CliError(f"--ttl: {exc}") from None
 
     async def exists() -> bool:
         conn = await _pg(cfg)
@@ -156,7 +164,7 @@ def cmd_token(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     if not _run(exists):
         raise CliError(f"USER_ID: no such user: {user_id}")
     try:
-        print(tokens.mint(cfg, user_id, ttl_s=args.ttl, admin=args.admin))
+        print(tokens.mint(cfg, user_id, ttl_s=ttl, admin=args.admin))
     except errors.Forbidden as exc:
         raise CliError(exc.message) from None
     return 0

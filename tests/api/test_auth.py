@@ -71,6 +71,10 @@ async def test_hs256_attacks(client: Any, make_player: Any, redis: Redis) -> Non
                                               headers={"crit": ["x-custom"], "x-custom": 1}),
         "HS512": "Bearer " + jwt.encode(claims(uid), SECRET, algorithm="HS512"),
         "tampered": "Bearer " + good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
+        # a lifetime no session should have: it could never be logged out
+        "exp 1e308": "Bearer " + jwt.encode(claims(uid, exp=1e308), SECRET, algorithm="HS256"),
+        "exp in 10 years": "Bearer " + jwt.encode(
+            claims(uid, exp=int(time.time()) + 10 * 366 * 86400), SECRET, algorithm="HS256"),
     }
     for name, header in forged.items():
         headers = {} if header is None else {"Authorization": header}

@@ -45,6 +45,12 @@ async def test_cli_refusals_are_one_line(client: Any, config: Config) -> None:
     assert missing.returncode == 2 and "no such user" in missing.stderr
     bad = run_cli(config, "users", "create", "--username", "x", "--email", "nope")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    user = json.loads(dup.stdout)
+    for ttl in ("0", "-5", "59", "100000000000000000"):
+        refused = run_cli(config, "token", user["id"], "--ttl", ttl)
+        assert refused.returncode == 2, (ttl, refused.stdout)
+        assert refused.stderr.startswith("scoreboard: error: --ttl:"), (ttl, refused.stderr)
+        assert refused.stdout == ""
 
 
 def test_every_command_has_help() -> None:

@@ -44,6 +44,7 @@ def test_fractional_intervals() -> None:
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"ACTIONS_FILE": "/nonexistent/actions.json"}, "ACTIONS_FILE"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"JWT_TTL_S": "100000000000"}, "JWT_TTL_S"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:

@@ -15,7 +15,8 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
     raw = request.query.get(name)
     if raw is None:
         return default
-    # ASCII digits only: str.isdigit() also takes '²' (which int() refuses) and '٥'
+    # ASCII digits only: str.isdigit() also takes superscripts (int() refuses them) and
+    # other scripts' digits (int() reads them)
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not lo <= int(raw) <= hi:
         raise errors.ValidationFailed(fields={name: [f"Must be an integer from {lo} to {hi}."]})
     return int(raw)
