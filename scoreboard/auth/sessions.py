@@ -14,6 +14,9 @@ from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
 from .tokens import LEEWAY_S, Claims
 
+REFRESH_RATE_PER_MINUTE = 10  # refreshes per player: each leaves a revocation and a broadcast
+REFRESH_PERIOD_MS = 60_000
+
 _PROBLEMS: dict[str, type[errors.ApiError]] = {
     "UNAUTHORIZED": errors.Unauthorized, "FORBIDDEN": errors.Forbidden,
 }
@@ -24,6 +27,7 @@ class SessionChecker:
 
     def __init__(self, redis: RedisClient, pipe: AutoPipeline | None = None) -> None:
         self._script = scripts.load("session", redis, pipe)
+        self._refresh = scripts.load("refresh", redis, pipe)
 
     async def problem(self, claims: Claims) -> type[errors.ApiError] | None:
         """None when all is well; else the error to answer (Unauthorized or Forbidden)."""
@@ -34,11 +38,32 @@ class SessionChecker:
         status = scripts.parse_status(reply)
         return None if status == "OK" else _PROBLEMS.get(status, errors.Unauthorized)
 
+    async def end_for_refresh(self, claims: Claims) -> None:
+        """End a live session so that a fresh token may replace it: of concurrent refreshes
+        of one session exactly one gets here without an error."""
+        reply = await self._refresh(
+            keys=scripts.RefreshKeys(revoked=keys.revoked_key(claims.jti), profiles=keys.PROFILES,
+                                     banned=keys.BANNED, rate=keys.refresh_rate_key(claims.sub)),
+            args=scripts.RefreshArgs(uid=claims.sub, jti=claims.jti, ttl_ms=_revocation_ms(claims),
+                                     limit=REFRESH_RATE_PER_MINUTE, period_ms=REFRESH_PERIOD_MS,
+                                     channel=keys.CHANNEL))
+        status = scripts.parse_status(reply[0])
+        if status == "RATE_LIMITED":
+            wait_s = max(1, -(-int(reply[1]) // 1000))
+            raise errors.RateLimited(f"Too many refreshes; retry in {wait_s} s",
+                                     headers={"Retry-After": str(wait_s)})
+        if status != "OK":
+            raise _PROBLEMS.get(status, errors.Unauthorized)()
+
+
+def _revocation_ms(claims: Claims) -> int:
+    """How long a revocation is kept: until the token would have expired anyway."""
+    return max(1000, int((claims.exp + LEEWAY_S - time.time()) * 1000))
+
 
 async def revoke(redis: RedisClient, claims: Claims) -> None:
     """End a session: its token is refused from now on, and its sockets close."""
-    ttl_ms = max(1000, int((claims.exp + LEEWAY_S - time.time()) * 1000))
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(keys.revoked_key(claims.jti), 1, px=ttl_ms)
+        pipe.set(keys.revoked_key(claims.jti), 1, px=_revocation_ms(claims))
         pipe.publish(keys.CHANNEL, encode_revoke(jti=claims.jti))
         await pipe.execute()

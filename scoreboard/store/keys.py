@@ -28,6 +28,10 @@ def rate_key(user_id: str, action: str) -> str:
     return f"{{lb}}:rl:{user_id}:{action}"
 
 
+def refresh_rate_key(user_id: str) -> str:
+    return f"{{lb}}:rl-refresh:{user_id}"  # apart from the actions' rate keys
+
+
 def idem_key(user_id: str, key: str | None) -> str:
     return f"{{lb}}:idem:{user_id}:{key or '-'}"
 

@@ -216,6 +216,22 @@ def parse_status(reply: Any) -> str:
     return as_text(reply)
 
 
+class RefreshKeys(NamedTuple):
+    revoked: str
+    profiles: str
+    banned: str
+    rate: str
+
+
+class RefreshArgs(NamedTuple):
+    uid: str
+    jti: str
+    ttl_ms: int
+    limit: int
+    period_ms: int
+    channel: str
+
+
 class BanKeys(NamedTuple):
     scores: str
     member: str
@@ -248,6 +264,7 @@ SPECS: dict[str, tuple[type[tuple[Any, ...]], type[tuple[Any, ...]]]] = {
     "release": (ReleaseKeys, ReleaseArgs),
     "ranks": (RanksKeys, RanksArgs),
     "session": (SessionKeys, SessionArgs),
+    "refresh": (RefreshKeys, RefreshArgs),
     "ban": (BanKeys, BanArgs),
     "renew_lock": (RenewLockKeys, RenewLockArgs),
 }

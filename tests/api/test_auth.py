@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
+from scoreboard.auth.sessions import REFRESH_RATE_PER_MINUTE
 from scoreboard.players.moderation import Moderation
 from scoreboard.store import keys
 from tests.support import SECRET, bearer, post_score
@@ -138,6 +140,42 @@ async def test_refresh_gives_a_new_token_and_ends_the_old(client: Any, make_play
     await assert_401(client, bearer(token), redis)
     again = await post_score(client, fresh, 2)
     assert again["data"]["user_id"] == uid
+
+
+async def test_refresh_race_has_one_winner(client: Any, make_player: Any,
+                                           redis: Redis) -> None:
+    """30 refreshes of one token released together: one new session, the rest 401."""
+    uid, token = await make_player()
+
+    async def refresh() -> tuple[int, Any]:
+        resp = await client.post("/api/v1/auth/refresh", headers=bearer(token))
+        return resp.status, await resp.json()
+
+    results = await asyncio.gather(*(refresh() for _ in range(30)))
+    winners = [body["data"]["token"] for status, body in results if status == 200]
+    assert len(winners) == 1, [status for status, _ in results]
+    assert sorted(status for status, _ in results) == [200] + [401] * 29
+    assert (await post_score(client, winners[0], 1))["data"]["user_id"] == uid
+    await assert_401(client, bearer(token), redis)
+
+
+async def test_refresh_is_rate_limited(client: Any, make_player: Any, redis: Redis) -> None:
+    _, token = await make_player()
+    statuses = []
+    for _ in range(REFRESH_RATE_PER_MINUTE + 1):
+        resp = await client.post("/api/v1/auth/refresh", headers=bearer(token))
+        body = await resp.json()
+        statuses.append(resp.status)
+        if resp.status != 200:
+            assert resp.status == 429 and body["error"]["code"] == "RATE_LIMITED"
+            assert int(resp.headers["Retry-After"]) >= 1
+            break
+        token = body["data"]["token"]
+    assert statuses == [200] * REFRESH_RATE_PER_MINUTE + [429]
+    # the refused refresh ended nothing: the last token still works
+    await post_score(client, token, 1)
+    revoked = [k async for k in redis.scan_iter(match=keys.revoked_key("*"))]
+    assert len(revoked) == REFRESH_RATE_PER_MINUTE
 
 
 async def test_banned_player_gets_403(client: Any, make_player: Any, pool: Any,
