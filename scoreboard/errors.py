@@ -31,6 +31,8 @@ REGISTRY: dict[str, ErrorCode] = {e.code: e for e in (
               "unknown route, unranked player, unknown user"),
     ErrorCode("METHOD_NOT_ALLOWED", 405, "error", "Method not allowed",
               "wrong method (with Allow)"),
+    ErrorCode("REQUEST_TIMEOUT", 408, "invalid", "The request body did not arrive in time",
+              "a body not received within HTTP_READ_TIMEOUT_S"),
     ErrorCode("IDEMPOTENCY_IN_PROGRESS", 409, "idempotency",
               "A request with this Idempotency-Key is still being processed",
               "direct mode: the same key is still being processed"),
@@ -106,6 +108,10 @@ class InProgress(ApiError):
     code = "IDEMPOTENCY_IN_PROGRESS"
 
 
+class RequestTimeout(ApiError):
+    code = "REQUEST_TIMEOUT"
+
+
 class Conflict(ApiError):
     code = "CONFLICT"
 
@@ -136,6 +142,7 @@ class ServiceUnavailable(ApiError):
 
 BY_CODE: dict[str, type[ApiError]] = {cls.code: cls for cls in (
     ApiError, ValidationFailed, Unauthorized, Forbidden, NotFound, InProgress, Conflict,
+    RequestTimeout,
     PayloadTooLarge, UnsupportedMediaType, ScoreLimitExceeded, IdempotencyKeyReused,
     RateLimited, ServiceUnavailable,
 )}

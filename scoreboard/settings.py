@@ -185,6 +185,15 @@ class Config:
         "Redis command timeout (a request fails with 503 after it)")
     pg_pool_size: int = setting("PG_POOL_SIZE", integer(1), 10,
                                 "PostgreSQL connections per process")
+    http_max_connections: int = setting(
+        "HTTP_MAX_CONNECTIONS", integer(1), 10_000,
+        "connections per process; the oldest one that sent nothing is closed first, else "
+        "the new one gets 503")
+    http_read_timeout_s: float = setting(
+        "HTTP_READ_TIMEOUT_S", number(0.1), 10.0,
+        "time for a new connection's request head, and for a request body")
+    http_keepalive_s: float = setting("HTTP_KEEPALIVE_S", number(0.1), 15.0,
+                                      "an idle keep-alive connection is closed after this")
     shutdown_timeout_s: float = setting(
         "SHUTDOWN_TIMEOUT_S", number(0.0), 10.0,
         "on SIGTERM, how long in-flight requests get to finish")

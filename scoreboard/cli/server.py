@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pickle
@@ -15,6 +16,7 @@ from types import FrameType
 import uvloop
 from aiohttp import web
 
+from ..api.guard import GuardedRunner
 from ..app import create_app
 from ..obs import logs
 from ..settings import Config
@@ -24,18 +26,24 @@ log = logging.getLogger(__name__)
 
 def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
                demo: bool = False) -> int:
+    """Serve until SIGTERM/SIGINT; 1 with one line on stderr if it cannot start."""
     app = create_app(cfg)
     if demo:
         from .demo import setup_demo
 
         setup_demo(app, host=host, port=port)
+    runner = GuardedRunner(
+        app, max_connections=cfg.http_max_connections, read_timeout_s=cfg.http_read_timeout_s,
+        handle_signals=True, access_log_class=logs.AccessLogger,
+        keepalive_timeout=cfg.http_keepalive_s, shutdown_timeout=cfg.shutdown_timeout_s,
+        auto_decompress=False,  # a compressed body is refused (415), never inflated
+    )
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        web.run_app(
-            app, host=host, port=port, reuse_port=reuse_port, access_log_class=logs.AccessLogger,
-            shutdown_timeout=cfg.shutdown_timeout_s, loop=uvloop.new_event_loop(),
-            print=lambda msg: log.info("listening on http://%s:%d (pid %d)", host, port,
-                                       os.getpid()),
-        )
+        loop.run_until_complete(_serve(runner, host, port, reuse_port))
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
     except OSError as exc:
         print(f"scoreboard: error: cannot serve on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)
@@ -44,7 +52,27 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
         print(f"scoreboard: error: start-up failed: {exc.__class__.__name__}: {exc}",
               file=sys.stderr)
         return 1
+    finally:
+        loop.run_until_complete(runner.cleanup())
+        _cancel_all(loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
     return 0
+
+
+async def _serve(runner: GuardedRunner, host: str, port: int, reuse_port: bool) -> None:
+    await runner.setup()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+    log.info("listening on http://%s:%d (pid %d)", host, port, os.getpid())
+    await asyncio.Event().wait()  # until a signal raises GracefulExit
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
 
 def run_workers(cfg: Config, *, host: str, port: int, workers: int) -> int:

@@ -42,6 +42,11 @@ CACHE_REFRESHES = Counter("scoreboard_cache_refreshes_total", "Top-10 cache refr
 PERSISTED = Counter("scoreboard_events_persisted_total", "Events written to PostgreSQL")
 DEAD_LETTERED = Counter("scoreboard_events_dead_lettered_total",
                         "Events moved to the dead-letter stream")
+CONNECTIONS_REFUSED = Counter("scoreboard_http_connections_refused_total",
+                              "Connections refused with 503 at HTTP_MAX_CONNECTIONS")
+CONNECTIONS_EXPIRED = Counter("scoreboard_http_connections_expired_total",
+                              "Connections closed for sending no request head in time, or "
+                              "to make room at HTTP_MAX_CONNECTIONS")
 BACKEND_ERRORS = Counter("scoreboard_backend_errors_total", "Redis and PostgreSQL errors",
                          ["backend"])
 
