@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import logging
+import re
 import sys
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
@@ -30,13 +32,36 @@ def request_id_for(request: web.BaseRequest) -> str:
     return f"{_PREFIX}-{next(_COUNTER):x}"
 
 
+# A token never reaches a log line, whoever writes it (aiohttp quotes whole request
+# lines in its parser errors): JWTs and ``token=`` values are masked in every line.
+_SECRETS = re.compile(r"eyJ[\w-]*\.[\w-]*\.[\w-]*|(?<=token=)[^&\s'\"\\]+")
+
+
+def redact(text: str) -> str:
+    return _SECRETS.sub("<redacted>", text)
+
+
+class ClientFaults(logging.Filter):
+    """aiohttp logs a request it cannot parse at error level with a traceback; a
+    malformed request is the client's fault: one info line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = f"{record.getMessage()}: {exc.__class__.__name__}"
+            record.args = None
+            record.exc_info = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         rid = getattr(record, "request_id", None) or REQUEST_ID.get()
         if rid:
@@ -45,7 +70,7 @@ class JsonFormatter(logging.Formatter):
             if hasattr(record, extra):
                 line[extra] = getattr(record, extra)
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            line["exc"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(line).decode()
 
 
@@ -57,6 +82,7 @@ def setup(level: str) -> None:
     root.setLevel(level)
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # chatty at INFO
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(ClientFaults())
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -184,3 +184,24 @@ async def test_a_client_gone_mid_body_is_no_error(service: tuple[str, Path],
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     assert not [line for line in lines if line["level"] == "error"], lines
 
+
+
+async def test_unparsable_requests_log_no_token_and_no_error(service: tuple[str, Path],
+                                                             make_player: Any) -> None:
+    base, log = service
+    await wait_ready(base)
+    _, token = await make_player()
+    for request in (f"GET /ws/leaderboard?token={token} HTTP/1.1 extra\r\n\r\n",
+                    f"GET /ws/leaderboard?token={token} HTTP/1.1\r\nHost: x\r\nBad\x01H: y\r\n\r\n",
+                    f"G\x00T /x?token={token} HTTP/1.1\r\n\r\n"):
+        reader, writer = await raw(base)
+        writer.write(request.encode("latin-1"))
+        answer = await closed_by_server(reader, within=15)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.0 400 ") or answer.startswith(b"HTTP/1.1 400 ")
+    assert await healthy(base)
+    text = log.read_text()
+    assert token not in text and token.split(".")[2] not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert any(line["logger"] == "aiohttp.server" for line in lines)  # they were logged
+    assert not [line for line in lines if line["level"] == "error"]
