@@ -42,7 +42,10 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
         REQUEST_ID.reset(token)
     metrics.observe(request, response.status, time.perf_counter() - start)
     if not response.prepared:
-        response.headers["X-Request-Id"] = rid
+        headers = response.headers
+        headers["X-Request-Id"] = rid
+        headers["Server"] = "scoreboard"  # not the framework and its version
+        headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

@@ -110,7 +110,22 @@ def validate_data(cls: type[Schema], data: Any) -> Any:
         return schema(cls).load(data)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        raise errors.ValidationFailed(fields=messages) from None
+        raise errors.ValidationFailed(fields=_brief(messages)) from None
+
+
+MAX_LISTED_FIELDS = 10
+
+
+def _brief(messages: dict[str, Any]) -> dict[str, Any]:
+    """At most MAX_LISTED_FIELDS fields, the schema's own first: a body of thousands of
+    unknown fields gets a short answer, not one line per field."""
+    if len(messages) <= MAX_LISTED_FIELDS:
+        return messages
+    known = sorted(messages, key=lambda name: messages[name] == ["Unknown field."])
+    brief = {name[:64]: messages[name] for name in known[:MAX_LISTED_FIELDS]}
+    brief["_schema"] = [f"{len(messages) - MAX_LISTED_FIELDS} more fields refused "
+                        "(unknown fields are not accepted)."]
+    return brief
 
 
 async def load(request: web.Request, cls: type[Schema], *, allow_empty: bool = False) -> Any:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
 from .handlers import admin, auth, health, leaderboard, page, scores, ws
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -29,4 +25,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/metrics", health.metrics_view)
     r.add_get("/api/v1/openapi.json", health.openapi_json)
     r.add_get("/", page.index)
-    r.add_static("/static/", STATIC)
+    r.add_get("/static/{path:.+}", page.static)

@@ -56,6 +56,43 @@ async def test_unknown_route_is_an_envelope(client: Any) -> None:
     assert (await resp.json())["error"]["code"] == "METHOD_NOT_ALLOWED"
 
 
+async def test_missing_static_file_is_a_404_envelope_and_counted_so(client: Any) -> None:
+    resp = await client.get("/static/missing.js")
+    assert resp.status == 404
+    assert (await resp.json())["error"]["code"] == "NOT_FOUND"
+    for escape in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/avatars"):
+        assert (await client.get(escape)).status == 404, escape
+    ok = await client.get("/static/app.js")
+    assert ok.status == 200 and "javascript" in ok.headers["Content-Type"]
+    metrics = await (await client.get("/metrics")).text()
+    line = next(m for m in metrics.splitlines() if m.startswith("scoreboard_http_requests_total{")
+                and "/static/" in m and 'status="404"' in m)
+    assert float(line.rsplit(" ", 1)[1]) >= 1
+
+
+async def test_headers_say_little_and_protect_the_page(client: Any) -> None:
+    for path in ("/", "/healthz", "/api/v1/nope"):
+        resp = await client.get(path)
+        assert resp.headers["Server"] == "scoreboard", path  # no framework or version
+        assert resp.headers["X-Content-Type-Options"] == "nosniff", path
+    page = await client.get("/")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+
+
+async def test_a_body_of_unknown_fields_gets_a_short_error(client: Any, make_player: Any) -> None:
+    _, token = await make_player()
+    body = {f"f{i:05d}": 1 for i in range(4000)}  # about 50 KB, under the size limit
+    resp = await client.post("/api/v1/scores/update", json=body,
+                             headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 400
+    text = await resp.text()
+    assert len(text) < 4096, len(text)  # not one line per field
+    fields = (await resp.json())["error"]["fields"]
+    assert "action_type" in fields and "score_increment" in fields  # the real problems first
+
+
 async def test_unhandled_errors_are_a_generic_500(aiohttp_client: Any, config: Any,
                                                   redis: Any, pool: Any,
                                                   caplog: pytest.LogCaptureFixture) -> None:

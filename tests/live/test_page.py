@@ -11,6 +11,8 @@ import pytest
 
 from tests.support import post_score
 
+expect = pytest.importorskip("playwright.async_api").expect
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
@@ -39,16 +41,19 @@ async def test_page_updates_live(browser: Any, make_client: Any, make_player: An
     for i, (_, token) in enumerate(players):
         await post_score(client, token, 100 * (3 - i))  # ace, blaze, comet
     page = await browser.new_page(viewport={"width": 390, "height": 700})  # phone width
+    violations: list[str] = []  # the page runs under its Content-Security-Policy
+    page.on("console", lambda m: violations.append(m.text)
+            if "Content Security Policy" in m.text else None)
     await page.goto(str(client.make_url("/")) + f"#token={players[0][1]}")
-    await page.wait_for_function("document.querySelectorAll('#rows tr').length === 3")
+    # waits that poll from Playwright's own world: the page's CSP forbids eval
+    await expect(page.locator("#rows tr")).to_have_count(3)
     names = await page.locator("#rows td.player .name").all_inner_texts()
     assert names == ["ace", "blaze", "comet"]
     assert await page.locator("#status").inner_text() == "Live"
     await page.evaluate("window.__sameDocument = true")
 
     await post_score(client, players[2][1], 500)  # comet jumps to first
-    await page.wait_for_function(
-        "document.querySelector('#rows tr td.player .name').textContent === 'comet'")
+    await expect(page.locator("#rows tr td.player .name").first).to_have_text("comet")
     assert await page.evaluate("window.__sameDocument === true")  # no reload happened
     first = page.locator("#rows tr").first
     assert await first.locator("td.score").inner_text() == "600"
@@ -56,8 +61,8 @@ async def test_page_updates_live(browser: Any, make_client: Any, make_player: An
     assert await page.locator("table caption").count() == 1
     shot = os.environ.get("SCOREBOARD_SCREENSHOT")
     if shot:
-        await page.wait_for_function("document.getAnimations().length === 0")
-        await page.screenshot(path=shot, full_page=True)
+        await page.screenshot(path=shot, full_page=True, animations="disabled")
+    assert violations == []
 
 
 async def test_page_explains_a_bad_or_missing_token(browser: Any, make_client: Any) -> None:
