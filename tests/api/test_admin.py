@@ -41,6 +41,13 @@ async def test_create_user_rules(client: Any, make_player: Any, pool: Any) -> No
     assert dup["error"]["code"] == "CONFLICT" and "username" in dup["error"]["fields"]
     dup = await call(client, USERS, admin, 409, json={"username": "other", "email": "fresh@x.io"})
     assert "email" in dup["error"]["fields"]
+    # case does not make a second player: not in the name, not in the email
+    upper = await call(client, USERS, admin, 409, json={"username": "FRESH_ONE",
+                                                         "email": "upper@x.io"})
+    assert "username" in upper["error"]["fields"]
+    upper = await call(client, USERS, admin, 409, json={"username": "someone",
+                                                         "email": "FRESH@X.IO"})
+    assert "email" in upper["error"]["fields"]
     for bad in ({"username": "ab", "email": "a@x.io"},
                 {"username": "x" * 51, "email": "a@x.io"},
                 {"username": "okname", "email": "not-an-email"},
