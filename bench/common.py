@@ -152,6 +152,10 @@ def wrk(url: str, *, seconds: int = 8, connections: int = 50, script: str | None
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     result = {"rps": rps, "non2xx": float(non2xx.group(1)) if non2xx else 0.0}
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        out)
+    if sockets:
+        result["socket_errors"] = float(sum(int(n) for n in sockets.groups()))
     for pct in ("50", "99"):
         m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out)
         if m:
