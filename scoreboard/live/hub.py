@@ -44,6 +44,7 @@ class Client:
     user_id: str
     jti: str
     transport: asyncio.Transport | None
+    joined: bool = False  # has had its snapshot: broadcasts go to it from now on
 
 
 class Hub:
@@ -58,6 +59,7 @@ class Hub:
         self.sent = 0
         self.dropped = 0
         self.broadcast_seq = 0  # the board seq of the last broadcast
+        self.last_frame: bytes | None = None  # that broadcast, for a client joining late
         self._changes: list[Change] = []
         self._dirty = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -132,11 +134,21 @@ class Hub:
         self.sent += 1
 
     async def snapshot_for(self, client: Client) -> None:
-        """The current top 10, sent to one client right after it connects."""
-        entries = await self.top10.reader.top()
+        """The current top 10, sent to one client right after it connects; then it joins
+        the broadcasts.
+
+        The sequence is read before the board, so the snapshot is at least as new as its
+        ``seq`` says. Broadcasts skip the client until its snapshot is out (else a newer
+        change could reach it before the older snapshot); one that went out meanwhile is
+        sent to it right after, so its ``seq`` never goes back and it ends on the truth.
+        """
         seq = int(await self.redis.get(keys.BOARDSEQ) or 0)
+        entries = await self.top10.reader.top()
         # one message per connection: aiohttp's own writer, which waits for a full buffer
-        await client.ws.send_str(message(entries, [], max(seq, self.seq)).decode())
+        await client.ws.send_str(message(entries, [], seq).decode())
+        client.joined = True
+        if self.broadcast_seq > seq and self.last_frame is not None:
+            self.send(client, self.last_frame)
 
     # fan-out ---------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -187,11 +199,12 @@ class Hub:
         seq = max(self.seq, int(await self.redis.get(keys.BOARDSEQ) or 0))
         self.seq = seq
         self.broadcast_seq = seq
-        frame = text_frame(message(entries, merge_changes(changes), seq))
+        frame = self.last_frame = text_frame(message(entries, merge_changes(changes), seq))
         self.top10.remember(entries, now_ms())  # GET top10 here serves what was pushed
         before = self.sent
         for client in list(self.clients):
-            self.send(client, frame)
+            if client.joined:
+                self.send(client, frame)
         metrics.WS_SENT.inc(self.sent - before)
         await self.top10.store(entries)
 

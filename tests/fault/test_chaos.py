@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -118,56 +118,52 @@ async def test_kill_9_during_persistence_batches(config: Config, pool: asyncpg.P
         assert await run([base], tokens, pool, redis, kill_and_restart) == []
 
 
+@pytest.fixture
+async def own_redis(config: Config, pool: asyncpg.Pool,
+                    tmp: Path) -> AsyncIterator[tuple[RedisServer, Any, dict[str, str], str]]:
+    """A Redis of this test's own (to stop, restart, hang) and a service on it: the
+    server, a client that outlives restarts, the players' tokens, the service's URL."""
+    server = RedisServer(tmp / "redis", aof=True)
+    server.start()
+    own = connect(server.url, cluster=False, timeout=2.0, retries=3)
+    try:
+        cfg = replace(config, redis_url=server.url)
+        tokens = await make_tokens(cfg, pool, own)
+        with services(cfg, tmp, 1, REQUEST_TIMEOUT_S="0.5") as procs:
+            await wait_ready(procs[0][1])
+            yield server, own, tokens, procs[0][1]
+    finally:
+        await own.aclose()
+        server.stop()
+
+
 @pytest.mark.parametrize("pause", ["quick", "slow"])
-async def test_redis_restarted(config: Config, pool: asyncpg.Pool, tmp: Path,
-                               pause: str) -> None:
-    server = RedisServer(tmp / "redis", aof=True)
-    server.start()
-    own = connect(server.url, cluster=False, timeout=2.0, retries=3)  # outlives restarts
-    try:
-        cfg = replace(config, redis_url=server.url)
-        tokens = await make_tokens(cfg, pool, own)
-        with services(cfg, tmp, 1, REQUEST_TIMEOUT_S="0.5") as procs:
-            base = procs[0][1]
-            await wait_ready(base)
+async def test_redis_restarted(own_redis: Any, pool: asyncpg.Pool, pause: str) -> None:
+    server, own, tokens, base = own_redis
 
-            async def restart(load: Load) -> None:
-                server.stop()
-                if pause == "slow":
-                    await eventually(lambda: ready_state(base, "redis", "down"),
-                                     what="the service seeing Redis down")
-                server.start()  # same port, same data (AOF, fsync always)
-
-            assert await run([base], tokens, pool, own, restart) == []
-    finally:
-        await own.aclose()
+    async def restart(load: Load) -> None:
         server.stop()
+        if pause == "slow":
+            await eventually(lambda: ready_state(base, "redis", "down"),
+                             what="the service seeing Redis down")
+        server.start()  # same port, same data (AOF, fsync always)
+
+    assert await run([base], tokens, pool, own, restart) == []
 
 
-async def test_redis_hung(config: Config, pool: asyncpg.Pool, tmp: Path) -> None:
-    server = RedisServer(tmp / "redis", aof=True)
-    server.start()
-    own = connect(server.url, cluster=False, timeout=2.0, retries=3)  # outlives restarts
-    try:
-        cfg = replace(config, redis_url=server.url)
-        tokens = await make_tokens(cfg, pool, own)
-        with services(cfg, tmp, 1, REQUEST_TIMEOUT_S="0.5") as procs:
-            base = procs[0][1]
-            await wait_ready(base)
+async def test_redis_hung(own_redis: Any, pool: asyncpg.Pool) -> None:
+    server, own, tokens, base = own_redis
 
-            async def hang(load: Load) -> None:
-                assert server.proc is not None
-                os.kill(server.proc.pid, signal.SIGSTOP)
-                try:
-                    await eventually(lambda: ready_state(base, "redis", "down"),
-                                     what="the service seeing Redis hang")
-                finally:
-                    os.kill(server.proc.pid, signal.SIGCONT)
+    async def hang(load: Load) -> None:
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            await eventually(lambda: ready_state(base, "redis", "down"),
+                             what="the service seeing Redis hang")
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
 
-            assert await run([base], tokens, pool, own, hang) == []
-    finally:
-        await own.aclose()
-        server.stop()
+    assert await run([base], tokens, pool, own, hang) == []
 
 
 async def test_postgres_stopped_for_a_while(config: Config, redis: Redis, tmp: Path) -> None:

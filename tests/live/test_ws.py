@@ -261,6 +261,46 @@ async def test_snapshot_after_a_restart_the_client_repairs_by_itself(
         server.stop()
 
 
+async def test_watchers_joining_during_changes_never_go_back(make_client: Any,
+                                                             make_player: Any) -> None:
+    """A socket that connects while changes are being pushed gets its snapshot first and
+    the changes after: its seq never goes back, and it ends on GET top10."""
+    client = await make_client(ws_coalesce_ms=0)
+    players = [await make_player() for _ in range(12)]
+
+    async def scores() -> None:
+        for i in range(120):
+            await post_score(client, players[i % len(players)][1], 1 + i % 7)
+
+    async def watch(n: int) -> tuple[list[int], Any]:
+        ws = await client.ws_connect(f"{WS}?token={players[n % len(players)][1]}")
+        seqs, last = [], None
+        try:
+            while True:
+                try:
+                    msg = await ws.receive_json(timeout=1.0)
+                except TimeoutError:
+                    return seqs, last  # quiet for a second: the changes are over
+                seqs.append(msg["seq"])
+                last = msg["data"]["leaderboard"]
+        finally:
+            await ws.close()
+
+    async def joiners() -> list[tuple[list[int], Any]]:
+        watches = []
+        for n in range(30):  # sockets arriving one after another while the scores go on
+            watches.append(asyncio.create_task(watch(n)))
+            await asyncio.sleep(0.005)
+        return list(await asyncio.gather(*watches))
+
+    _, seen = await asyncio.gather(scores(), joiners())
+    await eventually(client.app[appkeys.HUB].settled, what="every change pushed")
+    top = (await (await client.get("/api/v1/leaderboard/top10")).json())["data"]["leaderboard"]
+    for seqs, last in seen:
+        assert seqs == sorted(seqs), seqs
+        assert last == top
+
+
 async def test_fan_out_between_two_apps(make_client: Any, make_player: Any) -> None:
     a = await make_client()
     b = await make_client()
