@@ -140,6 +140,12 @@ class ServiceUnavailable(ApiError):
     code = "SERVICE_UNAVAILABLE"
 
 
+def rate_limited(what: str, wait_ms: int) -> RateLimited:
+    """429 with ``Retry-After`` in whole seconds (at least 1) for a wait the GCRA gave."""
+    wait_s = max(1, -(-wait_ms // 1000))
+    return RateLimited(f"{what}; retry in {wait_s} s", headers={"Retry-After": str(wait_s)})
+
+
 BY_CODE: dict[str, type[ApiError]] = {cls.code: cls for cls in (
     ApiError, ValidationFailed, Unauthorized, Forbidden, NotFound, InProgress, Conflict,
     RequestTimeout,

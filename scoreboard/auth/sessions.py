@@ -47,13 +47,11 @@ class SessionChecker:
             args=scripts.RefreshArgs(uid=claims.sub, jti=claims.jti, ttl_ms=_revocation_ms(claims),
                                      limit=REFRESH_RATE_PER_MINUTE, period_ms=REFRESH_PERIOD_MS,
                                      channel=keys.CHANNEL))
-        status = scripts.parse_status(reply[0])
-        if status == "RATE_LIMITED":
-            wait_s = max(1, -(-int(reply[1]) // 1000))
-            raise errors.RateLimited(f"Too many refreshes; retry in {wait_s} s",
-                                     headers={"Retry-After": str(wait_s)})
-        if status != "OK":
-            raise _PROBLEMS.get(status, errors.Unauthorized)()
+        verdict = scripts.parse_score_reply(reply)  # the score scripts' refusal shapes
+        if verdict.status == "RATE_LIMITED":
+            raise errors.rate_limited("Too many refreshes", verdict.wait_ms)
+        if verdict.status != "OK":
+            raise _PROBLEMS.get(verdict.status, errors.Unauthorized)()
 
 
 def _revocation_ms(claims: Claims) -> int:

@@ -44,9 +44,7 @@ def refusal(reply: ScoreReply, action: str) -> errors.ApiError:
     if reply.status == "FORBIDDEN":
         return errors.Forbidden("This player may not post scores")
     if reply.status == "RATE_LIMITED":
-        wait_s = max(1, -(-reply.wait_ms // 1000))
-        return errors.RateLimited(f"Rate limit for {action!r} reached; retry in {wait_s} s",
-                                  headers={"Retry-After": str(wait_s)})
+        return errors.rate_limited(f"Rate limit for {action!r} reached", reply.wait_ms)
     if reply.status == "SCORE_LIMIT_EXCEEDED":
         return errors.ScoreLimitExceeded(f"Total would exceed {keys.MAX_TOTAL}")
     return errors.BY_CODE.get(reply.status, errors.ApiError)()
