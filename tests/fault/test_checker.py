@@ -4,6 +4,7 @@ scenarios, against a service broken on purpose in a throwaway step."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -34,18 +35,30 @@ async def read_pending(redis: Redis, consumer: str) -> list[Any]:
     return list(reply[0][1]) if reply else []
 
 
-async def test_checker_catches_ack_before_commit(make_client: Any, make_player: Any,
-                                                 pool: asyncpg.Pool, redis: Redis) -> None:
+async def problems_after(make_client: Any, make_player: Any, pool: asyncpg.Pool,
+                         redis: Redis, step: Callable[[Any], Awaitable[Any]],
+                         within: float) -> list[str]:
+    """Load, stop, run ``step`` (the breakage, or the honest flush), settle, check."""
     client, load = await loaded(make_client, make_player)
     async with load:
         await load.until(60)
         history = await load.stop()
+        await step(client)
+        await settle(pool, redis, history, within=within)
+        return await check(history, pool, redis, lambda: _top10(client), within=within)
+
+
+async def test_checker_catches_ack_before_commit(make_client: Any, make_player: Any,
+                                                 pool: asyncpg.Pool, redis: Redis) -> None:
+    lost: list[Any] = []
+
+    async def careless(client: Any) -> None:
         # the bug: events acknowledged to the stream before PostgreSQL has them, then lost
-        lost = await read_pending(redis, "careless")
+        lost.extend(await read_pending(redis, "careless"))
         await redis.xack(keys.EVENTS, keys.PERSIST_GROUP, *[entry_id for entry_id, _ in lost])
         await client.app[appkeys.PERSISTER].flush()  # persists only what came after
-        await settle(pool, redis, history, within=1)
-        problems = await check(history, pool, redis, lambda: _top10(client), within=5)
+
+    problems = await problems_after(make_client, make_player, pool, redis, careless, within=1)
     assert lost
     assert any("PostgreSQL holds" in p and "acknowledged" in p for p in problems), problems
     assert any("Redis holds" in p for p in problems), problems
@@ -53,34 +66,30 @@ async def test_checker_catches_ack_before_commit(make_client: Any, make_player: 
 
 async def test_checker_catches_a_doubled_batch(make_client: Any, make_player: Any,
                                                pool: asyncpg.Pool, redis: Redis) -> None:
-    client, load = await loaded(make_client, make_player)
-    async with load:
-        await load.until(60)
-        history = await load.stop()
+    doubled: list[Any] = []
+
+    async def doubler(client: Any) -> None:
         # the bug: a batch written twice under new ids (no dedupe by the stream id)
         entries = await read_pending(redis, "doubler")
-        records = [event_record(i, f) for i, f in entries]
+        doubled.extend(event_record(i, f) for i, f in entries)
         async with pool.acquire() as conn:
-            await write_events(conn, records)
-            await write_events(conn, [(f"x{r[0]}", *r[1:]) for r in records])
+            await write_events(conn, doubled)
+            await write_events(conn, [(f"x{r[0]}", *r[1:]) for r in doubled])
         await redis.xack(keys.EVENTS, keys.PERSIST_GROUP, *[i for i, _ in entries])
-        await settle(pool, redis, history, within=1)
-        problems = await check(history, pool, redis, lambda: _top10(client), within=5)
-    assert entries
+
+    problems = await problems_after(make_client, make_player, pool, redis, doubler, within=1)
+    assert doubled
     assert any("PostgreSQL holds" in p for p in problems), problems
 
 
 async def test_checker_passes_a_healthy_run(make_client: Any, make_player: Any,
                                             pool: asyncpg.Pool, redis: Redis) -> None:
     """The control: the same steps without the bug find nothing."""
-    client, load = await loaded(make_client, make_player)
-    async with load:
-        await load.until(60)
-        history = await load.stop()
+
+    async def flush(client: Any) -> None:
         await client.app[appkeys.PERSISTER].flush()
-        await settle(pool, redis, history, within=10)
-        problems = await check(history, pool, redis, lambda: _top10(client), within=10)
-    assert problems == []
+
+    assert await problems_after(make_client, make_player, pool, redis, flush, within=10) == []
 
 
 async def _top10(client: Any) -> list[Any]:
