@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import pickle
@@ -40,8 +41,9 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
     )
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
+    main = loop.create_task(_serve(runner, host, port, reuse_port))
     try:
-        loop.run_until_complete(_serve(runner, host, port, reuse_port))
+        loop.run_until_complete(main)
     except (web.GracefulExit, KeyboardInterrupt):
         pass
     except OSError as exc:
@@ -53,7 +55,10 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
               file=sys.stderr)
         return 1
     finally:
-        loop.run_until_complete(runner.cleanup())
+        if not main.done():  # a signal stopped it: its own finally cleans up
+            main.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(main)
         _cancel_all(loop)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
@@ -61,10 +66,14 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
 
 
 async def _serve(runner: GuardedRunner, host: str, port: int, reuse_port: bool) -> None:
-    await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
-    log.info("listening on http://%s:%d (pid %d)", host, port, os.getpid())
-    await asyncio.Event().wait()  # until a signal raises GracefulExit
+    """Serve until cancelled (after a signal), then clean up inside this same task."""
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+        log.info("listening on http://%s:%d (pid %d)", host, port, os.getpid())
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
