@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
-               demo: bool = False) -> int:
+               demo: bool = False, parent_pid: int | None = None) -> int:
     """Serve until SIGTERM/SIGINT; 1 with one line on stderr if it cannot start."""
     app = create_app(cfg)
     if demo:
@@ -41,7 +41,7 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
     )
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(runner, host, port, reuse_port))
+    main = loop.create_task(_serve(runner, host, port, reuse_port, parent_pid))
     try:
         loop.run_until_complete(main)
     except (web.GracefulExit, KeyboardInterrupt):
@@ -65,15 +65,37 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
     return 0
 
 
-async def _serve(runner: GuardedRunner, host: str, port: int, reuse_port: bool) -> None:
-    """Serve until cancelled (after a signal), then clean up inside this same task."""
+async def _serve(runner: GuardedRunner, host: str, port: int, reuse_port: bool,
+                 parent_pid: int | None) -> None:
+    """Serve until cancelled (after a signal) or, for a worker, until its parent is gone
+    (killed with -9, it could not pass a signal on); then clean up in this same task."""
     try:
         await runner.setup()
         await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
         log.info("listening on http://%s:%d (pid %d)", host, port, os.getpid())
-        await asyncio.Event().wait()
+        if parent_pid is None:
+            await asyncio.Event().wait()
+        else:
+            await _exited(parent_pid)
+            log.warning("the parent process is gone; stopping")
     finally:
         await runner.cleanup()
+
+
+async def _exited(pid: int) -> None:
+    """Returns when process ``pid`` has exited (a pidfd becomes readable then)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    gone = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_reader(fd, gone.set)
+    try:
+        await gone.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
@@ -116,7 +138,7 @@ def _worker_main() -> int:
     """A child of ``run_workers``: its configuration comes on stdin, from the parent."""
     cfg, host, port = pickle.loads(sys.stdin.buffer.read())
     logs.setup(cfg.log_level)
-    return run_server(cfg, host=host, port=port, reuse_port=True)
+    return run_server(cfg, host=host, port=port, reuse_port=True, parent_pid=os.getppid())
 
 
 if __name__ == "__main__":

@@ -109,3 +109,22 @@ async def test_sigterm_under_load_loses_nothing(config: Config, pool: asyncpg.Po
     assert pg == await redis_totals(redis)  # nothing left behind in the stream
     for uid in tokens:  # every 200 is in PostgreSQL; only an unanswered one may be too
         assert acked[uid] <= pg.get(uid, 0) <= acked[uid] + unanswered[uid]
+
+
+async def test_workers_stop_when_their_parent_is_killed(config: Config, tmp_path: Path) -> None:
+    """kill -9 of the `--workers` parent cannot pass a signal on: each worker notices its
+    parent is gone, stops cleanly, and no orphan keeps serving the port."""
+    import psutil
+
+    with serve(config, tmp_path, args=("--workers", "2")) as (proc, base):
+        await wait_ready(base)
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 2
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+        async def all_gone() -> bool:
+            return not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+                           for c in children)
+
+        await eventually(all_gone, within=30, what="the orphaned workers stopping")
