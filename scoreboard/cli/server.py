@@ -83,10 +83,14 @@ async def _serve(runner: GuardedRunner, host: str, port: int, reuse_port: bool,
 
 
 async def _exited(pid: int) -> None:
-    """Returns when process ``pid`` has exited (a pidfd becomes readable then)."""
+    """Returns when the parent process ``pid`` has exited (a pidfd becomes readable then,
+    or it was gone already: this process was handed to another parent)."""
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
+        return
+    if os.getppid() != pid:  # died (and its pid maybe reused) before the pidfd was open
+        os.close(fd)
         return
     gone = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -113,7 +117,7 @@ def run_workers(cfg: Config, *, host: str, port: int, workers: int) -> int:
     # prometheus-client's multiprocess mode: every child's /metrics covers all of them
     metrics_dir = tempfile.mkdtemp(prefix="scoreboard-metrics-")
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
-    handover = pickle.dumps((cfg, host, port))
+    handover = pickle.dumps((cfg, host, port, os.getpid()))
     children = []
     for _ in range(workers):
         child = subprocess.Popen([sys.executable, "-m", __name__], env=env, stdin=subprocess.PIPE)
@@ -136,9 +140,11 @@ def run_workers(cfg: Config, *, host: str, port: int, workers: int) -> int:
 
 def _worker_main() -> int:
     """A child of ``run_workers``: its configuration comes on stdin, from the parent."""
-    cfg, host, port = pickle.loads(sys.stdin.buffer.read())
+    # the parent's pid comes with the configuration: os.getppid() here could already name
+    # init, had the parent been killed while this process was still importing
+    cfg, host, port, parent_pid = pickle.loads(sys.stdin.buffer.read())
     logs.setup(cfg.log_level)
-    return run_server(cfg, host=host, port=port, reuse_port=True, parent_pid=os.getppid())
+    return run_server(cfg, host=host, port=port, reuse_port=True, parent_pid=parent_pid)
 
 
 if __name__ == "__main__":

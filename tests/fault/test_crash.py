@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections import Counter
@@ -111,15 +112,24 @@ async def test_sigterm_under_load_loses_nothing(config: Config, pool: asyncpg.Po
         assert acked[uid] <= pg.get(uid, 0) <= acked[uid] + unanswered[uid]
 
 
-async def test_workers_stop_when_their_parent_is_killed(config: Config, tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["serving", "starting"])
+async def test_workers_stop_when_their_parent_is_killed(config: Config, tmp_path: Path,
+                                                        when: str) -> None:
     """kill -9 of the `--workers` parent cannot pass a signal on: each worker notices its
-    parent is gone, stops cleanly, and no orphan keeps serving the port."""
+    parent is gone, stops cleanly, and no orphan keeps serving the port; also a worker
+    still importing when its parent dies (the kill lands before any worker serves)."""
     import psutil
 
     with serve(config, tmp_path, args=("--workers", "2")) as (proc, base):
-        await wait_ready(base)
-        children = psutil.Process(proc.pid).children()
-        assert len(children) == 2
+        parent = psutil.Process(proc.pid)
+        if when == "serving":
+            await wait_ready(base)
+
+        async def both_started() -> list[psutil.Process]:
+            kids = parent.children()
+            return kids if len(kids) == 2 else []
+
+        children = await eventually(both_started, what="two workers started")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
 
@@ -127,4 +137,9 @@ async def test_workers_stop_when_their_parent_is_killed(config: Config, tmp_path
             return not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE
                            for c in children)
 
-        await eventually(all_gone, within=30, what="the orphaned workers stopping")
+        try:
+            await eventually(all_gone, within=30, what="the orphaned workers stopping")
+        finally:  # a failure leaves no orphan to consume the next test's stream
+            for child in children:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
