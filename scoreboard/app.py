@@ -19,9 +19,12 @@ from .api.requests import MAX_BODY
 from .api.routes import setup_routes
 from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
+from .board.admin import BoardAdmin
 from .board.reader import Reader
 from .board.refresher import CacheRefresher
+from .board.registry import Boards
 from .board.top10 import Top10Cache, Top10Memo
+from .board.views import View, Views
 from .live.hub import Hub
 from .obs.metrics import LagCollector
 from .persist.pool import create_pool
@@ -112,17 +115,25 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     redis = app[keys.REDIS]
     await users.ensure_profiles(app[keys.PG], redis)
-    app[keys.SCORES] = ScoreService(config, app[keys.REDIS_ONCE], app[keys.PG],
+    boards = app[keys.BOARDS] = Boards(redis, app[keys.PG])
+    await boards.ensure()
+    await boards.load()
+    app[keys.SCORES] = ScoreService(config, app[keys.REDIS_ONCE], app[keys.PG], boards,
                                     app.get(keys.AUTOPIPE))
-    app[keys.READER] = Reader(redis, app.get(keys.AUTOPIPE))
+    app[keys.READER] = Reader(redis, app.get(keys.AUTOPIPE), boards.global_board)
     app[keys.SESSIONS] = SessionChecker(redis, app.get(keys.AUTOPIPE))
     # Each process's hub replaces the memo on every change it is told of (and after
     # a Pub/Sub reconnect), so the memo only needs to outlive nothing longer than
     # the Redis copy it mirrors: one refresh interval.
     memo = Top10Memo(config.cache_refresh_interval_s)
     app[keys.TOP10] = Top10Cache(redis, app[keys.READER], memo, config.cache_ttl_s)
+    app[keys.VIEWS] = Views(redis, app.get(keys.AUTOPIPE), ttl_s=config.cache_ttl_s,
+                            memo_age_s=config.cache_refresh_interval_s,
+                            seed=View(boards.global_board, app[keys.READER], app[keys.TOP10]))
+    app[keys.BOARD_ADMIN] = BoardAdmin(app[keys.PG], redis, boards, config.actions)
     app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],
-                                         interval_s=config.cache_refresh_interval_s)
+                                         interval_s=config.cache_refresh_interval_s,
+                                         boards=boards, views=app[keys.VIEWS])
     app[keys.PERSISTER] = Persister(redis, app[keys.PG], batch_size=config.persist_batch_size,
                                     claim_idle_ms=config.persist_claim_idle_ms)
     app[keys.MODERATION] = Moderation(app[keys.PG], redis)
@@ -130,7 +141,8 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _hub_step(app: web.Application) -> AsyncIterator[None]:
-    hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.TOP10])
+    hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.TOP10], app[keys.BOARDS],
+              app[keys.VIEWS])
     app[keys.HUB] = hub
     await hub.start()
     try:

@@ -7,9 +7,12 @@ from aiohttp import web
 
 from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
+from .board.admin import BoardAdmin
 from .board.reader import Reader
 from .board.refresher import CacheRefresher
+from .board.registry import Boards
 from .board.top10 import Top10Cache
+from .board.views import Views
 from .live.hub import Hub
 from .obs.metrics import LagCollector
 from .persist.worker import Persister
@@ -34,3 +37,6 @@ REFRESHER = web.AppKey("refresher", CacheRefresher)
 PERSISTER = web.AppKey("persister", Persister)
 MODERATION = web.AppKey("moderation", Moderation)
 LAG = web.AppKey("lag", LagCollector)
+BOARDS = web.AppKey("boards", Boards)  # the live board definitions
+VIEWS = web.AppKey("views", Views)  # each board's reader and cached top 10
+BOARD_ADMIN = web.AppKey("board_admin", BoardAdmin)

@@ -28,7 +28,7 @@ REGISTRY: dict[str, ErrorCode] = {e.code: e for e in (
     ErrorCode("FORBIDDEN", 403, "forbidden", "Not allowed",
               "banned player; non-admin on admin routes; WebSocket Origin not allowed"),
     ErrorCode("NOT_FOUND", 404, "error", "Not found",
-              "unknown route, unranked player, unknown user"),
+              "unknown route, unranked player, unknown user, unknown or retired board"),
     ErrorCode("METHOD_NOT_ALLOWED", 405, "error", "Method not allowed",
               "wrong method (with Allow)"),
     ErrorCode("REQUEST_TIMEOUT", 408, "invalid", "The request body did not arrive in time",
@@ -37,7 +37,8 @@ REGISTRY: dict[str, ErrorCode] = {e.code: e for e in (
               "A request with this Idempotency-Key is still being processed",
               "direct mode: the same key is still being processed"),
     ErrorCode("CONFLICT", 409, "error", "Conflicts with an existing resource",
-              "username or email taken"),
+              "username or email taken; a board id that exists; a board's order or operator "
+              "changed while it has scores; deleting or scheduling `global`"),
     ErrorCode("PAYLOAD_TOO_LARGE", 413, "invalid", "Request body is too large",
               "body over 64 KiB"),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "invalid", "Content-Type must be application/json",
@@ -90,6 +91,14 @@ class ApiError(Exception):
 
 class ValidationFailed(ApiError):
     code = "VALIDATION_ERROR"
+
+
+class ActionNotFeeding(ValidationFailed):
+    """422 VALIDATION_ERROR: a well-formed update whose action does not feed the board."""
+
+    def __init__(self, message: str, *, fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message, fields=fields)
+        self.status = 422
 
 
 class Unauthorized(ApiError):

@@ -56,6 +56,63 @@ class CreateUserSchema(Schema):
                             validate=validate.Length(max=2000))
 
 
+def _cron(value: str | None) -> None:
+    if value is None:
+        return
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(value.split()) != 5:
+        raise ValidationError("A 5-field cron expression: minute hour day month weekday.")
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise ValidationError(f"Not a cron expression: {exc}.") from None
+
+
+def _timezone(value: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("Not an IANA time zone.") from None
+
+
+def _board_id(value: str) -> None:
+    if BOARD_ID.fullmatch(value) is None:
+        raise ValidationError("1-64 of a-z 0-9 _ -, starting with a letter or digit.")
+
+
+BOARD_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_ACTIONS = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                       validate=validate.Length(min=1, max=100))
+
+
+class BoardPatchSchema(Schema):
+    """PATCH /api/v1/admin/boards/{id}: any of these."""
+
+    title = fields.String(validate=validate.Length(min=1, max=100))
+    order = fields.String(validate=validate.OneOf(("desc", "asc")))
+    operator = fields.String(validate=validate.OneOf(("incr", "best", "latest")))
+    actions = _ACTIONS
+    reset = fields.String(allow_none=True, validate=_cron)
+    timezone = fields.String(validate=[validate.Length(max=64), _timezone])
+
+
+class BoardSchema(BoardPatchSchema):
+    """POST /api/v1/admin/boards: a new board's definition."""
+
+    id = fields.String(required=True, validate=_board_id)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    actions = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                          required=True, validate=validate.Length(min=1, max=100))
+    order = fields.String(load_default="desc", validate=validate.OneOf(("desc", "asc")))
+    operator = fields.String(load_default="incr",
+                             validate=validate.OneOf(("incr", "best", "latest")))
+    reset = fields.String(load_default=None, allow_none=True, validate=_cron)
+    timezone = fields.String(load_default="UTC", validate=[validate.Length(max=64), _timezone])
+
+
 class EmptySchema(Schema):
     """For endpoints that take no body fields: an empty object or no body."""
 

@@ -6,13 +6,30 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 
-class ScoreUpdateData(Schema):
+class SeedUpdateFields(Schema):
     user_id = fields.String(required=True)
     previous_score = fields.Integer(required=True)
     new_score = fields.Integer(required=True)
     rank_change = fields.Integer(required=True)
     current_rank = fields.Integer(required=True)
     previous_rank = fields.Integer(required=True, allow_none=True)
+
+
+class BoardPlace(Schema):
+    score = fields.Integer(required=True)
+    rank = fields.Integer(required=True)
+    previous_rank = fields.Integer(required=True, allow_none=True)
+    rank_change = fields.Integer(required=True)
+    season = fields.Integer(required=True)
+
+
+class ScoreUpdateData(SeedUpdateFields):
+    boards = fields.Dict(keys=fields.String(), values=fields.Nested(BoardPlace), required=True)
+
+
+class BoardScoreData(SeedUpdateFields):
+    board = fields.String(required=True)
+    season = fields.Integer(required=True)
 
 
 class LeaderboardEntry(Schema):
@@ -27,6 +44,38 @@ class Top10Data(Schema):
     leaderboard = fields.List(fields.Nested(LeaderboardEntry), required=True)
     last_updated = fields.Integer(required=True)
     cache_ttl = fields.Integer(required=True)
+
+
+class BoardTop10Data(Top10Data):
+    board = fields.String(required=True)
+    season = fields.Integer(required=True)
+
+
+class BoardDefinition(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    order = fields.String(required=True)
+    operator = fields.String(required=True)
+    actions = fields.List(fields.String(), required=True)
+    reset = fields.String(required=True, allow_none=True)
+    timezone = fields.String(required=True)
+    season = fields.Integer(required=True)
+
+
+class BoardDetail(BoardDefinition):
+    season_started_at = fields.String(required=True)
+    next_reset_at = fields.String(required=True, allow_none=True)
+    players = fields.Integer(required=True)
+
+
+class BoardList(Schema):
+    boards = fields.List(fields.Nested(BoardDefinition), required=True)
+
+
+class RanksData(Schema):
+    board = fields.String(required=True)
+    season = fields.Integer(required=True)
+    leaderboard = fields.List(fields.Nested(LeaderboardEntry), required=True)
 
 
 class PageData(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .handlers import admin, auth, health, leaderboard, page, scores, ws
+from .handlers import admin, auth, boards, health, leaderboard, page, scores, ws
 
 
 def setup_routes(app: web.Application) -> None:
@@ -19,6 +19,17 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/v1/admin/users", admin.create_user)
     r.add_post("/api/v1/admin/users/{id}/ban", admin.ban)
     r.add_post("/api/v1/admin/users/{id}/unban", admin.unban)
+    r.add_get("/api/v1/boards", boards.list_boards)
+    r.add_get("/api/v1/boards/{board}", boards.get_board)
+    r.add_get("/api/v1/boards/{board}/top10", boards.top10)
+    r.add_get("/api/v1/boards/{board}/leaderboard", boards.page)
+    r.add_get("/api/v1/boards/{board}/me", boards.me)
+    r.add_get("/api/v1/boards/{board}/users/{id}/rank", boards.user_rank)
+    r.add_get("/api/v1/boards/{board}/ranks", boards.ranks)
+    r.add_post("/api/v1/boards/{board}/scores", boards.post_score)
+    r.add_post("/api/v1/admin/boards", admin.create_board)
+    r.add_patch("/api/v1/admin/boards/{board}", admin.change_board)
+    r.add_delete("/api/v1/admin/boards/{board}", admin.retire_board)
     r.add_get("/ws/leaderboard", ws.leaderboard_ws)
     r.add_get("/healthz", health.healthz)
     r.add_get("/readyz", health.readyz)

@@ -25,8 +25,10 @@ class CachedTop10:
     json_headers: dict[str, str]  # for a 200
 
 
-def top10_data(entries: list[dict[str, Any]], last_updated: int, ttl: int) -> bytes:
-    return orjson.dumps({"leaderboard": entries, "last_updated": last_updated, "cache_ttl": ttl})
+def top10_data(entries: list[dict[str, Any]], last_updated: int, ttl: int,
+               extra: dict[str, Any] | None = None) -> bytes:
+    return orjson.dumps({"leaderboard": entries, "last_updated": last_updated, "cache_ttl": ttl,
+                         **(extra or {})})
 
 
 def etag_of(data: bytes) -> str:
@@ -59,7 +61,8 @@ class Top10Memo:
 
 
 class Top10Cache:
-    """``leaderboard:top10`` (a JSON array, ``ttl_s``) and this process's memo of it.
+    """A board's cached top 10 (a JSON array, ``ttl_s``; `global`'s is the seed's
+    ``leaderboard:top10``) and this process's memo of it.
 
     When it was built is not stored beside it: it is the TTL already spent
     (``ttl - PTTL``), so the cache stays one key, which also suits a cluster.
@@ -70,14 +73,19 @@ class Top10Cache:
         self.reader = reader
         self.memo = memo
         self.ttl_s = ttl_s
+        board = reader.board
+        self.key = board.keys.top10
+        # the seed's body for `global`; every other board also names itself and its season
+        self.extra = {} if board.id == keys.GLOBAL else {"board": board.id,
+                                                          "season": board.season}
 
     def remember(self, entries: list[dict[str, Any]], updated: int) -> CachedTop10:
         """This process's memo only (the hub does this before it pushes)."""
-        return self.memo.put(top10_data(entries, updated, self.ttl_s))
+        return self.memo.put(top10_data(entries, updated, self.ttl_s, self.extra))
 
     async def store(self, entries: list[dict[str, Any]]) -> None:
         """The Redis copy only, for every process."""
-        await self.redis.set(keys.TOP10, orjson.dumps(entries), px=self.ttl_s * 1000)
+        await self.redis.set(self.key, orjson.dumps(entries), px=self.ttl_s * 1000)
 
     async def publish(self, entries: list[dict[str, Any]]) -> CachedTop10:
         """A freshly read top 10, into the memo and into Redis."""
@@ -91,10 +99,10 @@ class Top10Cache:
         if cached is not None:
             return cached
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(keys.TOP10)
-            pipe.pttl(keys.TOP10)
+            pipe.get(self.key)
+            pipe.pttl(self.key)
             raw, pttl = await pipe.execute()
         if raw is not None and pttl > 0:
             updated = now_ms() - (self.ttl_s * 1000 - pttl)
-            return self.memo.put(top10_data(orjson.loads(raw), updated, self.ttl_s))
+            return self.memo.put(top10_data(orjson.loads(raw), updated, self.ttl_s, self.extra))
         return await self.publish(await self.reader.top())

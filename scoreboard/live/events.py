@@ -1,9 +1,11 @@
 """The Pub/Sub vocabulary on ``leaderboard_updates``: one JSON object per message,
-its ``kind`` one of ``change``, ``refresh`` or ``revoke``.
+its ``kind`` one of ``change``, ``refresh``, ``revoke`` or ``boards``. Changes and
+refreshes name their ``board`` (and its ``season``); one from before boards is
+``global``'s.
 
 The Lua scripts publish changes and refreshes (``publish_event`` in
-``store/lua/common.lua``); Python publishes revocations with ``encode``; every
-process's listener reads them all with ``decode``.
+``store/lua/common.lua``); Python publishes revocations and board changes with the
+``encode_*`` functions; every process's listener reads them all with ``decode``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from dataclasses import dataclass
 
 import orjson
 
-CHANGE, REFRESH, REVOKE = "change", "refresh", "revoke"
+CHANGE, REFRESH, REVOKE, BOARDS = "change", "refresh", "revoke", "boards"
+GLOBAL = "global"
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A player's move in the top 10 (``seq`` is the board's change sequence)."""
+    """A player's move in a board's top 10 (``seq`` is the board's change sequence)."""
 
+    board: str
+    season: int
     seq: int
     user_id: str
     previous_rank: int | None
@@ -28,8 +33,9 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Refresh:
-    """The top 10 changed in a way no single change describes (a ban): re-read it."""
+    """A board's top 10 changed in a way no single change describes (a ban): re-read it."""
 
+    board: str
     seq: int
 
 
@@ -41,7 +47,18 @@ class Revoke:
     jti: str | None
 
 
-Event = Change | Refresh | Revoke
+@dataclass(frozen=True, slots=True)
+class BoardsChanged:
+    """An admin created, changed or retired a board: reload the definitions."""
+
+    board: str
+
+
+Event = Change | Refresh | Revoke | BoardsChanged
+
+
+def encode_boards(board_id: str) -> bytes:
+    return orjson.dumps({"kind": BOARDS, "board": board_id})
 
 
 def encode_revoke(*, user_id: str | None = None, jti: str | None = None) -> bytes:
@@ -60,10 +77,13 @@ def decode(payload: bytes | str) -> Event | None:
         kind = raw.get("kind")
         if kind == CHANGE:
             prev = int(raw.get("previous_rank", -1))
-            return Change(int(raw["seq"]), str(raw["user_id"]), None if prev < 0 else prev,
+            return Change(str(raw.get("board", GLOBAL)), int(raw.get("season", 1)),
+                          int(raw["seq"]), str(raw["user_id"]), None if prev < 0 else prev,
                           int(raw["rank"]), int(raw["score"]))
         if kind == REFRESH:
-            return Refresh(int(raw.get("seq", 0)))
+            return Refresh(str(raw.get("board", GLOBAL)), int(raw.get("seq", 0)))
+        if kind == BOARDS:
+            return BoardsChanged(str(raw["board"]))
         if kind == REVOKE:
             return Revoke(raw.get("user_id"), raw.get("jti"))
     except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):

@@ -23,12 +23,16 @@ def text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
-def message(entries: list[dict[str, Any]], changes: list[dict[str, Any]], seq: int) -> bytes:
-    """The seed's message, plus ``data.changes`` and a top-level ``seq``."""
+def message(entries: list[dict[str, Any]], changes: list[dict[str, Any]], seq: int,
+            board: str = "global", season: int = 1) -> bytes:
+    """The seed's message, plus ``data.changes`` and top-level ``seq``, ``board`` and
+    ``season``."""
     return orjson.dumps({
         "type": "leaderboard_update",
         "data": {"leaderboard": entries, "changes": changes},
         "seq": seq,
+        "board": board,
+        "season": season,
         "timestamp": now_ms(),
     })
 

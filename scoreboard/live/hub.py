@@ -6,9 +6,11 @@ socket's own buffer. The buffer is the socket's bounded queue: a client whose
 unsent bytes pass ``WS_SEND_BUFFER_KB`` has stopped reading and is dropped
 (close 1013, then cut off), so a slow client never slows the others.
 
-Changes are coalesced: the first change after a quiet window goes out at once,
-later ones wait for the window (``WS_COALESCE_MS``) to end, so a socket gets at
-most one message per window and an isolated change has no added delay.
+Each socket watches one board. Changes are coalesced per board: the first change
+after a quiet window goes out at once, later ones wait for the window
+(``WS_COALESCE_MS``) to end, so a socket gets at most one message per window and
+an isolated change has no added delay. A board's messages go to its own watchers
+only.
 """
 
 from __future__ import annotations
@@ -17,19 +19,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
+from ..board.definitions import GLOBAL, Board
+from ..board.registry import Boards
 from ..board.top10 import Top10Cache
+from ..board.views import View, Views
 from ..clock import now_ms
 from ..obs import metrics
 from ..settings import Config
-from ..store import keys
 from ..store.client import RedisClient, reraise_if_cancelling
-from .events import Change, Event, Refresh, Revoke
+from .events import BoardsChanged, Change, Event, Refresh, Revoke
 from .frames import merge_changes, message, text_frame
 from .listener import Listener
 
@@ -44,23 +48,35 @@ class Client:
     user_id: str
     jti: str
     transport: asyncio.Transport | None
+    board: str = GLOBAL
     joined: bool = False  # has had its snapshot: broadcasts go to it from now on
 
 
+@dataclass(eq=False)
+class Feed:
+    """One board's fan-out state."""
+
+    seq: int = 0
+    broadcast_seq: int = 0  # the board seq of the last broadcast
+    last_frame: bytes | None = None  # that broadcast, for a client joining late
+    changes: list[Change] = field(default_factory=list)
+
+
 class Hub:
-    def __init__(self, config: Config, redis: RedisClient, top10: Top10Cache) -> None:
+    def __init__(self, config: Config, redis: RedisClient, top10: Top10Cache,
+                 boards: Boards | None = None, views: Views | None = None) -> None:
         self.config = config
         self.redis = redis
         self.top10 = top10
+        self.boards = boards
+        self.views = views
         self.listener = Listener(redis, self.on_event, self._resnapshot)
         self.subscribed = self.listener.subscribed  # set while the Pub/Sub subscription is live
         self.clients: set[Client] = set()
-        self.seq = 0
         self.sent = 0
         self.dropped = 0
-        self.broadcast_seq = 0  # the board seq of the last broadcast
-        self.last_frame: bytes | None = None  # that broadcast, for a client joining late
-        self._changes: list[Change] = []
+        self.feeds: dict[str, Feed] = {GLOBAL: Feed()}
+        self._pending: set[str] = set()  # boards with something to broadcast
         self._dirty = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -93,8 +109,9 @@ class Hub:
         return sum(1 for c in self.clients if c.user_id == user_id)
 
     def add(self, ws: web.WebSocketResponse, user_id: str, jti: str,
-            transport: asyncio.Transport | None) -> Client:
-        client = Client(ws, user_id, jti, transport)
+            transport: asyncio.Transport | None, board: str = GLOBAL) -> Client:
+        client = Client(ws, user_id, jti, transport, board)
+        self.feeds.setdefault(board, Feed())
         self.clients.add(client)
         metrics.WS_CLIENTS.set(len(self.clients))
         return client
@@ -133,37 +150,76 @@ class Hub:
         tr.write(frame)
         self.sent += 1
 
+    # the legacy single-board view (global) -------------------------------------
+    @property
+    def broadcast_seq(self) -> int:
+        return self.feeds[GLOBAL].broadcast_seq
+
+    @property
+    def last_frame(self) -> bytes | None:
+        return self.feeds[GLOBAL].last_frame
+
+    def _view(self, board_id: str) -> View:
+        board = self.boards.cached(board_id) if self.boards is not None else None
+        if board is None or self.views is None:
+            return View(Board(GLOBAL, "Global"), self.top10.reader, self.top10)
+        return self.views.of(board)
+
     async def snapshot_for(self, client: Client) -> None:
-        """The current top 10, sent to one client right after it connects; then it joins
-        the broadcasts.
+        """The current top 10 of its board, sent to one client right after it connects;
+        then it joins the broadcasts.
 
         The sequence is read before the board, so the snapshot is at least as new as its
         ``seq`` says. Broadcasts skip the client until its snapshot is out (else a newer
         change could reach it before the older snapshot); one that went out meanwhile is
         sent to it right after, so its ``seq`` never goes back and it ends on the truth.
         """
-        seq = int(await self.redis.get(keys.BOARDSEQ) or 0)
-        entries = await self.top10.reader.top()
+        view = self._view(client.board)
+        seq = int(await self.redis.get(view.board.keys.boardseq) or 0)
+        entries = await view.reader.top()
         # one message per connection: aiohttp's own writer, which waits for a full buffer
-        await client.ws.send_str(message(entries, [], seq).decode())
+        await client.ws.send_str(
+            message(entries, [], seq, view.board.id, view.board.season).decode())
         client.joined = True
-        if self.broadcast_seq > seq and self.last_frame is not None:
-            self.send(client, self.last_frame)
+        feed = self.feeds.setdefault(client.board, Feed())
+        if feed.broadcast_seq > seq and feed.last_frame is not None:
+            self.send(client, feed.last_frame)
 
     # fan-out ---------------------------------------------------------------
+    def _mark(self, board: str) -> None:
+        self._pending.add(board)
+        self._dirty.set()
+
     def on_event(self, event: Event) -> None:
         if isinstance(event, Revoke):
             self.revoke(event.user_id, event.jti)
         elif isinstance(event, Refresh):
-            self._dirty.set()
+            self._mark(event.board)
+        elif isinstance(event, BoardsChanged):
+            self._spawn(self._boards_changed(event.board))
         else:
-            self.seq = max(self.seq, event.seq)
-            self._changes.append(event)
-            self._dirty.set()
+            feed = self.feeds.setdefault(event.board, Feed())
+            feed.seq = max(feed.seq, event.seq)
+            feed.changes.append(event)
+            self._mark(event.board)
+
+    async def _boards_changed(self, board_id: str) -> None:
+        """Another process changed a board: reload; a retired board's watchers are let go."""
+        if self.boards is None:
+            return
+        with contextlib.suppress(RedisError):
+            await self.boards.load()
+        if self.boards.cached(board_id) is None:
+            for c in [c for c in self.clients if c.board == board_id]:
+                self._spawn(self._close(c, WSCloseCode.GOING_AWAY, b"board retired"))
+            self.feeds.pop(board_id, None)
+        else:
+            self._mark(board_id)  # a new season (or title) shows at once
 
     def _resnapshot(self) -> None:
         """After a Pub/Sub gap: push a fresh snapshot to every socket."""
-        self._dirty.set()
+        for board in {GLOBAL, *(c.board for c in self.clients)}:
+            self._mark(board)
 
     def revoke(self, user_id: str | None, jti: str | None) -> None:
         for c in set(self.clients):
@@ -173,42 +229,61 @@ class Hub:
     async def _flush_loop(self) -> None:
         loop = asyncio.get_running_loop()
         window = self.config.ws_coalesce_ms / 1000
-        last = -window
+        last: dict[str, float] = {}
         while not self._closing:
             await self._dirty.wait()
-            wait = last + window - loop.time()
-            if wait > 0:  # a message went out less than a window ago: gather the burst
-                await asyncio.sleep(wait)
-            self._dirty.clear()
-            changes, self._changes = self._changes, []
+            if not self._pending:
+                self._dirty.clear()
+                continue
+            now = loop.time()
+            due = {b for b in self._pending if last.get(b, -window) + window <= now}
+            if not due:  # every pending board sent less than a window ago: gather the burst
+                wait = min(last[b] + window for b in self._pending) - now
+                await asyncio.sleep(max(wait, 0))
+                continue
+            self._pending -= due
+            if not self._pending:
+                self._dirty.clear()
             self._busy = True
             try:
-                await self.broadcast(changes)
-                last = loop.time()
-            except RedisError as exc:
-                reraise_if_cancelling()
-                log.warning("hub could not read the board: %s", exc.__class__.__name__)
-                self._changes = changes + self._changes
-                self._dirty.set()
-                await asyncio.sleep(0.5)
+                for board in sorted(due):
+                    feed = self.feeds.setdefault(board, Feed())
+                    changes, feed.changes = feed.changes, []
+                    try:
+                        await self.broadcast(changes, board)
+                        last[board] = loop.time()
+                    except RedisError as exc:
+                        reraise_if_cancelling()
+                        log.warning("hub could not read board %s: %s", board,
+                                    exc.__class__.__name__)
+                        feed.changes = changes + feed.changes
+                        self._mark(board)
+                        await asyncio.sleep(0.5)
             finally:
                 self._busy = False
 
-    async def broadcast(self, changes: list[Change]) -> None:
-        entries = await self.top10.reader.top()
-        seq = max(self.seq, int(await self.redis.get(keys.BOARDSEQ) or 0))
-        self.seq = seq
-        self.broadcast_seq = seq
-        frame = self.last_frame = text_frame(message(entries, merge_changes(changes), seq))
-        self.top10.remember(entries, now_ms())  # GET top10 here serves what was pushed
+    async def broadcast(self, changes: list[Change], board_id: str = GLOBAL) -> None:
+        view = self._view(board_id)
+        if view.board.id != board_id:  # retired, or unknown here: nobody to tell
+            return
+        feed = self.feeds.setdefault(board_id, Feed())
+        entries = await view.reader.top()
+        seq = max(feed.seq, int(await self.redis.get(view.board.keys.boardseq) or 0))
+        feed.seq = feed.broadcast_seq = seq
+        frame = feed.last_frame = text_frame(message(entries, merge_changes(changes), seq,
+                                                     board_id, view.board.season))
+        view.top10.remember(entries, now_ms())  # GET top10 here serves what was pushed
         before = self.sent
         for client in list(self.clients):
-            if client.joined:
+            if client.joined and client.board == board_id:
                 self.send(client, frame)
         metrics.WS_SENT.inc(self.sent - before)
-        await self.top10.store(entries)
+        await view.top10.store(entries)
 
-    async def settled(self) -> bool:
+    async def settled(self, board_id: str = GLOBAL) -> bool:
         """True when every change of the board so far has been broadcast."""
-        board = int(await self.redis.get(keys.BOARDSEQ) or 0)
-        return self.broadcast_seq >= board and not self._dirty.is_set() and not self._busy
+        view = self._view(board_id)
+        board = int(await self.redis.get(view.board.keys.boardseq) or 0)
+        feed = self.feeds.get(board_id) or Feed()
+        return (feed.broadcast_seq >= board and board_id not in self._pending
+                and not self._busy)

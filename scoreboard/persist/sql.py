@@ -1,86 +1,223 @@
 """Every statement that writes scores to PostgreSQL, and the two ways they run:
-a staged batch (Worker 1) and one increment at a time (direct mode).
+a staged batch (Worker 1) and one update at a time (direct mode).
 
-Both insert ``score_events`` rows ``ON CONFLICT DO NOTHING`` and raise
-``scores`` by exactly what was inserted, in one statement, so a replay counts
-nothing twice.
+Both insert ``score_events`` rows ``ON CONFLICT DO NOTHING`` and move totals by
+exactly what was inserted, in one transaction, so a replay counts nothing twice.
+`global` keeps the seed's ``scores`` table; every other board has rows in
+``board_scores`` per season. Each board's operator decides how an event moves its
+row, and every rule gives the same result whatever order events arrive in (a
+claimed batch may come late): incr adds, best keeps the better score (at equal
+scores, the earlier sequence), latest keeps the later sequence.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from ..store.keys import GLOBAL
 
-def _raise_totals(source: str) -> str:
-    """Add per-player rows ``(user_id, inc, at, n, seq)`` selected by ``source`` to
-    ``scores``: the total and version grow, the time and tie sequence keep the latest."""
-    return f"""
+
+@dataclass(frozen=True, slots=True)
+class Fed:
+    """One board an event fed, as the event names it."""
+
+    board: str
+    season: int
+    operator: str
+    order: str
+
+    @property
+    def sign(self) -> int:
+        return -1 if self.order == "asc" else 1
+
+
+GLOBAL_ONLY = (Fed(GLOBAL, 1, "incr", "desc"),)  # events from before boards
+
+
+def parse_boards(field: str | None) -> tuple[Fed, ...]:
+    """``id/season/operator/order,...`` as written by update.lua."""
+    if not field:
+        return GLOBAL_ONLY
+    out = []
+    for part in field.split(","):
+        board, season, operator, order = part.split("/")
+        out.append(Fed(board, int(season), operator, order))
+    return tuple(out)
+
+
+def format_boards(fed: Sequence[Fed]) -> str:
+    return ",".join(f"{f.board}/{f.season}/{f.operator}/{f.order}" for f in fed)
+
+
+STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS score_stage (
+    id TEXT, user_id UUID, action_type TEXT, score_increment BIGINT, seq BIGINT,
+    created_ms BIGINT, boards TEXT
+) ON COMMIT DELETE ROWS
+"""
+STAGE_COLUMNS = ["id", "user_id", "action_type", "score_increment", "seq", "created_ms",
+                 "boards"]
+INSERT_STAGED = """
+INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at, boards)
+SELECT id, user_id, action_type, score_increment, seq, to_timestamp(created_ms / 1000.0), boards
+FROM score_stage
+ON CONFLICT (id) DO NOTHING
+RETURNING id"""
+INSERT_ONE = """
+INSERT INTO score_events
+    (id, user_id, action_type, score_increment, seq, created_at, idempotency_key, boards)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT DO NOTHING
+RETURNING id"""
+
+RAISE_GLOBAL = """
 INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
-{source}
+SELECT u, inc, at AT TIME ZONE 'UTC', n, seq
+FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::int[], $5::bigint[])
+    AS t(u, inc, at, n, seq)
 ON CONFLICT (user_id) DO UPDATE SET
     total_score = s.total_score + EXCLUDED.total_score,
     version = s.version + EXCLUDED.version,
     last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated),
     reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq)"""
 
-
-STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS score_stage (
-    id TEXT, user_id UUID, action_type TEXT, score_increment BIGINT, seq BIGINT,
-    created_ms BIGINT
-) ON COMMIT DELETE ROWS
+_BOARD_ROWS = """
+INSERT INTO board_scores AS s (board_id, season, user_id, score, reached_seq, last_updated,
+                               version)
+SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::bigint[], $5::bigint[],
+                     $6::timestamptz[], $7::int[])
+ON CONFLICT (board_id, season, user_id) DO UPDATE SET version = s.version + EXCLUDED.version,
 """
-STAGE_COLUMNS = ["id", "user_id", "action_type", "score_increment", "seq", "created_ms"]
-APPLY_STAGED = """
-WITH inserted AS (
-    INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at)
-    SELECT id, user_id, action_type, score_increment, seq, to_timestamp(created_ms / 1000.0)
-    FROM score_stage
-    ON CONFLICT (id) DO NOTHING
-    RETURNING user_id, score_increment, seq, created_at
-), per_user AS (
-    SELECT user_id, sum(score_increment) AS inc, count(*) AS n, max(seq) AS seq,
-           max(created_at) AS at
-    FROM inserted GROUP BY user_id
-)""" + _raise_totals("SELECT user_id, inc, at AT TIME ZONE 'UTC', n, seq FROM per_user")
+_BETTER = "EXCLUDED.score * $8::int > s.score * $8::int"
+_LATER = "EXCLUDED.reached_seq > s.reached_seq"
+RAISE_BOARD = {
+    "incr": _BOARD_ROWS + """
+    score = s.score + EXCLUDED.score,
+    reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq),
+    last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated)""",
+    "best": _BOARD_ROWS + f"""
+    score = CASE WHEN {_BETTER} THEN EXCLUDED.score ELSE s.score END,
+    reached_seq = CASE WHEN {_BETTER} THEN EXCLUDED.reached_seq
+                       WHEN EXCLUDED.score = s.score
+                       THEN LEAST(s.reached_seq, EXCLUDED.reached_seq)
+                       ELSE s.reached_seq END,
+    last_updated = CASE WHEN {_BETTER} THEN EXCLUDED.last_updated ELSE s.last_updated END""",
+    "latest": _BOARD_ROWS + f"""
+    score = CASE WHEN {_LATER} THEN EXCLUDED.score ELSE s.score END,
+    reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq),
+    last_updated = CASE WHEN {_LATER} THEN EXCLUDED.last_updated ELSE s.last_updated END""",
+}
 
-APPLY_ONE = """
-WITH event AS (
-    INSERT INTO score_events
-        (id, user_id, action_type, score_increment, seq, created_at, idempotency_key)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT DO NOTHING
-    RETURNING user_id, score_increment, seq, created_at
-)""" + _raise_totals(
-    "SELECT user_id, score_increment, created_at AT TIME ZONE 'UTC', 1, seq FROM event"
-) + "\nRETURNING total_score"
+
+@dataclass(slots=True)
+class Row:
+    """Events of one player on one board, folded by the board's operator."""
+
+    operator: str
+    sign: int
+    score: int
+    seq: int
+    at: datetime
+    n: int = 1
+
+    def add(self, value: int, seq: int, at: datetime) -> None:
+        self.n += 1
+        if self.operator == "incr":
+            self.score += value
+            self.seq, self.at = max(self.seq, seq), max(self.at, at)
+        elif self.operator == "best":
+            if value * self.sign > self.score * self.sign or (
+                    value == self.score and seq < self.seq):
+                self.score, self.seq, self.at = value, seq, at
+        elif seq > self.seq:
+            self.score, self.seq, self.at = value, seq, at
+
+
+def fold(records: Sequence[tuple[Any, ...]]) -> dict[tuple[str, int, str], Row]:
+    """Staged records (``STAGE_COLUMNS`` order) as one row per board, season and player."""
+    rows: dict[tuple[str, int, str], Row] = {}
+    for _id, user_id, _action, value, seq, created_ms, boards in records:
+        at = datetime.fromtimestamp(created_ms / 1000, tz=UTC)
+        for fed in parse_boards(boards):
+            key = (fed.board, fed.season, str(user_id))
+            row = rows.get(key)
+            if row is None:
+                rows[key] = Row(fed.operator, fed.sign, value, seq, at)
+            else:
+                row.add(value, seq, at)
+    return rows
+
+
+async def _raise(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -> None:
+    """Move every board's totals by ``records`` (events just inserted)."""
+    rows = fold(records)
+    glob = [(uuid.UUID(u), r) for (b, _s, u), r in rows.items() if b == GLOBAL]
+    if glob:
+        await conn.execute(RAISE_GLOBAL, [u for u, _ in glob], [r.score for _, r in glob],
+                           [r.at for _, r in glob], [r.n for _, r in glob],
+                           [r.seq for _, r in glob])
+    groups: dict[tuple[str, int], list[tuple[tuple[str, int, str], Row]]] = {}
+    for key, row in rows.items():
+        if key[0] != GLOBAL:
+            groups.setdefault((row.operator, row.sign), []).append((key, row))
+    for (operator, sign), part in groups.items():
+        args: list[Any] = [[k[0] for k, _ in part], [k[1] for k, _ in part],
+                           [uuid.UUID(k[2]) for k, _ in part], [r.score for _, r in part],
+                           [r.seq for _, r in part], [r.at for _, r in part],
+                           [r.n for _, r in part]]
+        if operator == "best":
+            args.append(sign)
+        await conn.execute(RAISE_BOARD[operator], *args)
 
 
 async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
-    """One transaction: stage by COPY, insert what is new, raise totals by what was new.
+    """One transaction: stage by COPY, insert what is new, move totals by what was new.
     ``records`` are rows in ``STAGE_COLUMNS`` order."""
     async with conn.transaction():
         await conn.execute(STAGE)
         await conn.copy_records_to_table("score_stage", records=records, columns=STAGE_COLUMNS)
-        await conn.execute(APPLY_STAGED)
+        fresh = {r["id"] for r in await conn.fetch(INSERT_STAGED)}
+        await _raise(conn, [r for r in records if r[0] in fresh])
 
 
-async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, increment: int,
-                        seq: int, at_ms: int, idempotency_key: str | None) -> tuple[int, bool]:
-    """Direct mode: the increment and the new total in one statement.
+async def standing(conn: Any, user_id: uuid.UUID, fed: Sequence[Fed]) -> list[tuple[int, int]]:
+    """Each board's committed (score, tie sequence) of a player."""
+    out = []
+    for f in fed:
+        if f.board == GLOBAL:
+            row = await conn.fetchrow(
+                "SELECT total_score AS score, reached_seq FROM scores WHERE user_id = $1",
+                user_id)
+        else:
+            row = await conn.fetchrow(
+                "SELECT score, reached_seq FROM board_scores"
+                " WHERE board_id = $1 AND season = $2 AND user_id = $3", f.board, f.season,
+                user_id)
+        out.append((int(row["score"]), int(row["reached_seq"])) if row else (0, 0))
+    return out
 
-    Returns the committed total and whether this call inserted the event (False:
-    the same Idempotency-Key was committed before, and the total is today's).
+
+async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: int,
+                        seq: int, at_ms: int, idempotency_key: str | None,
+                        fed: Sequence[Fed]) -> tuple[list[tuple[int, int]], bool]:
+    """Direct mode: the event and every board's new score in one transaction.
+
+    Returns each board's committed (score, tie sequence) and whether this call
+    inserted the event (False: the same Idempotency-Key was committed before, and
+    the scores are today's).
     """
     uid = uuid.UUID(user_id)
     at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
-    total = await pool.fetchval(APPLY_ONE, f"d-{uuid.uuid4().hex}", uid, action, increment, seq,
-                                at, idempotency_key)
-    if total is not None:
-        return int(total), True
-    current = await pool.fetchval("SELECT total_score FROM scores WHERE user_id = $1", uid)
-    return int(current or 0), False
+    boards = format_boards(fed)
+    async with pool.acquire() as conn, conn.transaction():
+        inserted = await conn.fetchval(INSERT_ONE, f"d-{uuid.uuid4().hex}", uid, action, value,
+                                       seq, at, idempotency_key, boards)
+        if inserted is not None:
+            await _raise(conn, [(inserted, uid, action, value, seq, at_ms, boards)])
+        return await standing(conn, uid, fed), inserted is not None

@@ -22,7 +22,7 @@ from redis.exceptions import ResponseError
 from ..obs import metrics
 from ..store import keys
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
-from .sql import write_events
+from .sql import parse_boards, write_events
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,12 @@ LAG_COUNT_CAP = 10_000  # on Redis 6.2, /metrics counts undelivered events up to
 def event_record(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[Any, ...]:
     """A stream entry as a staging row; a malformed one raises KeyError or ValueError
     (and PostgreSQL refuses a bad user id)."""
+    boards = fields.get(b"b")
+    if boards is not None:
+        parse_boards(boards.decode())  # a malformed list is poison, found here
     return (entry_id.decode(), fields[b"u"].decode(), fields[b"a"].decode(),
-            int(fields[b"i"]), int(fields[b"s"]), int(fields[b"t"]))
+            int(fields[b"i"]), int(fields[b"s"]), int(fields[b"t"]),
+            boards.decode() if boards is not None else None)
 
 
 class Persister:

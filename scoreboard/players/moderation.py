@@ -1,4 +1,4 @@
-"""Admin actions: creating players and banning cheaters (hidden from every ranking,
+"""Admin actions: creating players and banning cheaters (hidden from every board,
 their updates refused, their history kept), each recorded in ``admin_audit``."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import orjson
 
 from .. import errors
 from ..store import keys, scripts
-from ..store.client import RedisClient
+from ..store.client import RedisClient, as_text
 from . import users
 
 
@@ -24,11 +24,23 @@ async def audit(conn: Any, actor_id: str, action: str, target_id: str | None,
     )
 
 
+STALE_RETRIES = 5
+
+
 class Moderation:
     def __init__(self, pool: asyncpg.Pool, redis: RedisClient) -> None:
         self.pool = pool
         self.redis = redis
         self._ban = scripts.load("ban", redis)
+
+    async def _live_boards(self) -> tuple[int, list[tuple[str, int]]]:
+        """The live boards (id, season) and the version of their definitions."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys.BOARDS_VERSION)
+            pipe.hgetall(keys.BOARDS)
+            version, raw = await pipe.execute()
+        boards = [(as_text(k), int(orjson.loads(v).get("season", 1))) for k, v in raw.items()]
+        return int(version or 0), boards or [(keys.GLOBAL, 1)]
 
     async def create_player(self, actor_id: str, data: dict[str, Any]) -> dict[str, Any]:
         user = await users.create(self.pool, self.redis, data["username"], data["email"],
@@ -48,10 +60,19 @@ class Moderation:
             if row is None:
                 raise errors.NotFound("No such user")
             await audit(conn, actor_id, action, user_id)
-        await self._ban(
-            keys=scripts.BanKeys(scores=keys.SCORES, member=keys.MEMBER, hidden=keys.HIDDEN,
-                                 banned=keys.BANNED, boardseq=keys.BOARDSEQ),
-            args=scripts.BanArgs(action=action, uid=user_id, channel=keys.CHANNEL,
-                                 top_n=keys.TOP_N))
+        for _ in range(STALE_RETRIES):
+            version, boards = await self._live_boards()
+            reply = await self._ban(
+                keys=scripts.with_boards(
+                    scripts.BanKeys(banned=keys.BANNED, version=keys.BOARDS_VERSION),
+                    [scripts.BanBoardKeys(*keys.board_keys(b)[:4]) for b, _ in boards]),
+                args=scripts.with_boards(
+                    scripts.BanArgs(action=action, uid=user_id, channel=keys.CHANNEL,
+                                    top_n=keys.TOP_N, version=version),
+                    [scripts.BanBoardArgs(b, season) for b, season in boards]))
+            if scripts.parse_status(reply) != "STALE":
+                break
+        else:
+            raise errors.ServiceUnavailable("Boards are being changed; retry")
         return {"user_id": user_id, "banned": banned,
                 "banned_at": row["banned_at"].isoformat() if row["banned_at"] else None}

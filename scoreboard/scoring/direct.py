@@ -1,23 +1,23 @@
-"""Direct mode ("more consistency"): PostgreSQL commits first, then Redis shows the total.
+"""Direct mode ("more consistency"): PostgreSQL commits first, then Redis shows the scores.
 
 admit.lua checks and reserves (rate token, Idempotency-Key in progress, a tie
-sequence); the commit writes the event and the total; settle.lua shows the
-committed total. If PostgreSQL fails, release.lua gives back what admit took.
+sequence); the commit writes the event and every board's score; settle.lua shows
+the committed scores. If PostgreSQL fails, release.lua gives back what admit took.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import replace
 
 import asyncpg
 from redis.exceptions import RedisError
 
 from .. import errors
 from ..auth.tokens import Claims
+from ..board.definitions import Board
 from ..obs import metrics
-from ..persist.sql import commit_direct
+from ..persist.sql import Fed, commit_direct
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
@@ -35,24 +35,31 @@ class DirectScorer:
         self._settle = scripts.load("settle", redis, pipe)
         self._release = scripts.load("release", redis, pipe)
 
-    async def apply(self, claims: Claims, action: Action, increment: int,
-                    idempotency_key: str | None) -> scripts.ScoreReply:
-        uid, body = claims.sub, f"{action.name}:{increment}"
+    async def apply(self, claims: Claims, action: Action, value: int,
+                    idempotency_key: str | None, boards: list[Board], version: int,
+                    body: str) -> scripts.ScoreReply:
+        uid = claims.sub
         use_idem = "1" if idempotency_key else "0"
         rate, idem = keys.rate_key(uid, action.name), keys.idem_key(uid, idempotency_key)
         admission = scripts.parse_admission(await self._admit(
-            keys=scripts.AdmitKeys(
-                scores=keys.SCORES, member=keys.MEMBER, seq=keys.SEQ, profiles=keys.PROFILES,
-                banned=keys.BANNED, revoked=keys.revoked_key(claims.jti), rate=rate, idem=idem),
-            args=scripts.AdmitArgs(
-                uid=uid, increment=increment, body=body, limit=action.rate_per_minute,
-                period_ms=RATE_PERIOD_MS, use_idem=use_idem, claim_ttl_s=CLAIM_TTL_S,
-                max_total=keys.MAX_TOTAL)))
-        if admission.reply is not None:  # a refusal, or a replay of a settled key
+            keys=scripts.with_boards(
+                scripts.AdmitKeys(seq=keys.SEQ, profiles=keys.PROFILES, banned=keys.BANNED,
+                                  revoked=keys.revoked_key(claims.jti), rate=rate, idem=idem,
+                                  version=keys.BOARDS_VERSION),
+                [scripts.AdmitBoardKeys(b.keys.scores, b.keys.member) for b in boards]),
+            args=scripts.with_boards(
+                scripts.AdmitArgs(uid=uid, value=value, body=body, limit=action.rate_per_minute,
+                                  period_ms=RATE_PERIOD_MS, use_idem=use_idem,
+                                  claim_ttl_s=CLAIM_TTL_S, max_total=keys.MAX_TOTAL,
+                                  version=version),
+                [scripts.AdmitBoardArgs(b.operator, b.order) for b in boards])))
+        if admission.reply is not None:  # a refusal, STALE, or a replay of a settled key
             return admission.reply
+        fed = [Fed(b.id, b.season, b.operator, b.order) for b in boards]
         try:
-            total, fresh = await commit_direct(self.pool, uid, action.name, increment,
-                                               admission.seq, admission.now, idempotency_key)
+            scores, fresh = await commit_direct(self.pool, uid, action.name, value,
+                                                admission.seq, admission.now, idempotency_key,
+                                                fed)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             metrics.BACKEND_ERRORS.labels("postgres").inc()
             log.warning("direct commit failed: %s", exc.__class__.__name__)
@@ -64,11 +71,20 @@ class DirectScorer:
             raise errors.ServiceUnavailable("Score database unavailable; nothing was counted, "
                                             "retry later") from None
         reply = scripts.parse_score_reply(await self._settle(
-            keys=scripts.SettleKeys(scores=keys.SCORES, member=keys.MEMBER,
-                                    boardseq=keys.BOARDSEQ, idem=idem),
-            args=scripts.SettleArgs(
-                uid=uid, total=total, seq=admission.seq, use_idem=use_idem,
-                idem_ttl_s=IDEMPOTENCY_TTL_S, channel=keys.CHANNEL, top_n=keys.TOP_N,
-                now=admission.now, body=body)))
-        return replace(reply, previous_score=total - increment,
-                       status="OK" if fresh else "REPLAY")
+            keys=scripts.with_boards(
+                scripts.SettleKeys(idem=idem),
+                [scripts.UpdateBoardKeys(b.keys.scores, b.keys.member, b.keys.boardseq)
+                 for b in boards]),
+            args=scripts.with_boards(
+                scripts.SettleArgs(uid=uid, use_idem=use_idem, idem_ttl_s=IDEMPOTENCY_TTL_S,
+                                   channel=keys.CHANNEL, top_n=keys.TOP_N, now=admission.now,
+                                   body=body),
+                [scripts.SettleBoardArgs(b.id, b.season, b.operator, b.order, score, reached)
+                 for b, (score, reached) in zip(boards, scores, strict=True)])))
+        # on incr boards the previous score is the committed one less this increment
+        # (Redis may not have shown an earlier commit yet)
+        results = tuple(
+            scripts.BoardResult(r.new_score - value, r.new_score, r.previous_rank, r.rank,
+                                r.board_seq) if b.operator == "incr" else r
+            for b, r in zip(boards, reply.boards, strict=True))
+        return scripts.ScoreReply("OK" if fresh else "REPLAY", reply.now, results)

@@ -1,5 +1,5 @@
-"""What a score update answers: the outcome of an applied increment, or the API
-error for a script's refusal."""
+"""What a score update answers: the outcome of an applied update, or the API error for a
+script's refusal."""
 
 from __future__ import annotations
 
@@ -7,36 +7,64 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import errors
+from ..board.definitions import Board
 from ..store import keys
-from ..store.scripts import ScoreReply
+from ..store.scripts import BoardResult, ScoreReply
+
+
+def rank_change(r: BoardResult) -> int:
+    return 0 if r.previous_rank is None else r.previous_rank - r.rank
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     user_id: str
-    previous_score: int
-    new_score: int
-    previous_rank: int | None
-    current_rank: int
+    boards: tuple[Board, ...]
+    results: tuple[BoardResult, ...]
+    primary: int  # the index of the board whose fields the seed's shape shows
     timestamp: int
-    board_seq: int
     replay: bool
 
-    def as_data(self) -> dict[str, Any]:
-        prev = self.previous_rank
+    @property
+    def main(self) -> BoardResult:
+        return self.results[self.primary]
+
+    @property
+    def board_seq(self) -> int:
+        return self.main.board_seq
+
+    def seed_fields(self) -> dict[str, Any]:
+        r = self.main
         return {
             "user_id": self.user_id,
-            "previous_score": self.previous_score,
-            "new_score": self.new_score,
-            "rank_change": 0 if prev is None else prev - self.current_rank,
-            "current_rank": self.current_rank,
-            "previous_rank": prev,
+            "previous_score": r.previous_score,
+            "new_score": r.new_score,
+            "rank_change": rank_change(r),
+            "current_rank": r.rank,
+            "previous_rank": r.previous_rank,
         }
 
+    def as_data(self) -> dict[str, Any]:
+        """POST /api/v1/scores/update: the seed's fields, plus every board touched."""
+        return {**self.seed_fields(), "boards": {
+            b.id: {"score": r.new_score, "rank": r.rank, "previous_rank": r.previous_rank,
+                   "rank_change": rank_change(r), "season": b.season}
+            for b, r in zip(self.boards, self.results, strict=True)}}
 
-def outcome(user_id: str, reply: ScoreReply) -> Outcome:
-    return Outcome(user_id, reply.previous_score, reply.new_score, reply.previous_rank,
-                   reply.rank, reply.now, reply.board_seq, reply.status == "REPLAY")
+    def as_board_data(self) -> dict[str, Any]:
+        """POST /api/v1/boards/{id}/scores: the seed's fields, plus the board and season."""
+        board = self.boards[self.primary]
+        return {**self.seed_fields(), "board": board.id, "season": board.season}
+
+
+def outcome(user_id: str, boards: list[Board], primary: Board, reply: ScoreReply) -> Outcome:
+    if len(reply.boards) != len(boards):
+        # a replay recorded before the boards this action feeds changed: its results are
+        # by position, for boards that can no longer be named; the first stands for all
+        boards = [primary] * len(reply.boards)
+    index = boards.index(primary) if primary in boards else 0
+    return Outcome(user_id, tuple(boards), reply.boards, index, reply.now,
+                   reply.status == "REPLAY")
 
 
 def refusal(reply: ScoreReply, action: str) -> errors.ApiError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # Keys one script touches share the {lb} hash tag, so they live in one cluster slot.
 SCORES = "{lb}:scores"  # sorted set: tie-encoded member -> total
 MEMBER = "{lb}:member"  # hash: user id -> its current member in SCORES
@@ -52,3 +54,24 @@ def parse_member(member: bytes | str) -> str:
 
 RESEED_SCORES = "{lb}:reseed:scores"  # scoreboard reseed builds the board aside here,
 RESEED_MEMBER = "{lb}:reseed:member"  # then swaps it in
+
+# Boards. `global` is the seed's board and keeps the seed's key names above.
+GLOBAL = "global"
+BOARDS = "{lb}:boards"  # hash: live board id -> its definition (JSON)
+BOARDS_VERSION = "{lb}:boards:version"  # counter: grows with every change of BOARDS
+
+
+class BoardKeys(NamedTuple):
+    scores: str
+    member: str
+    hidden: str
+    boardseq: str
+    top10: str
+
+
+def board_keys(board_id: str) -> BoardKeys:
+    """The live keys of one board (all under ``{lb}``: one script may touch several)."""
+    if board_id == GLOBAL:
+        return BoardKeys(SCORES, MEMBER, HIDDEN, BOARDSEQ, TOP10)
+    p = f"{{lb}}:b:{board_id}"
+    return BoardKeys(f"{p}:scores", f"{p}:member", f"{p}:hidden", f"{p}:seq", f"{p}:top10")

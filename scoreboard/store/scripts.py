@@ -41,24 +41,37 @@ def load(name: str, redis: RedisClient, pipe: AutoPipeline | None = None) -> Run
     return runner
 
 
+def with_boards(head: tuple[Any, ...], boards: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """KEYS or ARGV of a script that works on several boards: its fixed head, then one
+    group per board (the script reads them with ``per_board`` in common.lua)."""
+    out = list(head)
+    for group in boards:
+        out.extend(group)
+    return out
+
+
 # update.lua, admit.lua, settle.lua, release.lua ------------------------------------
 class UpdateKeys(NamedTuple):
-    scores: str
-    member: str
     seq: str
-    boardseq: str
     events: str
     profiles: str
     banned: str
     revoked: str
     rate: str
     idem: str
+    version: str
+
+
+class UpdateBoardKeys(NamedTuple):
+    scores: str
+    member: str
+    boardseq: str
 
 
 class UpdateArgs(NamedTuple):
     uid: str
     action: str
-    increment: int
+    value: int
     body: str
     limit: int
     period_ms: int
@@ -67,47 +80,69 @@ class UpdateArgs(NamedTuple):
     max_total: int
     channel: str
     top_n: int
+    version: int
+
+
+class UpdateBoardArgs(NamedTuple):
+    board: str
+    season: int
+    operator: str
+    order: str
 
 
 class AdmitKeys(NamedTuple):
-    scores: str
-    member: str
     seq: str
     profiles: str
     banned: str
     revoked: str
     rate: str
     idem: str
+    version: str
+
+
+class AdmitBoardKeys(NamedTuple):
+    scores: str
+    member: str
 
 
 class AdmitArgs(NamedTuple):
     uid: str
-    increment: int
+    value: int
     body: str
     limit: int
     period_ms: int
     use_idem: str
     claim_ttl_s: int
     max_total: int
+    version: int
+
+
+class AdmitBoardArgs(NamedTuple):
+    operator: str
+    order: str
 
 
 class SettleKeys(NamedTuple):
-    scores: str
-    member: str
-    boardseq: str
     idem: str
 
 
 class SettleArgs(NamedTuple):
     uid: str
-    total: int
-    seq: int
     use_idem: str
     idem_ttl_s: int
     channel: str
     top_n: int
     now: int
     body: str
+
+
+class SettleBoardArgs(NamedTuple):
+    board: str
+    season: int
+    operator: str
+    order: str
+    score: int
+    reached: int
 
 
 class ReleaseKeys(NamedTuple):
@@ -122,21 +157,29 @@ class ReleaseArgs(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class BoardResult:
+    """One board's part of an applied update (scores as shown: asc boards un-negated)."""
+
+    previous_score: int
+    new_score: int
+    previous_rank: int | None
+    rank: int
+    board_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScoreReply:
     """What update.lua, settle.lua (and admit.lua, for a replay) answer.
 
-    ``status`` is OK or REPLAY with every field set, or a refusal (UNAUTHORIZED,
-    FORBIDDEN, RATE_LIMITED with ``wait_ms``, SCORE_LIMIT_EXCEEDED,
-    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_IN_PROGRESS) with the rest zero.
+    ``status`` is OK or REPLAY with ``now`` and one ``boards`` entry per board, in the
+    order they were given; or STALE (the caller's board definitions are old); or a
+    refusal (UNAUTHORIZED, FORBIDDEN, RATE_LIMITED with ``wait_ms``,
+    SCORE_LIMIT_EXCEEDED, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_IN_PROGRESS).
     """
 
     status: str
-    previous_score: int = 0
-    new_score: int = 0
-    previous_rank: int | None = None
-    rank: int = 0
     now: int = 0
-    board_seq: int = 0
+    boards: tuple[BoardResult, ...] = ()
     wait_ms: int = 0
 
     @property
@@ -148,11 +191,14 @@ def parse_score_reply(reply: Sequence[Any]) -> ScoreReply:
     status = as_text(reply[0])
     if status == "RATE_LIMITED":
         return ScoreReply(status, wait_ms=int(reply[1]))
-    if len(reply) < 7:
+    if len(reply) < 3:
         return ScoreReply(status)
-    prev_rank = int(reply[3])
-    return ScoreReply(status, int(reply[1]), int(reply[2]), None if prev_rank < 0 else prev_rank,
-                      int(reply[4]), int(reply[5]), int(reply[6]))
+    now, n = int(reply[1]), int(reply[2])
+    boards = []
+    for i in range(n):
+        prev, new, prev_rank, rank, seq = (int(v) for v in reply[3 + 5 * i:8 + 5 * i])
+        boards.append(BoardResult(prev, new, None if prev_rank < 0 else prev_rank, rank, seq))
+    return ScoreReply(status, now, tuple(boards))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +247,29 @@ def parse_ranks(reply: Sequence[Any]) -> RanksReply:
     return RanksReply(int(reply[0]), rank if rank > 0 else None, score, int(reply[3]), rows)
 
 
+class MembersKeys(NamedTuple):
+    scores: str
+    member: str
+    profiles: str
+
+
+class MembersArgs(NamedTuple):
+    uids: str  # comma-separated
+
+
+@dataclass(frozen=True, slots=True)
+class MembersReply:
+    total: int
+    rows: list[tuple[str, int, int, bytes | str]]  # (user id, rank, stored score, profile)
+
+
+def parse_members(reply: Sequence[Any]) -> MembersReply:
+    flat = reply[1:]
+    rows = [(as_text(flat[i]), int(flat[i + 1]), int(float(flat[i + 2])), flat[i + 3])
+            for i in range(0, len(flat), 4)]
+    return MembersReply(int(reply[0]), rows)
+
+
 # session.lua, ban.lua, renew_lock.lua --------------------------------------------------
 class SessionKeys(NamedTuple):
     revoked: str
@@ -233,10 +302,14 @@ class RefreshArgs(NamedTuple):
 
 
 class BanKeys(NamedTuple):
+    banned: str
+    version: str
+
+
+class BanBoardKeys(NamedTuple):
     scores: str
     member: str
     hidden: str
-    banned: str
     boardseq: str
 
 
@@ -245,6 +318,12 @@ class BanArgs(NamedTuple):
     uid: str
     channel: str
     top_n: int
+    version: int
+
+
+class BanBoardArgs(NamedTuple):
+    board: str
+    season: int
 
 
 class RenewLockKeys(NamedTuple):
@@ -256,15 +335,19 @@ class RenewLockArgs(NamedTuple):
     ttl_ms: int
 
 
-# name -> (keys, args): what the header test checks every lua/<name>.lua against
-SPECS: dict[str, tuple[type[tuple[Any, ...]], type[tuple[Any, ...]]]] = {
-    "update": (UpdateKeys, UpdateArgs),
-    "admit": (AdmitKeys, AdmitArgs),
-    "settle": (SettleKeys, SettleArgs),
+Spec = tuple[type[tuple[Any, ...]], ...]
+
+# name -> (keys, args) or (keys, args, per-board keys, per-board args): what the header
+# test checks every lua/<name>.lua against
+SPECS: dict[str, Spec] = {
+    "update": (UpdateKeys, UpdateArgs, UpdateBoardKeys, UpdateBoardArgs),
+    "admit": (AdmitKeys, AdmitArgs, AdmitBoardKeys, AdmitBoardArgs),
+    "settle": (SettleKeys, SettleArgs, UpdateBoardKeys, SettleBoardArgs),
     "release": (ReleaseKeys, ReleaseArgs),
     "ranks": (RanksKeys, RanksArgs),
+    "members": (MembersKeys, MembersArgs),
     "session": (SessionKeys, SessionArgs),
     "refresh": (RefreshKeys, RefreshArgs),
-    "ban": (BanKeys, BanArgs),
+    "ban": (BanKeys, BanArgs, BanBoardKeys, BanBoardArgs),
     "renew_lock": (RenewLockKeys, RenewLockArgs),
 }

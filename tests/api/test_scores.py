@@ -30,6 +30,9 @@ async def test_seed_shape_and_first_score(client: Any, make_player: Any) -> None
     assert body["data"] == {
         "user_id": uid, "previous_score": 0, "new_score": 100, "rank_change": 0,
         "current_rank": 1, "previous_rank": None,
+        # DESIGN "Boards and seasons": every board the action fed
+        "boards": {"global": {"score": 100, "rank": 1, "previous_rank": None, "rank_change": 0,
+                              "season": 1}},
     }
     body = await post_score(client, token, 50)
     assert body["data"]["previous_score"] == 100 and body["data"]["new_score"] == 150

@@ -19,8 +19,9 @@ from scoreboard.store import keys
 def test_decode_each_kind() -> None:
     change = events.decode(b'{"kind":"change","seq":4,"user_id":"u","previous_rank":-1,'
                            b'"rank":2,"score":"90","t":"1"}')
-    assert change == events.Change(seq=4, user_id="u", previous_rank=None, rank=2, score=90)
-    assert events.decode('{"kind":"refresh","seq":9}') == events.Refresh(seq=9)
+    assert change == events.Change(board="global", season=1, seq=4, user_id="u",
+                                   previous_rank=None, rank=2, score=90)
+    assert events.decode('{"kind":"refresh","seq":9}') == events.Refresh(board="global", seq=9)
     assert events.decode(events.encode_revoke(user_id="u")) == events.Revoke(user_id="u", jti=None)
 
 

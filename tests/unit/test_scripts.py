@@ -12,11 +12,24 @@ from scoreboard.store import scripts
 SCRIPTS = sorted(p.stem for p in scripts.LUA_DIR.glob("*.lua") if p.stem != "common")
 
 
-def header(name: str, which: str) -> list[str]:
+def header(name: str, which: str) -> tuple[list[str], list[str]]:
+    """The names a script's header gives: its fixed head, and the per-board group."""
     text = (scripts.LUA_DIR / f"{name}.lua").read_text()
     match = re.search(rf"^-- {which}: (.*)$", text, re.M)
     assert match, f"{name}.lua has no '-- {which}:' line"
-    return [n.strip() for n in match.group(1).split(",")]
+    head, _, group = match.group(1).partition("; per board: ")
+    return ([n.strip() for n in head.split(",")],
+            [n.strip() for n in group.split(",")] if group else [])
+
+
+def per_board_names(name: str) -> tuple[list[str], list[str]]:
+    """The names a script's per_board(...) call reads the groups by."""
+    text = (scripts.LUA_DIR / f"{name}.lua").read_text()
+    match = re.search(r"^local boards = per_board\((.*)\)$", text, re.M)
+    if not match:
+        return [], []
+    lists = re.findall(r"\{([^}]*)\}", match.group(1))
+    return tuple([n.strip().strip("'") for n in part.split(",")] for part in lists)  # type: ignore
 
 
 def bound_names(name: str, table: str) -> list[str]:
@@ -39,14 +52,16 @@ def test_every_script_has_a_spec() -> None:
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_headers_match_the_python_spec(name: str) -> None:
-    keys, args = scripts.SPECS[name]
-    assert header(name, "KEYS") == list(keys._fields)
-    assert header(name, "ARGV") == list(args._fields)
+    keys, args, *group = scripts.SPECS[name]
+    board_keys, board_args = (list(group[0]._fields), list(group[1]._fields)) if group else ([], [])
+    assert header(name, "KEYS") == (list(keys._fields), board_keys)
+    assert header(name, "ARGV") == (list(args._fields), board_args)
+    assert per_board_names(name) == ((board_keys, board_args) if group else ([], []))
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_script_binds_each_name_once_in_order(name: str) -> None:
-    keys, args = scripts.SPECS[name]
+    keys, args, *_ = scripts.SPECS[name]
     assert bound_names(name, "KEYS") == ["k_" + k for k in keys._fields]
     assert bound_names(name, "ARGV") == list(args._fields)
     body = (scripts.LUA_DIR / f"{name}.lua").read_text()
@@ -56,11 +71,12 @@ def test_script_binds_each_name_once_in_order(name: str) -> None:
 
 
 def test_parse_score_reply_normalises_bytes_and_text() -> None:
-    raw = [b"OK", 10, b"25", -1, 3, 1700000000000, 7]
+    raw = [b"OK", 1700000000000, 2, 10, b"25", -1, 3, 7, b"4", 4, 2, 1, 0]
     assert scripts.parse_score_reply(raw) == scripts.parse_score_reply(
-        ["OK", "10", "25", "-1", "3", "1700000000000", "7"])
+        ["OK", "1700000000000", "2", "10", "25", "-1", "3", "7", "4", "4", "2", "1", "0"])
     reply = scripts.parse_score_reply(raw)
-    assert (reply.previous_score, reply.new_score, reply.previous_rank, reply.rank) == (10, 25,
-                                                                                        None, 3)
+    assert reply.now == 1700000000000
+    assert reply.boards == (scripts.BoardResult(10, 25, None, 3, 7),
+                            scripts.BoardResult(4, 4, 2, 1, 0))
     assert scripts.parse_score_reply([b"RATE_LIMITED", 1500]).wait_ms == 1500
     assert not scripts.parse_score_reply([b"FORBIDDEN"]).applied

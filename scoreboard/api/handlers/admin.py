@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...appkeys import MODERATION
+from ...appkeys import BOARD_ADMIN, CONFIG, MODERATION
 from ...players.users import parse_user_id
 from .. import envelope, requests, responses
 from ..docs import BEARER, UUID_PARAM, body, fails, ok, operation
+from .boards import BOARD_PARAM
 from .common import admin
 
 
@@ -41,3 +42,35 @@ async def ban(request: web.Request) -> web.Response:
            responses={**ok(responses.BanData), **fails(400, 401, 403, 404, 413, 415, 503)})
 async def unban(request: web.Request) -> web.Response:
     return await _set_banned(request, False)
+
+
+@operation(summary="Create a board (admin)", security=BEARER,
+           requestBody=body(requests.BoardSchema),
+           responses={**ok(responses.BoardDefinition, 201),
+                      **fails(400, 401, 403, 409, 413, 415, 503)})
+async def create_board(request: web.Request) -> web.Response:
+    claims = await admin(request)
+    data = await requests.load(request, requests.BoardSchema)
+    board = await request.app[BOARD_ADMIN].create(claims.sub, data)
+    return envelope.ok(board.public(request.app[CONFIG].actions), status=201)
+
+
+@operation(summary="Change a board's title, actions, schedule, zone; its order and operator "
+                   "while it has no scores (admin)", security=BEARER,
+           parameters=[BOARD_PARAM], requestBody=body(requests.BoardPatchSchema),
+           responses={**ok(responses.BoardDefinition),
+                      **fails(400, 401, 403, 404, 409, 413, 415, 503)})
+async def change_board(request: web.Request) -> web.Response:
+    claims = await admin(request)
+    data = await requests.load(request, requests.BoardPatchSchema)
+    board = await request.app[BOARD_ADMIN].change(claims.sub, request.match_info["board"], data)
+    return envelope.ok(board.public(request.app[CONFIG].actions))
+
+
+@operation(summary="Retire a board: out of the lists, refuses scores, history kept (admin)",
+           security=BEARER, parameters=[BOARD_PARAM],
+           responses={**ok(responses.BoardDefinition), **fails(401, 403, 404, 409, 503)})
+async def retire_board(request: web.Request) -> web.Response:
+    claims = await admin(request)
+    board = await request.app[BOARD_ADMIN].retire(claims.sub, request.match_info["board"])
+    return envelope.ok(board.public(request.app[CONFIG].actions))

@@ -4,14 +4,15 @@ from aiohttp import web
 
 from ... import errors
 from ...appkeys import READER, TOP10
-from ...board.reader import MAX_PAGE, MAX_WINDOW
+from ...board.reader import MAX_PAGE, MAX_WINDOW, Reader
+from ...board.top10 import Top10Cache
 from ...players.users import parse_user_id
 from .. import envelope, responses
 from ..docs import BEARER, UUID_PARAM, fails, int_query, ok, operation
 from .common import player
 
 
-def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -26,11 +27,17 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
            responses={**ok(responses.Top10Data), "304": {"description": "Not modified"},
                       **fails(503)})
 async def top10(request: web.Request) -> web.Response:
-    top10 = request.app[TOP10]
+    return await top10_response(request, request.app[TOP10])
+
+
+async def top10_response(request: web.Request, top10: Top10Cache,
+                         more: bytes = b"") -> web.Response:
+    """The cached body; ``more`` (``,"name":value...``) is added to its data object."""
     cached = top10.memo.get() or await top10.current()  # a memo hit needs no await
     if request.headers.get("If-None-Match") == cached.etag:
         return web.Response(status=304, headers=cached.headers)
-    body = b'{"success":true,"data":' + cached.data + b',"timestamp":%d}' % envelope.now_ms()
+    data = cached.data[:-1] + more + b"}" if more else cached.data
+    body = b'{"success":true,"data":' + data + b',"timestamp":%d}' % envelope.now_ms()
     return web.Response(body=body, headers=cached.json_headers)
 
 
@@ -38,9 +45,13 @@ async def top10(request: web.Request) -> web.Response:
            parameters=[int_query("offset", 0, 10**9, 0), int_query("limit", 1, 100, 10)],
            responses={**ok(responses.PageData), **fails(400, 503)})
 async def page(request: web.Request) -> web.Response:
-    offset = _int_param(request, "offset", 0, 0, 10**9)
-    limit = _int_param(request, "limit", 10, 1, MAX_PAGE)
-    part = await request.app[READER].page(offset, limit)
+    return await page_response(request, request.app[READER])
+
+
+async def page_response(request: web.Request, reader: Reader) -> web.Response:
+    offset = int_param(request, "offset", 0, 0, 10**9)
+    limit = int_param(request, "limit", 10, 1, MAX_PAGE)
+    part = await reader.page(offset, limit)
     return envelope.ok({"leaderboard": part.entries, "total": part.total,
                         "offset": offset, "limit": limit})
 
@@ -49,9 +60,13 @@ async def page(request: web.Request) -> web.Response:
            parameters=[int_query("window", 0, 50, 5)],
            responses={**ok(responses.MeData), **fails(400, 401, 403, 404, 503)})
 async def me(request: web.Request) -> web.Response:
+    return await me_response(request, request.app[READER])
+
+
+async def me_response(request: web.Request, reader: Reader) -> web.Response:
     claims = await player(request)
-    window = _int_param(request, "window", 5, 0, MAX_WINDOW)
-    part = await request.app[READER].around(claims.sub, window)
+    window = int_param(request, "window", 5, 0, MAX_WINDOW)
+    part = await reader.around(claims.sub, window)
     if part.self_rank is None:
         raise errors.NotFound("You have no score yet")
     mine = next(e for e in part.entries if e["user_id"] == claims.sub)
@@ -63,8 +78,12 @@ async def me(request: web.Request) -> web.Response:
 @operation(summary="One player's rank", parameters=[UUID_PARAM],
            responses={**ok(responses.RankData), **fails(400, 404, 503)})
 async def user_rank(request: web.Request) -> web.Response:
+    return await rank_response(request, request.app[READER])
+
+
+async def rank_response(request: web.Request, reader: Reader) -> web.Response:
     user_id = parse_user_id(request.match_info["id"])
-    part = await request.app[READER].around(user_id, 0)
+    part = await reader.around(user_id, 0)
     if part.self_rank is None:
         raise errors.NotFound("That player is not ranked")
     entry = part.entries[0]

@@ -19,16 +19,23 @@ from .common import claims_of
     responses={**ok(responses.ScoreUpdateData),
                **fails(400, 401, 403, 409, 413, 415, 422, 429, 503)})
 async def update_score(request: web.Request) -> web.Response:
+    return await post_update(request)
+
+
+async def post_update(request: web.Request, board_id: str | None = None) -> web.Response:
+    """An update to every board its action feeds, or (``board_id``) to that board only."""
     action_type = "unknown"
     try:
         claims = claims_of(request)  # session, user and ban are checked inside the script
         action_type, increment = await requests.load_update(request)
         idem = check_idempotency_key(request.headers.get("Idempotency-Key"))
-        outcome = await request.app[SCORES].update(claims, action_type, increment, idem)
+        outcome = await request.app[SCORES].update(claims, action_type, increment, idem,
+                                                   board_id)
     except errors.ApiError as exc:
         known = action_type if action_type in request.app[CONFIG].actions else "unknown"
         metrics.count_update(known, errors.outcome_of(exc.code))
         raise
     metrics.count_update(action_type, "replay" if outcome.replay else "accepted")
     headers = {"Idempotent-Replayed": "true"} if outcome.replay else None
-    return envelope.ok(outcome.as_data(), timestamp=outcome.timestamp, headers=headers)
+    data = outcome.as_data() if board_id is None else outcome.as_board_data()
+    return envelope.ok(data, timestamp=outcome.timestamp, headers=headers)

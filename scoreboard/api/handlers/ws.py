@@ -6,8 +6,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 
 from ... import errors
-from ...appkeys import CONFIG, HUB, VERIFIER
+from ...appkeys import BOARDS, CONFIG, HUB, VERIFIER
 from ...auth.tokens import bearer
+from ...board.definitions import GLOBAL
 from ..docs import fails, operation
 from .common import player
 
@@ -29,9 +30,11 @@ def _token(request: web.Request) -> tuple[str | None, str | None]:
 @operation(summary="WebSocket: the top 10, pushed on every change (token in ?token=, "
                    "Authorization or the bearer.<token> subprotocol)",
            parameters=[{"name": "token", "in": "query", "required": False,
-                        "schema": {"type": "string"}}],
+                        "schema": {"type": "string"}},
+                       {"name": "board", "in": "query", "required": False,
+                        "schema": {"type": "string", "default": "global"}}],
            responses={"101": {"description": "Switching Protocols"},
-                      **fails(400, 401, 403, 429)})
+                      **fails(400, 401, 403, 404, 429)})
 async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     hub = request.app[HUB]
@@ -46,6 +49,7 @@ async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
             origin not in config.ws_allowed_origins):
         raise errors.Forbidden("Origin not allowed")
     await player(request, claims=claims)
+    board = await request.app[BOARDS].get(request.query.get("board", GLOBAL))
     if hub.count_for(claims.sub) >= config.ws_max_per_user:
         raise errors.RateLimited("Too many live connections for this player",
                                  headers={"Retry-After": "5"})
@@ -57,7 +61,7 @@ async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     # From here on the connection speaks WebSocket: a failure closes the socket,
     # it must never become an HTTP error response written onto it.
-    client = hub.add(ws, claims.sub, claims.jti, request.transport)
+    client = hub.add(ws, claims.sub, claims.jti, request.transport, board.id)
     try:
         await hub.snapshot_for(client)
         async for msg in ws:  # clients send nothing that matters; read to see pongs and close

@@ -1,18 +1,20 @@
--- Direct mode, step 1 of 3: may this increment go to PostgreSQL?
--- Checks the player, the Idempotency-Key (claimed as in progress), the total's
--- ceiling and the rate; reserves a board sequence number for the tie order.
--- Replies {'OK', seq, now}, a refusal, or a recorded reply to replay.
--- KEYS: scores, member, seq, profiles, banned, revoked, rate, idem
--- ARGV: uid, increment, body, limit, period_ms, use_idem, claim_ttl_s, max_total
-local k_scores, k_member, k_seq, k_profiles = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local k_banned, k_revoked, k_rate, k_idem = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local uid, increment, body, limit = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+-- Direct mode, step 1 of 3: may this update go to PostgreSQL?
+-- Checks the player, the Idempotency-Key (claimed as in progress), the totals'
+-- ceiling and the rate; reserves a tie sequence number.
+-- Replies {'OK', seq, now}, a refusal, a recorded reply to replay, or STALE.
+-- KEYS: seq, profiles, banned, revoked, rate, idem, version; per board: scores, member
+-- ARGV: uid, value, body, limit, period_ms, use_idem, claim_ttl_s, max_total, version; per board: operator, order
+local k_seq, k_profiles, k_banned, k_revoked = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local k_rate, k_idem, k_version = KEYS[5], KEYS[6], KEYS[7]
+local uid, value, body, limit = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local period_ms, use_idem, claim_ttl_s, max_total = tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[7]), tonumber(ARGV[8])
+local version = ARGV[9]
+local boards = per_board(KEYS, 7, {'scores', 'member'}, ARGV, 9, {'operator', 'order'})
 
-local k = {scores = k_scores, member = k_member, profiles = k_profiles, banned = k_banned,
-           revoked = k_revoked, rate = k_rate, idem = k_idem}
-local refusal, _, now = admit_increment(k, uid, increment, body, use_idem, limit, period_ms,
-  max_total)
+if stale(k_version, version) then return {'STALE'} end
+local k = {profiles = k_profiles, banned = k_banned, revoked = k_revoked, rate = k_rate, idem = k_idem}
+local refusal, now = admit_update(k, uid, body, use_idem, limit, period_ms,
+  function() return exceeds_on(boards, uid, value, max_total) end)
 if refusal then return refusal end
 if use_idem then
   redis.call('SET', k_idem, cjson.encode({h = body, p = 1}), 'EX', claim_ttl_s)

@@ -1,36 +1,34 @@
--- Hide a player from every ranking (ban) or restore them (unban), atomically.
--- Returns 1 when the top 10 changed (a push is due), else 0.
--- KEYS: scores, member, hidden, banned, boardseq
--- ARGV: action, uid, channel, top_n
-local k_scores, k_member, k_hidden, k_banned, k_boardseq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local action, uid, channel, top_n = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+-- Hide a player from every board (ban) or restore them (unban), atomically.
+-- Returns the number of boards whose top 10 changed (a push is due there), or STALE.
+-- KEYS: banned, version; per board: scores, member, hidden, boardseq
+-- ARGV: action, uid, channel, top_n, version; per board: board, season
+local k_banned, k_version = KEYS[1], KEYS[2]
+local action, uid, channel, top_n, version = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local boards = per_board(KEYS, 2, {'scores', 'member', 'hidden', 'boardseq'}, ARGV, 5, {'board', 'season'})
 
-local member = redis.call('HGET', k_member, uid)
-local changed = 0
+if stale(k_version, version) then return 'STALE' end
+local from, to = 'scores', 'hidden'
 if action == 'ban' then
   redis.call('SADD', k_banned, uid)
-  if member then
-    local score = redis.call('ZSCORE', k_scores, member)
-    if score then
-      local rank = redis.call('ZREVRANK', k_scores, member) + 1
-      redis.call('ZADD', k_hidden, score, member)
-      redis.call('ZREM', k_scores, member)
-      if rank <= top_n then changed = 1 end
-    end
-  end
 else
   redis.call('SREM', k_banned, uid)
-  if member then
-    local score = redis.call('ZSCORE', k_hidden, member)
-    if score then
-      redis.call('ZADD', k_scores, score, member)
-      redis.call('ZREM', k_hidden, member)
-      if redis.call('ZREVRANK', k_scores, member) + 1 <= top_n then changed = 1 end
+  from, to = 'hidden', 'scores'
+end
+local changed = 0
+for _, b in ipairs(boards) do
+  local member = redis.call('HGET', b.member, uid)
+  local score = member and redis.call('ZSCORE', b[from], member)
+  if score then
+    local rank = redis.call('ZREVRANK', b.scores, member)  -- while visible (ban)
+    redis.call('ZADD', b[to], score, member)
+    redis.call('ZREM', b[from], member)
+    rank = rank or redis.call('ZREVRANK', b.scores, member)  -- once visible (unban)
+    if rank + 1 <= top_n then
+      changed = changed + 1
+      publish_event(channel, 'refresh', {board = b.board, season = tonumber(b.season),
+                                         seq = redis.call('INCR', b.boardseq)})
     end
   end
-end
-if changed == 1 then
-  publish_event(channel, 'refresh', {seq = redis.call('INCR', k_boardseq)})
 end
 if action == 'ban' then
   publish_event(channel, 'revoke', {user_id = uid})

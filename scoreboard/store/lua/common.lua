@@ -34,18 +34,23 @@ local function check_idem(k_idem, body)
   local rec = cjson.decode(raw)
   if rec.h ~= body then return {'IDEMPOTENCY_KEY_REUSED'} end
   if rec.p then return {'IDEMPOTENCY_IN_PROGRESS'} end
-  return {'REPLAY', rec.r[1], rec.r[2], rec.r[3], rec.r[4], rec.r[5], rec.r[6]}
+  local reply = {'REPLAY'}
+  for _, v in ipairs(rec.r) do reply[#reply + 1] = v end
+  return reply
 end
 
--- The reply of an applied increment: {status, prev_score, new_score, prev_rank, rank,
--- now, board_seq}; with an Idempotency-Key it is recorded for replays (check_idem).
+-- The reply of an applied update: {status, now, n, then for each of n boards: previous
+-- score, new score, previous rank (-1: unranked), rank, board sequence}; with an
+-- Idempotency-Key it is recorded for replays (check_idem).
 local function score_reply(k_idem, use_idem, body, ttl_s, r)
+  local saved = {}
+  for i, v in ipairs(r) do saved[i] = int_str(v) end
   if use_idem then
-    local saved = {}
-    for i, v in ipairs(r) do saved[i] = int_str(v) end
     redis.call('SET', k_idem, cjson.encode({h = body, r = saved}), 'EX', ttl_s)
   end
-  return {'OK', r[1], r[2], r[3], r[4], r[5], r[6]}
+  local reply = {'OK'}
+  for _, v in ipairs(saved) do reply[#reply + 1] = v end
+  return reply
 end
 
 -- GCRA: at most `limit` admissions per `period` ms, spread or in one burst.
@@ -69,25 +74,74 @@ local function rate_refund(k_rate, limit, period)
   end
 end
 
--- The checks every increment passes, in order: session and player, Idempotency-Key,
--- the total's ceiling, the rate. Returns a reply to give at once, or nil, the
--- player's current total and the time.
--- k: {scores, member, profiles, banned, revoked, rate, idem}
-local function admit_increment(k, uid, inc, body, use_idem, limit, period, max_total)
+-- The checks every update passes, in order: session and player, Idempotency-Key,
+-- the totals' ceiling (`exceeds()`), the rate. Returns a reply to give at once, or
+-- nil and the time.
+-- k: {profiles, banned, revoked, rate, idem}
+local function admit_update(k, uid, body, use_idem, limit, period, exceeds)
   local status = check_player(k.revoked, k.profiles, k.banned, uid)
   if status then return {status} end
   if use_idem then
     local reply = check_idem(k.idem, body)
     if reply then return reply end
   end
-  local old = redis.call('HGET', k.member, uid)
-  local current = 0
-  if old then current = tonumber(redis.call('ZSCORE', k.scores, old) or '0') end
-  if current + inc > max_total then return {'SCORE_LIMIT_EXCEEDED'} end
+  if exceeds() then return {'SCORE_LIMIT_EXCEEDED'} end
   local now = now_ms()
   local wait = rate_limit(k.rate, limit, period, now)
   if wait > 0 then return {'RATE_LIMITED', wait} end
-  return nil, current, now
+  return nil, now
+end
+
+-- Boards. A script that works on several boards takes a fixed head of KEYS and ARGV,
+-- then one group per board; per_board reads the groups into tables by name.
+local function per_board(keys, key_head, key_names, argv, arg_head, arg_names)
+  local boards = {}
+  local n = (#keys - key_head) / #key_names
+  for i = 1, n do
+    local b = {}
+    for j, name in ipairs(key_names) do b[name] = keys[key_head + (i - 1) * #key_names + j] end
+    for j, name in ipairs(arg_names) do b[name] = argv[arg_head + (i - 1) * #arg_names + j] end
+    b.sign = (b.order == 'asc') and -1 or 1
+    boards[i] = b
+  end
+  return boards
+end
+
+-- Stale definitions: the caller's view of the boards is not Redis's (it reloads).
+local function stale(k_version, version)
+  return (redis.call('GET', k_version) or '0') ~= version
+end
+
+-- The player's score on board b as shown (asc boards store it negated), or nil.
+local function shown_score(b, uid)
+  local member = redis.call('HGET', b.member, uid)
+  if not member then return nil end
+  local s = redis.call('ZSCORE', b.scores, member)
+  if not s then return nil end
+  return tonumber(s) * b.sign
+end
+
+-- The score `value` makes on board b under its operator, or nil when it changes nothing:
+-- incr adds; best keeps the better (higher on desc, lower on asc); latest replaces.
+local function next_score(b, current, value)
+  if current == nil then return value end
+  if b.operator == 'incr' then return current + value end
+  if b.operator == 'best' then
+    if value * b.sign > current * b.sign then return value end
+    return nil
+  end
+  return value
+end
+
+-- Would `value` take an incr board past the ceiling? (best/latest scores are capped by
+-- the action's maximum, far below it.)
+local function exceeds_on(boards, uid, value, max_total)
+  for _, b in ipairs(boards) do
+    if b.operator == 'incr' and (shown_score(b, uid) or 0) + value > max_total then
+      return true
+    end
+  end
+  return false
 end
 
 -- Moves the player to `total` reached at board sequence `seq`.
@@ -116,13 +170,39 @@ local function publish_event(channel, kind, fields)
   redis.call('PUBLISH', channel, cjson.encode(fields))
 end
 
--- A change of the top 10: bump the board sequence and tell every process.
-local function announce(k_boardseq, channel, top_n, uid, prev_rank, rank, score, now)
+-- A change of a board's top 10: bump that board's sequence and tell every process.
+local function announce(b, channel, top_n, uid, prev_rank, rank, score, now)
   if rank > top_n then return 0 end
-  local board = redis.call('INCR', k_boardseq)
+  local board = redis.call('INCR', b.boardseq)
   publish_event(channel, 'change', {
-    seq = board, user_id = uid, previous_rank = prev_rank, rank = rank, score = int_str(score),
-    t = int_str(now),
+    board = b.board, season = tonumber(b.season), seq = board, user_id = uid,
+    previous_rank = prev_rank, rank = rank, score = int_str(score), t = int_str(now),
   })
   return board
+end
+
+-- Applies `value` to board b at tie sequence `seq`; appends to `out` what the reply
+-- says of the board (previous and new score, previous rank, rank, board sequence).
+local function update_board(b, uid, value, seq, now, channel, top_n, out)
+  local current = shown_score(b, uid)
+  local target = next_score(b, current, value)
+  local prev_score, prev_rank, rank, board
+  if target == nil then  -- a best that is not better: nothing moves
+    rank = redis.call('ZREVRANK', b.scores, redis.call('HGET', b.member, uid)) + 1
+    prev_score, prev_rank, target, board = current, rank, current, 0
+  else
+    prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, target * b.sign, seq)
+    prev_score = prev_score * b.sign
+    board = announce(b, channel, top_n, uid, prev_rank, rank, target, now)
+  end
+  for _, v in ipairs({prev_score, target, prev_rank, rank, board}) do out[#out + 1] = v end
+end
+
+-- The boards an event fed, for PostgreSQL: "id/season/operator/order,...".
+local function boards_field(boards)
+  local parts = {}
+  for i, b in ipairs(boards) do
+    parts[i] = b.board .. '/' .. b.season .. '/' .. b.operator .. '/' .. b.order
+  end
+  return table.concat(parts, ',')
 end

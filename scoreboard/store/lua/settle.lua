@@ -1,23 +1,38 @@
--- Direct mode, step 3 of 3: PostgreSQL committed `total`; show it in Redis.
--- Totals only grow, so when commits of one player arrive out of order the
--- larger total wins and a late smaller one changes nothing.
--- KEYS: scores, member, boardseq, idem
--- ARGV: uid, total, seq, use_idem, idem_ttl_s, channel, top_n, now, body
-local k_scores, k_member, k_boardseq, k_idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local uid, total, seq, use_idem = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
-local idem_ttl_s, channel, top_n = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-local now, body = tonumber(ARGV[8]), ARGV[9]
+-- Direct mode, step 3 of 3: PostgreSQL committed each board's score; show them in Redis.
+-- Commits of one player may arrive out of order, so a board moves only to a newer
+-- state: on incr and best boards the better score (on best, at equal scores the
+-- earlier sequence), on latest boards the later sequence.
+-- KEYS: idem; per board: scores, member, boardseq
+-- ARGV: uid, use_idem, idem_ttl_s, channel, top_n, now, body; per board: board, season, operator, order, score, reached
+local k_idem = KEYS[1]
+local uid, use_idem, idem_ttl_s, channel = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
+local top_n, now, body = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local boards = per_board(KEYS, 1, {'scores', 'member', 'boardseq'}, ARGV, 7, {'board', 'season', 'operator', 'order', 'score', 'reached'})
 
-local old = redis.call('HGET', k_member, uid)
-local current = -1
-if old then current = tonumber(redis.call('ZSCORE', k_scores, old) or '-1') end
-local prev_score, prev_rank, rank
-local board = 0
-if total > current then
-  prev_score, prev_rank, rank = apply_total(k_scores, k_member, uid, total, seq)
-  board = announce(k_boardseq, channel, top_n, uid, prev_rank, rank, total, now)
-else
-  rank = redis.call('ZREVRANK', k_scores, old) + 1
-  prev_score, prev_rank = current, rank
+local out = {now, #boards}
+for _, b in ipairs(boards) do
+  local score, reached = tonumber(b.score), tonumber(b.reached)
+  local member = redis.call('HGET', b.member, uid)
+  local current = shown_score(b, uid)
+  local newer = current == nil
+  if not newer then
+    local cur_seq = TIE_BASE - tonumber(string.sub(member, 1, 15))
+    if b.operator == 'latest' then
+      newer = reached > cur_seq
+    else
+      newer = score * b.sign > current * b.sign or
+        (b.operator == 'best' and score == current and reached < cur_seq)
+    end
+  end
+  local prev_score, prev_rank, rank, board = current, nil, nil, 0
+  if newer then
+    prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, score * b.sign, reached)
+    prev_score = prev_score * b.sign
+    board = announce(b, channel, top_n, uid, prev_rank, rank, score, now)
+  else
+    rank = redis.call('ZREVRANK', b.scores, member) + 1
+    prev_rank = rank  -- the committed score is still what this update made
+  end
+  for _, v in ipairs({prev_score, score, prev_rank, rank, board}) do out[#out + 1] = v end
 end
-return score_reply(k_idem, use_idem, body, idem_ttl_s, {prev_score, total, prev_rank, rank, now, board})
+return score_reply(k_idem, use_idem, body, idem_ttl_s, out)

@@ -1,0 +1,127 @@
+"""The boards: their definitions, each board's reads (as the seed's, per board), the
+friends view, and posting to one board."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ... import errors
+from ...appkeys import BOARDS, CONFIG, VIEWS
+from ...board.definitions import GLOBAL, iso, next_reset
+from ...board.views import View
+from .. import envelope, requests, responses
+from ..docs import BEARER, UUID_PARAM, body, fails, int_query, ok, operation
+from . import leaderboard
+from .scores import post_update
+
+MAX_FRIENDS = 100
+BOARD_PARAM = {"name": "board", "in": "path", "required": True,
+               "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}
+SEASON_PARAM = {"name": "season", "in": "query", "required": False,
+                "schema": {"type": "integer", "minimum": 1}}
+
+
+async def _view(request: web.Request) -> View:
+    """The board named in the path, at the season asked for (only the live one here)."""
+    board = await request.app[BOARDS].get(request.match_info["board"])
+    if "season" in request.query:
+        season = leaderboard.int_param(request, "season", board.season, 1, 2**31 - 1)
+        if season != board.season:
+            raise errors.NotFound(f"Board {board.id!r} has no season {season}")
+    return request.app[VIEWS].of(board)
+
+
+@operation(summary="Every live board's definition", parameters=[],
+           responses={**ok(responses.BoardList), **fails(503)})
+async def list_boards(request: web.Request) -> web.Response:
+    catalogue = request.app[CONFIG].actions
+    await request.app[BOARDS].load()
+    return envelope.ok({"boards": [b.public(catalogue) for b in request.app[BOARDS].live()]})
+
+
+def detail(board: Any, catalogue: Any, players: int) -> dict[str, Any]:
+    upcoming = next_reset(board, datetime.now(UTC))
+    return {**board.public(catalogue), "season_started_at": iso(board.season_started_at),
+            "next_reset_at": upcoming.isoformat() if upcoming else None, "players": players}
+
+
+@operation(summary="One board: its definition, season and players", parameters=[BOARD_PARAM],
+           responses={**ok(responses.BoardDetail), **fails(404, 503)})
+async def get_board(request: web.Request) -> web.Response:
+    view = await _view(request)
+    players = (await view.reader.page(0, 1)).total
+    return envelope.ok(detail(view.board, request.app[CONFIG].actions, players))
+
+
+@operation(summary="A board's cached top 10", parameters=[BOARD_PARAM, SEASON_PARAM],
+           responses={**ok(responses.BoardTop10Data), "304": {"description": "Not modified"},
+                      **fails(400, 404, 503)})
+async def top10(request: web.Request) -> web.Response:
+    view = await _view(request)
+    # `global`'s cache is the seed's body; here it names its board and season too
+    more = b',"board":"global","season":%d' % view.board.season if view.board.id == GLOBAL else b""
+    return await leaderboard.top10_response(request, view.top10, more)
+
+
+@operation(summary="Any page of a board",
+           parameters=[BOARD_PARAM, SEASON_PARAM, int_query("offset", 0, 10**9, 0),
+                       int_query("limit", 1, 100, 10)],
+           responses={**ok(responses.PageData), **fails(400, 404, 503)})
+async def page(request: web.Request) -> web.Response:
+    return await leaderboard.page_response(request, (await _view(request)).reader)
+
+
+@operation(summary="The caller's rank and neighbours on a board", security=BEARER,
+           parameters=[BOARD_PARAM, int_query("window", 0, 50, 5)],
+           responses={**ok(responses.MeData), **fails(400, 401, 403, 404, 503)})
+async def me(request: web.Request) -> web.Response:
+    return await leaderboard.me_response(request, (await _view(request)).reader)
+
+
+@operation(summary="One player's rank on a board", parameters=[BOARD_PARAM, UUID_PARAM,
+                                                                SEASON_PARAM],
+           responses={**ok(responses.RankData), **fails(400, 404, 503)})
+async def user_rank(request: web.Request) -> web.Response:
+    return await leaderboard.rank_response(request, (await _view(request)).reader)
+
+
+def _user_ids(request: web.Request) -> list[str]:
+    raw = request.query.get("user_ids", "")
+    parts = raw.split(",") if raw else []
+    problem = None
+    if not 1 <= len(parts) <= MAX_FRIENDS:
+        problem = f"1 to {MAX_FRIENDS} comma-separated user ids."
+    else:
+        try:
+            return list(dict.fromkeys(str(uuid.UUID(p)) for p in parts))
+        except ValueError:
+            problem = "Each must be a UUID."
+    raise errors.ValidationFailed(fields={"user_ids": [problem]})
+
+
+@operation(summary="The friends view: the listed players that are ranked on a board, by rank",
+           parameters=[BOARD_PARAM, SEASON_PARAM,
+                       {"name": "user_ids", "in": "query", "required": True,
+                        "schema": {"type": "string"}}],
+           responses={**ok(responses.RanksData), **fails(400, 404, 503)})
+async def ranks(request: web.Request) -> web.Response:
+    ids = _user_ids(request)
+    view = await _view(request)
+    part = await view.reader.members(ids)
+    return envelope.ok({"board": view.board.id, "season": view.board.season,
+                        "leaderboard": part.entries})
+
+
+@operation(
+    summary="Post to one board only (the action must feed it)", security=BEARER,
+    parameters=[BOARD_PARAM, {"name": "Idempotency-Key", "in": "header", "required": False,
+                              "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+    requestBody=body(requests.UpdateScoreSchema),
+    responses={**ok(responses.BoardScoreData),
+               **fails(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)})
+async def post_score(request: web.Request) -> web.Response:
+    return await post_update(request, board_id=request.match_info["board"])

@@ -1,0 +1,87 @@
+"""The live boards: PostgreSQL keeps the record, Redis's ``{lb}:boards`` the copy that
+every script checks its caller against, and each process a cached view of it.
+
+``{lb}:boards:version`` grows with every change. A script that writes to boards
+takes the version its caller's view was read at and answers STALE when Redis has
+moved on; the caller reloads and tries again. So a board created, changed or retired
+by any process is obeyed by every other one from its next write on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import asyncpg
+
+from .. import errors
+from ..store import keys
+from ..store.client import RedisClient, as_text
+from .definitions import GLOBAL, Board, decode, from_row
+
+log = logging.getLogger(__name__)
+
+LIVE_ROWS = "SELECT * FROM boards WHERE retired_at IS NULL ORDER BY id"
+
+
+class Boards:
+    def __init__(self, redis: RedisClient, pool: asyncpg.Pool) -> None:
+        self.redis = redis
+        self.pool = pool
+        self.version = -1
+        self.by_id: dict[str, Board] = {}
+
+    async def ensure(self) -> None:
+        """A Redis without the definitions (new, or wiped) gets them from PostgreSQL.
+        HSETNX: a definition an admin wrote meanwhile is never overwritten."""
+        if await self.redis.exists(keys.BOARDS):
+            return
+        rows = await self.pool.fetch(LIVE_ROWS)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for row in rows:
+                pipe.hsetnx(keys.BOARDS, row["id"], from_row(row).encode())
+            pipe.incr(keys.BOARDS_VERSION)
+            await pipe.execute()
+        log.info("board definitions copied to Redis: %d", len(rows))
+
+    async def load(self) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys.BOARDS_VERSION)
+            pipe.hgetall(keys.BOARDS)
+            version, raw = await pipe.execute()
+        if not raw:  # wiped under us: copy again, then read
+            await self.ensure()
+            return await self.load()
+        self.by_id = {as_text(k): decode(v) for k, v in raw.items()}
+        self.version = int(version or 0)
+
+    def live(self) -> list[Board]:
+        return sorted(self.by_id.values(), key=lambda b: b.id)
+
+    def feeding(self, action: str) -> list[Board]:
+        """The boards ``action`` feeds, by id (the order of replies and events)."""
+        return [b for b in self.live() if b.feeds_on(action)]
+
+    def cached(self, board_id: str) -> Board | None:
+        return self.by_id.get(board_id)
+
+    async def get(self, board_id: str) -> Board:
+        """A live board; one created by another process a moment ago is found too."""
+        board = self.by_id.get(board_id)
+        if board is None:
+            await self.load()
+            board = self.by_id.get(board_id)
+        if board is None:
+            raise errors.NotFound(f"No board {board_id!r}")
+        return board
+
+    @property
+    def global_board(self) -> Board:
+        return self.by_id.get(GLOBAL) or Board(GLOBAL, "Global")
+
+
+def primary(boards: Iterable[Board]) -> Board:
+    """The board whose fields the seed's update reply shows: `global` if fed, else the
+    first by id."""
+    ordered = sorted(boards, key=lambda b: b.id)
+    return next((b for b in ordered if b.id == GLOBAL), ordered[0])

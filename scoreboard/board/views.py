@@ -1,0 +1,41 @@
+"""Each live board's readers: its ``Reader`` and its cached top 10, built on first use
+and rebuilt when the board's definition changes (a new season, a new order)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..store.autopipe import AutoPipeline
+from ..store.client import RedisClient
+from .definitions import Board
+from .reader import Reader
+from .top10 import Top10Cache, Top10Memo
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    board: Board
+    reader: Reader
+    top10: Top10Cache
+
+
+class Views:
+    def __init__(self, redis: RedisClient, pipe: AutoPipeline | None, *, ttl_s: int,
+                 memo_age_s: float, seed: View) -> None:
+        self.redis = redis
+        self.pipe = pipe
+        self.ttl_s = ttl_s
+        self.memo_age_s = memo_age_s
+        self._views: dict[str, View] = {seed.board.id: seed}
+
+    def of(self, board: Board) -> View:
+        view = self._views.get(board.id)
+        if view is not None and (view.board.season, view.board.order) == (board.season,
+                                                                          board.order):
+            if view.board != board:  # a title or schedule change: the readers still hold
+                view = self._views[board.id] = View(board, view.reader, view.top10)
+            return view
+        reader = Reader(self.redis, self.pipe, board)
+        top10 = Top10Cache(self.redis, reader, Top10Memo(self.memo_age_s), self.ttl_s)
+        view = self._views[board.id] = View(board, reader, top10)
+        return view
