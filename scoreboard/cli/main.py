@@ -1,4 +1,4 @@
-"""The command line: serve, migrate, users create, token, reseed.
+"""The command line: serve, migrate, users create, token, reseed, boards create|list|delete.
 
 Every command reads the same configuration; URLs left unset get the embedded
 servers in ``SCOREBOARD_DATA_DIR`` (shared with a running ``serve``).
@@ -50,6 +50,19 @@ def _parser() -> argparse.ArgumentParser:
                    f"{config_mod.MAX_TOKEN_TTL_S} (JWT_TTL_S)")
     t.add_argument("--admin", action="store_true", help="add role: admin")
     sub.add_parser("reseed", help="rebuild Redis (scores, tie order, profiles) from PostgreSQL")
+    b = sub.add_parser("boards", help="manage boards")
+    bsub = b.add_subparsers(dest="boards_command", required=True)
+    bc = bsub.add_parser("create", help="create a board; prints it as JSON")
+    bc.add_argument("id")
+    bc.add_argument("--title", required=True)
+    bc.add_argument("--actions", required=True, help="comma-separated action types")
+    bc.add_argument("--order", choices=("asc", "desc"), default="desc")
+    bc.add_argument("--operator", choices=("incr", "best", "latest"), default="incr")
+    bc.add_argument("--reset", default=None, help="5-field cron expression")
+    bc.add_argument("--timezone", default="UTC", help="IANA time zone of --reset")
+    bsub.add_parser("list", help="one line per live board, its id first")
+    bd = bsub.add_parser("delete", help="retire a board (its history stays)")
+    bd.add_argument("id")
     return p
 
 
@@ -171,10 +184,56 @@ def cmd_token(cfg: config_mod.Config, args: argparse.Namespace) -> int:
 
 
 def cmd_reseed(cfg: config_mod.Config, args: argparse.Namespace) -> int:
-    from ..persist.reseed import reseed
+    from ..board.reseed import reseed
 
     counts = _run(lambda: _with_clients(cfg, reseed))
     print(orjson.dumps(counts).decode())
+    return 0
+
+
+CLI_ACTOR = "00000000-0000-0000-0000-000000000000"  # admin_audit's actor for the command line
+
+
+def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    from marshmallow import ValidationError
+
+    from .. import errors
+    from ..api import requests
+    from ..board.admin import BoardAdmin
+    from ..board.registry import Boards
+
+    data: dict[str, Any] = {}
+    if args.boards_command == "create":
+        try:
+            data = requests.schema(requests.BoardSchema).load({
+                "id": args.id, "title": args.title, "order": args.order,
+                "operator": args.operator, "actions": [a for a in args.actions.split(",") if a],
+                "reset": args.reset, "timezone": args.timezone})
+        except ValidationError as exc:
+            raise CliError(f"invalid board: {exc.messages}") from None
+
+    async def go(pool: Any, redis: Any) -> Any:
+        boards = Boards(redis, pool)
+        await boards.ensure()
+        await boards.load()
+        admin = BoardAdmin(pool, redis, boards, cfg.actions)
+        if args.boards_command == "create":
+            return [await admin.create(CLI_ACTOR, data)]
+        if args.boards_command == "delete":
+            return [await admin.retire(CLI_ACTOR, args.id)]
+        return boards.live()
+
+    try:
+        result = _run(lambda: _with_clients(cfg, go))
+    except errors.ApiError as exc:
+        raise CliError(exc.message if not exc.fields else f"{exc.message}: {exc.fields}") from None
+    if args.boards_command == "list":
+        for board in result:
+            actions = ",".join(board.public(cfg.actions)["actions"])
+            print(f"{board.id}\t{board.order}\t{board.operator}\tseason {board.season}"
+                  f"\t{actions}\t{board.title}")
+    else:
+        print(orjson.dumps(result[0].public(cfg.actions)).decode())
     return 0
 
 
@@ -195,6 +254,7 @@ COMMANDS: dict[str, Callable[[config_mod.Config, argparse.Namespace], int]] = {
     "users": cmd_users_create,
     "token": cmd_token,
     "reseed": cmd_reseed,
+    "boards": cmd_boards,
 }
 
 

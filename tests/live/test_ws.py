@@ -31,7 +31,8 @@ async def next_update(ws: Any, within: float = 5.0) -> dict[str, Any]:
     assert msg.type == WSMsgType.TEXT, msg
     body = orjson.loads(msg.data)
     assert body["type"] == "leaderboard_update"
-    assert set(body) == {"type", "data", "seq", "timestamp"}
+    # the seed's message, plus seq, and (DESIGN "Boards and seasons") board and season
+    assert set(body) == {"type", "data", "seq", "board", "season", "timestamp"}
     return dict(body)
 
 

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from scoreboard import appkeys
 from scoreboard.auth.tokens import mint
-from scoreboard.persist.reseed import reseed
+from scoreboard.board.reseed import reseed
 from scoreboard.persist.sql import write_events
 from scoreboard.persist.worker import Persister, event_record
 from scoreboard.scoring.actions import Action
