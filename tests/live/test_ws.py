@@ -415,3 +415,37 @@ async def test_silent_client_is_closed_by_heartbeat(make_client: Any, make_playe
     rest = await asyncio.wait_for(reader.read(), 10)  # read to the end: the server hung up
     assert b"\x89\x00" in rest  # after a ping that went unanswered
     writer.close()
+
+
+async def test_each_board_pushes_to_its_own_watchers_only(make_client: Any,
+                                                          make_player: Any) -> None:
+    client = await make_client(actions={"kill": Action("kill", 50, 10**6),
+                                        "lap": Action("lap", 10**5, 10**6)})
+    _, admin = await make_player(admin=True)
+    resp = await client.post("/api/v1/admin/boards", headers=bearer(admin), json={
+        "id": "laps", "title": "Laps", "actions": ["lap"], "order": "asc",
+        "operator": "best"})
+    assert resp.status == 201
+    uid, token = await make_player()
+    laps = await client.ws_connect(f"{WS}?board=laps&token={token}")
+    glob = await client.ws_connect(f"{WS}?token={token}")
+    first = await next_update(laps)
+    assert (first["board"], first["season"], first["data"]["leaderboard"]) == ("laps", 1, [])
+    assert (await next_update(glob))["board"] == "global"
+    resp = await client.post("/api/v1/boards/laps/scores", headers=bearer(token),
+                             json={"action_type": "lap", "score_increment": 70})
+    assert resp.status == 200  # laps only
+    pushed = await next_update(laps)
+    assert pushed["board"] == "laps"
+    assert [(e["user_id"], e["score"]) for e in pushed["data"]["leaderboard"]] == [(uid, 70)]
+    await post_score(client, token, 5, "kill")  # kill feeds global only
+    pushed = await next_update(glob)
+    assert pushed["board"] == "global" and pushed["data"]["leaderboard"][0]["score"] == 5
+    # neither socket got the other board's push
+    for ws in (laps, glob):
+        with pytest.raises(TimeoutError):
+            await ws.receive(timeout=0.3)
+    unknown = await client.get(f"{WS}?board=nope&token={token}")
+    assert unknown.status == 404
+    await laps.close()
+    await glob.close()

@@ -270,3 +270,36 @@ async def test_reseed_restores_ranks_and_ties(client: Any, make_player: Any, poo
     await post_score(client, players[0][1], 200)
     top = await (await client.get(f"/api/v1/users/{players[0][0]}/rank")).json()
     assert top["data"]["rank"] == 2  # 300 ties 300 of players[2], who got there first
+
+
+async def test_reseed_restores_every_board_with_ties_and_bans(
+        make_client: Any, make_player: Any, pool: Any, redis: Redis) -> None:
+    from scoreboard.players.moderation import Moderation
+
+    client = await make_client()
+    admin_id, admin = await make_player(admin=True)
+    for board, order, operator in (("laps", "asc", "best"), ("kills", "desc", "incr")):
+        resp = await client.post("/api/v1/admin/boards", headers=bearer(admin), json={
+            "id": board, "title": board, "actions": ["kill"], "order": order,
+            "operator": operator})
+        assert resp.status == 201
+    players = [await make_player() for _ in range(5)]
+    for idx, value in ((3, 20), (0, 20), (4, 10), (1, 30), (2, 20)):  # ties at 20
+        await post_score(client, players[idx][1], value, "kill")
+    await Moderation(pool, redis).set_banned(admin_id, players[1][0], True)
+    await client.app[appkeys.PERSISTER].flush()
+    boards = ("global", "laps", "kills")
+    before = {b: await (await client.get(f"/api/v1/boards/{b}/leaderboard?limit=100")).json()
+              for b in boards}
+    assert [e["score"] for e in before["laps"]["data"]["leaderboard"]] == [10, 20, 20, 20]
+
+    await redis.flushdb()
+    assert await reseed(pool, redis) == {"players": 15, "hidden": 3}
+    await client.app[appkeys.BOARDS].load()
+    for b in boards:
+        after = await (await client.get(f"/api/v1/boards/{b}/leaderboard?limit=100")).json()
+        assert after["data"] == before[b]["data"], b
+    # the banned player stays hidden everywhere, and unban brings them back in place
+    await Moderation(pool, redis).set_banned(admin_id, players[1][0], False)
+    laps = await (await client.get("/api/v1/boards/laps/leaderboard")).json()
+    assert [e["score"] for e in laps["data"]["leaderboard"]] == [10, 20, 20, 20, 30]

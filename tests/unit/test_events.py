@@ -53,3 +53,13 @@ async def test_revoke_reaches_a_listener_on_another_client() -> None:
         await listener.stop()
     assert heard == [events.Revoke(user_id=None, jti="j1")]
     assert await publisher.exists(keys.revoked_key("j1"))
+
+
+def test_decode_board_events() -> None:
+    change = events.decode(b'{"kind":"change","board":"laps","season":3,"seq":2,"user_id":"u",'
+                           b'"previous_rank":1,"rank":1,"score":"7","t":"1"}')
+    assert change == events.Change(board="laps", season=3, seq=2, user_id="u",
+                                   previous_rank=1, rank=1, score=7)
+    assert events.decode(b'{"kind":"refresh","board":"laps","seq":5}') == events.Refresh(
+        board="laps", seq=5)
+    assert events.decode(events.encode_boards("laps")) == events.BoardsChanged("laps")
