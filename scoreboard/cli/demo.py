@@ -1,4 +1,7 @@
-"""``serve --demo``: simulated players scoring through the real API, so the page moves."""
+"""``serve --demo``: simulated players scoring through the real API, so the page moves;
+on several boards, so the picker has something to pick: `global`, `kills` (fed by
+the same action), `best_run` (a keep-best high score) and `laps` (an ``asc`` lap-time
+board fed by an action of its own, `lap`)."""
 
 from __future__ import annotations
 
@@ -8,12 +11,13 @@ import logging
 import random
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from .. import errors
-from ..appkeys import CONFIG, PG, REDIS
+from ..appkeys import BOARD_ADMIN, CONFIG, PG, REDIS
 from ..auth.tokens import mint
 from ..players import users
 
@@ -39,14 +43,40 @@ async def demo_players(app: web.Application) -> list[tuple[str, str]]:
     return out
 
 
-async def _play(base: str, tokens: list[str]) -> None:
+DEMO_BOARDS: list[dict[str, Any]] = [
+    {"id": "kills", "title": "Kills this session", "actions": ["kill"], "order": "desc",
+     "operator": "incr", "reset": None, "timezone": "UTC"},
+    {"id": "best_run", "title": "Best single run", "actions": ["kill"], "order": "desc",
+     "operator": "best", "reset": None, "timezone": "UTC"},
+    {"id": "laps", "title": "Lap times (ms)", "actions": ["lap"], "order": "asc",
+     "operator": "best", "reset": None, "timezone": "UTC"},
+]
+DEMO_ACTOR = "00000000-0000-0000-0000-000000000000"
+
+
+async def demo_boards(app: web.Application) -> None:
+    """The demo boards, created on first use (`lap` must be in the catalogue for `laps`)."""
+    catalogue = app[CONFIG].actions
+    for board in DEMO_BOARDS:
+        if not set(board["actions"]) <= set(catalogue):
+            continue
+        with contextlib.suppress(errors.Conflict):
+            await app[BOARD_ADMIN].create(DEMO_ACTOR, dict(board))
+
+
+async def _play(base: str, tokens: list[str], laps: bool) -> None:
     async with aiohttp.ClientSession() as session:
         while True:
             await asyncio.sleep(random.uniform(*STEP_S))  # the pace of play, not a wait
             token = random.choice(tokens)
-            body = {"action_type": "kill", "score_increment": random.randint(5, 50)}
+            path = "/api/v1/scores/update"  # every board `kill` feeds
+            body: dict[str, object] = {"action_type": "kill",
+                                       "score_increment": random.randint(5, 50)}
+            if laps and random.random() < 0.3:  # a lap time goes to the lap board only
+                path = "/api/v1/boards/laps/scores"
+                body = {"action_type": "lap", "score_increment": random.randint(61_000, 95_000)}
             with contextlib.suppress(aiohttp.ClientError):
-                async with session.post(f"{base}/api/v1/scores/update", json=body,
+                async with session.post(base + path, json=body,
                                         headers={"Authorization": f"Bearer {token}"}) as resp:
                     await resp.read()
 
@@ -55,12 +85,13 @@ def setup_demo(app: web.Application, *, host: str, port: int) -> None:
     async def step(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG]
         players = await demo_players(app)
+        await demo_boards(app)
         tokens = [mint(config, uid) for uid, _ in players]
         viewer = mint(config, players[0][0])
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         base = f"http://{shown}:{port}"
         print(f"\nLive leaderboard: {base}/#token={viewer}\n", file=sys.stderr, flush=True)
-        task = asyncio.create_task(_play(base, tokens))
+        task = asyncio.create_task(_play(base, tokens, "lap" in config.actions))
         try:
             yield
         finally:

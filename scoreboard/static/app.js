@@ -1,4 +1,5 @@
-// The live top 10: a WebSocket to /ws/leaderboard, rows that move into place.
+// The live top 10 of one board: a WebSocket to /ws/leaderboard?board=..., rows that
+// move into place, and a picker of the live boards (#board=id&token=...).
 // The token comes from the URL fragment (#token=...), which browsers never send
 // to the server, and travels as the WebSocket subprotocol "bearer.<token>", so
 // it appears in no URL and no log line.
@@ -26,9 +27,38 @@ function showHelp(reason) {
   setStatus("refused", "No valid token");
 }
 
+function fragment() {
+  return new URLSearchParams(location.hash.slice(1));
+}
+
 function tokenFromFragment() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  return params.get("token");
+  return fragment().get("token");
+}
+
+function boardFromFragment() {
+  return fragment().get("board") || "global";
+}
+
+async function fillPicker(current) {
+  const picker = document.getElementById("picker");
+  try {
+    const resp = await fetch("/api/v1/boards");
+    const boards = (await resp.json()).data.boards;
+    picker.replaceChildren(...boards.map((b) => {
+      const opt = document.createElement("option");
+      opt.value = b.id;
+      opt.textContent = b.order === "asc" ? `${b.title} (lowest first)` : b.title;
+      return opt;
+    }));
+  } catch (err) {
+    // the list is a convenience: the board in the URL still plays
+  }
+  picker.value = current;
+  picker.addEventListener("change", () => {
+    const params = fragment();
+    params.set("board", picker.value);
+    location.hash = params.toString();  // hashchange reloads onto the new board
+  });
 }
 
 function makeRow(entry) {
@@ -134,7 +164,9 @@ async function tokenIsGood(token) {
 function connect(token) {
   setStatus("connecting", retry ? `Reconnecting (try ${retry})…` : "Connecting…");
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${scheme}//${location.host}/ws/leaderboard`, [`bearer.${token}`]);
+  const board = encodeURIComponent(boardFromFragment());
+  const ws = new WebSocket(`${scheme}//${location.host}/ws/leaderboard?board=${board}`,
+                           [`bearer.${token}`]);
   ws.onopen = () => {
     retry = 0;
     setStatus("live", "Live");
@@ -161,6 +193,7 @@ function connect(token) {
 }
 
 async function start() {
+  await fillPicker(boardFromFragment());
   const token = tokenFromFragment();
   if (!token) {
     showHelp("No token was given.");

@@ -258,7 +258,7 @@ async def test_retired_board_leaves_lists_and_refuses_scores(
         app_client: Any, admin_token: str, make_player: Any, redis: Redis,
         pool: asyncpg.Pool) -> None:
     await create(app_client, admin_token, id="kills", title="Kills", actions=["kill"])
-    uid, token = await make_player()
+    _, token = await make_player()
     data = (await post_score(app_client, token, 5, "kill"))["data"]
     assert set(data["boards"]) == {"global", "kills"}
     resp = await app_client.delete("/api/v1/admin/boards/kills", headers=bearer(admin_token))
@@ -318,3 +318,16 @@ async def test_direct_mode_keeps_board_totals(make_client: Any, admin_token: str
                               uuid.UUID(uid))
     assert (row["score"], row["version"]) == (30, 3)
     assert await pool.fetchval("SELECT total_score FROM scores") == 60
+
+
+async def test_demo_boards(make_client: Any) -> None:
+    from scoreboard.cli.demo import demo_boards
+    from scoreboard.scoring.actions import default_actions
+
+    client = await make_client(actions=default_actions())
+    for _ in range(2):  # a second start finds them there
+        await demo_boards(client.app)
+    boards = (await get(client, "/api/v1/boards"))["data"]["boards"]
+    assert [(b["id"], b["order"], b["operator"]) for b in boards] == [
+        ("best_run", "desc", "best"), ("global", "desc", "incr"), ("kills", "desc", "incr"),
+        ("laps", "asc", "best")]

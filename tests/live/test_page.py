@@ -76,3 +76,40 @@ async def test_page_explains_a_bad_or_missing_token(browser: Any, make_client: A
     await page.reload()
     await page.wait_for_selector("#help:not([hidden])")
     assert await page.locator("#help-reason").inner_text() == "No token was given."
+
+
+async def test_board_picker(browser: Any, make_client: Any, make_player: Any) -> None:
+    from scoreboard.scoring.actions import Action
+    from tests.support import bearer
+
+    client = await make_client(ws_coalesce_ms=50, actions={
+        "kill": Action("kill", 50, 10**6), "lap": Action("lap", 10**5, 10**6)})
+    _, admin = await make_player(admin=True)
+    resp = await client.post("/api/v1/admin/boards", headers=bearer(admin), json={
+        "id": "laps", "title": "Lap times", "actions": ["lap"], "order": "asc",
+        "operator": "best"})
+    assert resp.status == 201
+    ace, blaze = [await make_player(n) for n in ("ace", "blaze")]
+    for (_, token), lap in ((ace, 900), (blaze, 700)):
+        resp = await client.post("/api/v1/boards/laps/scores", headers=bearer(token),
+                                 json={"action_type": "lap", "score_increment": lap})
+        assert resp.status == 200
+    await post_score(client, ace[1], 40, "kill")  # global: ace only
+    page = await browser.new_page()
+    await page.goto(str(client.make_url("/")) + f"#board=laps&token={ace[1]}")
+    await expect(page.locator("#picker")).to_have_value("laps")
+    await expect(page.locator("#rows tr")).to_have_count(2)
+    # lowest lap first
+    assert await page.locator("#rows td.player .name").all_inner_texts() == ["blaze", "ace"]
+    assert await page.locator("#rows td.score").all_inner_texts() == ["700", "900"]
+    await page.locator("#picker").select_option("global")
+    await expect(page.locator("#rows tr")).to_have_count(1)
+    assert await page.locator("#rows td.score").all_inner_texts() == ["40"]
+    assert "board=global" in page.url
+    # a push on laps reaches the laps page only
+    await page.locator("#picker").select_option("laps")
+    await expect(page.locator("#rows tr")).to_have_count(2)
+    resp = await client.post("/api/v1/boards/laps/scores", headers=bearer(ace[1]),
+                             json={"action_type": "lap", "score_increment": 600})
+    assert resp.status == 200
+    await expect(page.locator("#rows td.player .name").first).to_have_text("ace")
