@@ -267,6 +267,13 @@ class Hub:
         if view.board.id != board_id:  # retired, or unknown here: nobody to tell
             return
         feed = self.feeds.setdefault(board_id, Feed())
+        if board_id != GLOBAL and not any(c.board == board_id for c in self.clients):
+            # nobody here watches it: drop the stale copies instead of reading the board
+            # (the next GET of its top 10 reads it once, for every process)
+            feed.seq = feed.broadcast_seq = max(feed.seq, *(c.seq for c in changes), 0)
+            view.top10.memo.current = None
+            await self.redis.delete(view.top10.key)
+            return
         entries = await view.reader.top()
         seq = max(feed.seq, int(await self.redis.get(view.board.keys.boardseq) or 0))
         feed.seq = feed.broadcast_seq = seq

@@ -112,13 +112,15 @@ local function stale(k_version, version)
   return (redis.call('GET', k_version) or '0') ~= version
 end
 
--- The player's score on board b as shown (asc boards store it negated), or nil.
+-- The player's score on board b as shown (asc boards store it negated), or nil; read
+-- once per script run and kept on b (b.own: the player's member there, or false).
 local function shown_score(b, uid)
-  local member = redis.call('HGET', b.member, uid)
-  if not member then return nil end
-  local s = redis.call('ZSCORE', b.scores, member)
-  if not s then return nil end
-  return tonumber(s) * b.sign
+  if b.loaded then return b.current end
+  b.loaded = true
+  b.own = redis.call('HGET', b.member, uid)
+  local s = b.own and redis.call('ZSCORE', b.scores, b.own)
+  b.current = s and tonumber(s) * b.sign or nil
+  return b.current
 end
 
 -- The score `value` makes on board b under its operator, or nil when it changes nothing:
@@ -146,11 +148,13 @@ end
 
 -- Moves the player to `total` reached at board sequence `seq`.
 -- Returns previous score, previous rank (-1 if unranked), new rank.
-local function apply_total(k_scores, k_member, uid, total, seq)
-  local old = redis.call('HGET', k_member, uid)
+local function apply_total(k_scores, k_member, uid, total, seq, known, known_score)
+  local old = known
+  if old == nil then old = redis.call('HGET', k_member, uid) end
   local prev_score, prev_rank = 0, -1
   if old then
-    local s = redis.call('ZSCORE', k_scores, old)
+    local s = known_score
+    if s == nil then s = redis.call('ZSCORE', k_scores, old) end
     if s then
       prev_score = tonumber(s)
       prev_rank = redis.call('ZREVRANK', k_scores, old) + 1
@@ -188,10 +192,12 @@ local function update_board(b, uid, value, seq, now, channel, top_n, out)
   local target = next_score(b, current, value)
   local prev_score, prev_rank, rank, board
   if target == nil then  -- a best that is not better: nothing moves
-    rank = redis.call('ZREVRANK', b.scores, redis.call('HGET', b.member, uid)) + 1
+    rank = redis.call('ZREVRANK', b.scores, b.own) + 1
     prev_score, prev_rank, target, board = current, rank, current, 0
   else
-    prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, target * b.sign, seq)
+    local known_score = current and current * b.sign or false
+    prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, target * b.sign, seq,
+                                              b.own, known_score)
     prev_score = prev_score * b.sign
     board = announce(b, channel, top_n, uid, prev_rank, rank, target, now)
   end
