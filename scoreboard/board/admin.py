@@ -53,8 +53,9 @@ class BoardAdmin:
             else:
                 pipe.hset(keys.BOARDS, board.id, board.encode())
             pipe.incr(keys.BOARDS_VERSION)
-            pipe.publish(keys.CHANNEL, encode_boards(board.id))
             await pipe.execute()
+        # apart from the MULTI: the channel is not under {lb} (one slot in a cluster)
+        await self.redis.publish(keys.CHANNEL, encode_boards(board.id))
 
     async def create(self, actor_id: str, data: dict[str, Any]) -> Board:
         self._check_actions(data["actions"])

@@ -112,3 +112,31 @@ async def test_update_read_push_persist_on_a_cluster(make_client: Any, pool: Any
         await ws.close()
     finally:
         await redis.aclose()
+
+
+async def test_one_update_feeds_several_boards_on_a_cluster(
+        make_client: Any, pool: Any, cluster_url: str) -> None:
+    """Every board's keys share {lb}: one script on one node feeds them all, persisted."""
+    client = await make_client(redis_url=cluster_url, redis_cluster=True)
+    redis = RedisCluster.from_url(cluster_url)
+    try:
+        config = client.app[appkeys.CONFIG]
+        admin = await users.create(pool, redis, "cladmin", "cladmin@x.io", None)
+        admin_token = mint(config, admin["id"], admin=True)
+        for board, operator in (("kills", "incr"), ("best", "best")):
+            resp = await client.post("/api/v1/admin/boards", json={
+                "id": board, "title": board, "actions": ["kill"], "operator": operator},
+                headers={"Authorization": f"Bearer {admin_token}"})
+            assert resp.status == 201, await resp.text()
+        player = await users.create(pool, redis, "clp", "clp@x.io", None)
+        token = mint(config, player["id"])
+        for value in (20, 10):
+            data = (await post_score(client, token, value, "kill"))["data"]
+        assert data["new_score"] == 30
+        assert {b: v["score"] for b, v in data["boards"].items()} == {
+            "global": 30, "kills": 30, "best": 20}
+        await client.app[appkeys.PERSISTER].flush()
+        rows = await pool.fetch("SELECT board_id, score FROM board_scores ORDER BY board_id")
+        assert [(r["board_id"], r["score"]) for r in rows] == [("best", 20), ("kills", 30)]
+    finally:
+        await redis.aclose()
