@@ -5,6 +5,7 @@ real Redis and a real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import asyncpg
@@ -224,7 +225,7 @@ async def test_operators_and_orders(app_client: Any, admin_token: str, make_play
     assert {e["score"] for e in top} == {final, 45}
     await app_client.app[appkeys.PERSISTER].flush()
     assert await pool.fetchval("SELECT score FROM board_scores WHERE user_id = $1",
-                               __import__("uuid").UUID(uid)) == final
+                               uuid.UUID(uid)) == final
 
 
 async def test_friends_view(app_client: Any, admin_token: str, make_player: Any) -> None:
@@ -312,8 +313,6 @@ async def test_direct_mode_keeps_board_totals(make_client: Any, admin_token: str
     for value in (10, 30, 20):
         data = (await post_score(client, token, value, "kill"))["data"]
     assert data["new_score"] == 60 and data["boards"]["best"]["score"] == 30
-    import uuid
-
     row = await pool.fetchrow("SELECT score, version FROM board_scores WHERE user_id = $1",
                               uuid.UUID(uid))
     assert (row["score"], row["version"]) == (30, 3)
