@@ -15,6 +15,7 @@ import json
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -41,11 +42,13 @@ async def fill_board(redis_url: str, db_url: str, size: int, sample: int) -> lis
     redis = Redis.from_url(redis_url)
     cfg = Config(jwt_secret=SECRET)
     await redis.flushdb()
-    chosen = []
+    chosen: list[str] = []
     step = 5000
     for start in range(0, size, step):
         async with redis.pipeline(transaction=False) as pipe:
-            zs, members, profiles = {}, {}, {}
+            zs: dict[str, int] = {}
+            members: dict[Any, Any] = {}
+            profiles: dict[Any, Any] = {}
             for n in range(start, min(size, start + step)):
                 uid = str(uuid.UUID(int=n + 1))
                 member = store.member_for(n + 1, uid)

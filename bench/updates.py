@@ -48,7 +48,7 @@ async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:
         async with pool.acquire() as conn:
             await migrate(conn)
         cfg = Config(jwt_secret=SECRET)
-        tokens = []
+        tokens: list[str] = []
         for i in range(n):
             user = await users.create(pool, redis, f"bench_{i}_{id(tokens) % 9999}",
                                       f"bench{i}_{id(tokens) % 9999}@x.io", None)

@@ -10,7 +10,7 @@ by any process is obeyed by every other one from its next write on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -30,6 +30,7 @@ class Boards:
         self.pool = pool
         self.version = -1
         self.by_id: dict[str, Board] = {}
+        self._feeding: dict[str, list[Board]] = {}  # per action, for this version
 
     async def ensure(self) -> None:
         """A Redis without the definitions (new, or wiped) gets them from PostgreSQL.
@@ -54,13 +55,18 @@ class Boards:
             return await self.load()
         self.by_id = {as_text(k): decode(v) for k, v in raw.items()}
         self.version = int(version or 0)
+        self._feeding = {}
 
     def live(self) -> list[Board]:
         return sorted(self.by_id.values(), key=lambda b: b.id)
 
     def feeding(self, action: str) -> list[Board]:
-        """The boards ``action`` feeds, by id (the order of replies and events)."""
-        return [b for b in self.live() if b.feeds_on(action)]
+        """The boards ``action`` feeds, by id (the order of replies and events); worked
+        out once per action and version of the definitions (callers do not change it)."""
+        fed = self._feeding.get(action)
+        if fed is None:
+            fed = self._feeding[action] = [b for b in self.live() if b.feeds_on(action)]
+        return fed
 
     def cached(self, board_id: str) -> Board | None:
         return self.by_id.get(board_id)
@@ -80,8 +86,7 @@ class Boards:
         return self.by_id.get(GLOBAL) or Board(GLOBAL, "Global")
 
 
-def primary(boards: Iterable[Board]) -> Board:
+def primary(boards: Sequence[Board]) -> Board:
     """The board whose fields the seed's update reply shows: `global` if fed, else the
-    first by id."""
-    ordered = sorted(boards, key=lambda b: b.id)
-    return next((b for b in ordered if b.id == GLOBAL), ordered[0])
+    first of ``boards`` (in id order, as ``feeding`` gives them)."""
+    return next((b for b in boards if b.id == GLOBAL), boards[0])

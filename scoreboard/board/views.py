@@ -30,6 +30,8 @@ class Views:
 
     def of(self, board: Board) -> View:
         view = self._views.get(board.id)
+        if view is not None and view.board is board:
+            return view
         if view is not None and (view.board.season, view.board.order) == (board.season,
                                                                           board.order):
             if view.board != board:  # a title or schedule change: the readers still hold

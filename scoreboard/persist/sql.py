@@ -12,6 +12,7 @@ scores, the earlier sequence), latest keeps the later sequence.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Fed:
 GLOBAL_ONLY = (Fed(GLOBAL, 1, "incr", "desc"),)  # events from before boards
 
 
+@functools.lru_cache(maxsize=1024)  # a few distinct fields carry every event
 def parse_boards(field: str | None) -> tuple[Fed, ...]:
     """``id/season/operator/order,...`` as written by update.lua."""
     if not field:
@@ -78,9 +80,9 @@ RETURNING id"""
 
 RAISE_GLOBAL = """
 INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
-SELECT u, inc, at AT TIME ZONE 'UTC', n, seq
-FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::int[], $5::bigint[])
-    AS t(u, inc, at, n, seq)
+SELECT u, inc, to_timestamp(at_ms / 1000.0) AT TIME ZONE 'UTC', n, seq
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[])
+    AS t(u, inc, at_ms, n, seq)
 ON CONFLICT (user_id) DO UPDATE SET
     total_score = s.total_score + EXCLUDED.total_score,
     version = s.version + EXCLUDED.version,
@@ -90,8 +92,9 @@ ON CONFLICT (user_id) DO UPDATE SET
 _BOARD_ROWS = """
 INSERT INTO board_scores AS s (board_id, season, user_id, score, reached_seq, last_updated,
                                version)
-SELECT * FROM unnest($1::text[], $2::int[], $3::uuid[], $4::bigint[], $5::bigint[],
-                     $6::timestamptz[], $7::int[])
+SELECT b, s, u, sc, seq, to_timestamp(at_ms / 1000.0), n
+FROM unnest($1::text[], $2::int[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[],
+            $7::int[]) AS t(b, s, u, sc, seq, at_ms, n)
 ON CONFLICT (board_id, season, user_id) DO UPDATE SET version = s.version + EXCLUDED.version,
 """
 _BETTER = "EXCLUDED.score * $8::int > s.score * $8::int"
@@ -117,20 +120,23 @@ RAISE_BOARD = {
 
 @dataclass(slots=True)
 class Row:
-    """Events of one player on one board, folded by the board's operator."""
+    """Events of one player on one board, folded by the board's operator (times in ms)."""
 
     operator: str
     sign: int
     score: int
     seq: int
-    at: datetime
+    at: int
     n: int = 1
 
-    def add(self, value: int, seq: int, at: datetime) -> None:
+    def add(self, value: int, seq: int, at: int) -> None:
         self.n += 1
         if self.operator == "incr":
             self.score += value
-            self.seq, self.at = max(self.seq, seq), max(self.at, at)
+            if seq > self.seq:
+                self.seq = seq
+            if at > self.at:
+                self.at = at
         elif self.operator == "best":
             if value * self.sign > self.score * self.sign or (
                     value == self.score and seq < self.seq):
@@ -142,10 +148,9 @@ class Row:
 def fold(records: Sequence[tuple[Any, ...]]) -> dict[tuple[str, int, str], Row]:
     """Staged records (``STAGE_COLUMNS`` order) as one row per board, season and player."""
     rows: dict[tuple[str, int, str], Row] = {}
-    for _id, user_id, _action, value, seq, created_ms, boards in records:
-        at = datetime.fromtimestamp(created_ms / 1000, tz=UTC)
+    for _id, user_id, _action, value, seq, at, boards in records:
         for fed in parse_boards(boards):
-            key = (fed.board, fed.season, str(user_id))
+            key = (fed.board, fed.season, user_id)
             row = rows.get(key)
             if row is None:
                 rows[key] = Row(fed.operator, fed.sign, value, seq, at)
@@ -155,9 +160,10 @@ def fold(records: Sequence[tuple[Any, ...]]) -> dict[tuple[str, int, str], Row]:
 
 
 async def _raise(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -> None:
-    """Move every board's totals by ``records`` (events just inserted)."""
+    """Move every board's totals by ``records`` (events just inserted). User ids go to
+    PostgreSQL as text, which it reads as uuid."""
     rows = fold(records)
-    glob = [(uuid.UUID(u), r) for (b, _s, u), r in rows.items() if b == GLOBAL]
+    glob = [(u, r) for (b, _s, u), r in rows.items() if b == GLOBAL]
     if glob:
         await conn.execute(RAISE_GLOBAL, [u for u, _ in glob], [r.score for _, r in glob],
                            [r.at for _, r in glob], [r.n for _, r in glob],
@@ -168,7 +174,7 @@ async def _raise(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -
             groups.setdefault((row.operator, row.sign), []).append((key, row))
     for (operator, sign), part in groups.items():
         args: list[Any] = [[k[0] for k, _ in part], [k[1] for k, _ in part],
-                           [uuid.UUID(k[2]) for k, _ in part], [r.score for _, r in part],
+                           [k[2] for k, _ in part], [r.score for _, r in part],
                            [r.seq for _, r in part], [r.at for _, r in part],
                            [r.n for _, r in part]]
         if operator == "best":

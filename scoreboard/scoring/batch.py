@@ -4,6 +4,8 @@ feeds, appends the event to the stream for Worker 1, and announces changes of th
 
 from __future__ import annotations
 
+import functools
+
 from ..auth.tokens import Claims
 from ..board.definitions import Board
 from ..store import keys, scripts
@@ -31,9 +33,17 @@ class BatchScorer:
             use_idem="1" if idempotency_key else "0", idem_ttl_s=IDEMPOTENCY_TTL_S,
             max_total=keys.MAX_TOTAL, channel=keys.CHANNEL, top_n=keys.TOP_N, version=version)
         reply = await self._update(
-            keys=scripts.with_boards(head_keys, [
-                scripts.UpdateBoardKeys(b.keys.scores, b.keys.member, b.keys.boardseq)
-                for b in boards]),
-            args=scripts.with_boards(head_args, [
-                scripts.UpdateBoardArgs(b.id, b.season, b.operator, b.order) for b in boards]))
+            keys=scripts.with_boards(head_keys, [board_keys(b) for b in boards]),
+            args=scripts.with_boards(head_args, [board_args(b) for b in boards]))
         return scripts.parse_score_reply(reply)
+
+
+# a board's groups change only with its definition: built once per definition
+@functools.lru_cache(maxsize=1024)
+def board_keys(b: Board) -> scripts.UpdateBoardKeys:
+    return scripts.UpdateBoardKeys(b.keys.scores, b.keys.member, b.keys.boardseq)
+
+
+@functools.lru_cache(maxsize=1024)
+def board_args(b: Board) -> scripts.UpdateBoardArgs:
+    return scripts.UpdateBoardArgs(b.id, b.season, b.operator, b.order)

@@ -62,7 +62,7 @@ def outcome(user_id: str, boards: list[Board], primary: Board, reply: ScoreReply
         # a replay recorded before the boards this action feeds changed: its results are
         # by position, for boards that can no longer be named; the first stands for all
         boards = [primary] * len(reply.boards)
-    index = boards.index(primary) if primary in boards else 0
+    index = next((i for i, b in enumerate(boards) if b is primary), 0)
     return Outcome(user_id, tuple(boards), reply.boards, index, reply.now,
                    reply.status == "REPLAY")
 

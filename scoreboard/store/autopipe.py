@@ -30,17 +30,13 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
-def _encode(arg: Any) -> bytes:
-    if isinstance(arg, bytes):
-        return arg
-    return str(arg).encode()
-
-
 def pack(*args: Any) -> bytes:
+    """One command in RESP: bytes as they are, anything else (str, int) as its text."""
     parts = [b"*%d\r\n" % len(args)]
+    append = parts.append
     for arg in args:
-        data = _encode(arg)
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        data = arg if type(arg) is bytes else str(arg).encode()
+        append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
 
 

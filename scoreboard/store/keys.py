@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 # Keys one script touches share the {lb} hash tag, so they live in one cluster slot.
@@ -69,6 +70,7 @@ class BoardKeys(NamedTuple):
     top10: str
 
 
+@functools.lru_cache(maxsize=1024)
 def board_keys(board_id: str) -> BoardKeys:
     """The live keys of one board (all under ``{lb}``: one script may touch several)."""
     if board_id == GLOBAL:

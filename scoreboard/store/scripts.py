@@ -194,11 +194,10 @@ def parse_score_reply(reply: Sequence[Any]) -> ScoreReply:
     if len(reply) < 3:
         return ScoreReply(status)
     now, n = int(reply[1]), int(reply[2])
-    boards = []
-    for i in range(n):
-        prev, new, prev_rank, rank, seq = (int(v) for v in reply[3 + 5 * i:8 + 5 * i])
-        boards.append(BoardResult(prev, new, None if prev_rank < 0 else prev_rank, rank, seq))
-    return ScoreReply(status, now, tuple(boards))
+    v = list(map(int, reply[3:3 + 5 * n]))
+    return ScoreReply(status, now, tuple(
+        BoardResult(v[i], v[i + 1], None if v[i + 2] < 0 else v[i + 2], v[i + 3], v[i + 4])
+        for i in range(0, 5 * n, 5)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,9 @@ local function update_board(b, uid, value, seq, now, channel, top_n, out)
     prev_score = prev_score * b.sign
     board = announce(b, channel, top_n, uid, prev_rank, rank, target, now)
   end
-  for _, v in ipairs({prev_score, target, prev_rank, rank, board}) do out[#out + 1] = v end
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = prev_score, target, prev_rank,
+    rank, board
 end
 
 -- The boards an event fed, for PostgreSQL: "id/season/operator/order,...".
