@@ -27,7 +27,8 @@ SEASON_PARAM = {"name": "season", "in": "query", "required": False,
 
 async def _view(request: web.Request) -> View:
     """The board named in the path, at the season asked for (only the live one here)."""
-    board = await request.app[BOARDS].get(request.match_info["board"])
+    boards, board_id = request.app[BOARDS], request.match_info["board"]
+    board = boards.cached(board_id) or await boards.get(board_id)
     if request.query_string and "season" in request.query:
         season = leaderboard.int_param(request, "season", board.season, 1, 2**31 - 1)
         if season != board.season:
