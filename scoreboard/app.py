@@ -23,6 +23,7 @@ from .board.admin import BoardAdmin
 from .board.reader import Reader
 from .board.refresher import CacheRefresher
 from .board.registry import Boards
+from .board.seasons import Seasons
 from .board.top10 import Top10Cache, Top10Memo
 from .board.views import View, Views
 from .live.hub import Hub
@@ -38,6 +39,7 @@ from .store.client import RedisClient, connect
 
 log = logging.getLogger(__name__)
 FINAL_FLUSH_S = 5.0
+SEASON_CHECK_S = 1.0  # a board's season ends within this of its instant
 
 
 def create_app(config: Config, *, redis: RedisClient | None = None,
@@ -131,6 +133,8 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
                             memo_age_s=config.cache_refresh_interval_s,
                             seed=View(boards.global_board, app[keys.READER], app[keys.TOP10]))
     app[keys.BOARD_ADMIN] = BoardAdmin(app[keys.PG], redis, boards, config.actions)
+    app[keys.SEASONS] = Seasons(app[keys.PG], redis, boards,
+                                batch=config.persist_mode == "batch")
     app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],
                                          interval_s=config.cache_refresh_interval_s,
                                          boards=boards, views=app[keys.VIEWS])
@@ -186,6 +190,8 @@ async def _scheduler_step(app: web.Application) -> AsyncIterator[None]:
     opts: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     sched.add_job(jobs.wrap(app[keys.REFRESHER].job), "interval",
                   seconds=config.cache_refresh_interval_s, id="cache_top10", **opts)
+    sched.add_job(jobs.wrap(app[keys.SEASONS].job), "interval", seconds=SEASON_CHECK_S,
+                  id="seasons", **opts)
     if config.persist_mode == "batch":
         sched.add_job(jobs.wrap(app[keys.PERSISTER].job), "interval",
                       seconds=config.persist_interval_s, id="persist_events", **opts)

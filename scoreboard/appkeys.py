@@ -11,6 +11,7 @@ from .board.admin import BoardAdmin
 from .board.reader import Reader
 from .board.refresher import CacheRefresher
 from .board.registry import Boards
+from .board.seasons import Seasons
 from .board.top10 import Top10Cache
 from .board.views import Views
 from .live.hub import Hub
@@ -40,3 +41,4 @@ LAG = web.AppKey("lag", LagCollector)
 BOARDS = web.AppKey("boards", Boards)  # the live board definitions
 VIEWS = web.AppKey("views", Views)  # each board's reader and cached top 10
 BOARD_ADMIN = web.AppKey("board_admin", BoardAdmin)
+SEASONS = web.AppKey("seasons", Seasons)  # ends seasons on schedule and archives them

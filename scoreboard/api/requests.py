@@ -59,12 +59,12 @@ class CreateUserSchema(Schema):
 def _cron(value: str | None) -> None:
     if value is None:
         return
-    from apscheduler.triggers.cron import CronTrigger
+    from ..board.schedule import trigger
 
     if len(value.split()) != 5:
         raise ValidationError("A 5-field cron expression: minute hour day month weekday.")
     try:
-        CronTrigger.from_crontab(value, timezone="UTC")
+        trigger(value, "UTC")
     except ValueError as exc:
         raise ValidationError(f"Not a cron expression: {exc}.") from None
 

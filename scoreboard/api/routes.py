@@ -31,6 +31,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/v1/admin/boards", admin.create_board)
     r.add_patch("/api/v1/admin/boards/{board}", admin.change_board)
     r.add_delete("/api/v1/admin/boards/{board}", admin.retire_board)
+    r.add_post("/api/v1/admin/boards/{board}/reset", admin.reset_board)
     r.add_get("/ws/leaderboard", ws.leaderboard_ws)
     r.add_get("/healthz", health.healthz)
     r.add_get("/readyz", health.readyz)

@@ -91,9 +91,9 @@ class BoardAdmin:
                 raise errors.Conflict("`global` has no reset schedule")
             rules = {f for f in ("order", "operator") if f in data and
                      data[f] != getattr(board, f)}
-            if rules and await self._has_scores(board):
+            if rules and (board.season > 1 or await self._has_scores(board)):
                 raise errors.Conflict(f"{' and '.join(sorted(rules))} cannot change while "
-                                      "the board has scores")
+                                      "the board has scores (or past seasons)")
             if data:
                 sets = ", ".join(f"{_COLUMNS[f]} = ${i}" for i, f in enumerate(data, start=2))
                 row = await conn.fetchrow(f"UPDATE boards SET {sets} WHERE id = $1 RETURNING *",

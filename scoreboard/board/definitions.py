@@ -41,7 +41,7 @@ class Board:
 
     @property
     def keys(self) -> keys.BoardKeys:
-        return keys.board_keys(self.id)
+        return keys.board_keys(self.id, self.season)
 
     def feeds_on(self, action: str) -> bool:
         return self.actions is None or action in self.actions
@@ -79,14 +79,3 @@ def from_row(row: Any) -> Board:
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
-
-
-def next_reset(board: Board, now: datetime) -> datetime | None:
-    """The next instant the board's schedule ends its season, in its time zone."""
-    if not board.reset:
-        return None
-    from apscheduler.triggers.cron import CronTrigger
-
-    trigger = CronTrigger.from_crontab(board.reset, timezone=board.timezone)
-    fire: datetime | None = trigger.get_next_fire_time(None, now)
-    return fire

@@ -43,7 +43,8 @@ async def reseed(pool: asyncpg.Pool, redis: RedisClient) -> dict[str, int]:
         else:
             query, args = BOARD_ROWS, (board["id"], board["season"])
         sign = -1 if board["sort_order"] == "asc" else 1
-        n, h, seq = await _rebuild(pool, redis, keys.board_keys(board["id"]), sign, query, args)
+        board_keys = keys.board_keys(board["id"], board["season"])
+        n, h, seq = await _rebuild(pool, redis, board_keys, sign, query, args)
         count, hidden, max_seq = count + n, hidden + h, max(max_seq, seq)
     seq = max(max_seq, int(await redis.get(keys.SEQ) or 0))
     await redis.set(keys.SEQ, seq)

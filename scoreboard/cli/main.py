@@ -1,4 +1,5 @@
-"""The command line: serve, migrate, users create, token, reseed, boards create|list|delete.
+"""The command line: serve, migrate, users create, token, reseed,
+boards create|list|reset|delete.
 
 Every command reads the same configuration; URLs left unset get the embedded
 servers in ``SCOREBOARD_DATA_DIR`` (shared with a running ``serve``).
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     bsub.add_parser("list", help="one line per live board, its id first")
     bd = bsub.add_parser("delete", help="retire a board (its history stays)")
     bd.add_argument("id")
+    br = bsub.add_parser("reset", help="end a board's season now; prints the board")
+    br.add_argument("id")
     return p
 
 
@@ -201,6 +204,7 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from ..api import requests
     from ..board.admin import BoardAdmin
     from ..board.registry import Boards
+    from ..board.seasons import Seasons
 
     data: dict[str, Any] = {}
     if args.boards_command == "create":
@@ -221,6 +225,9 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
             return [await admin.create(CLI_ACTOR, data)]
         if args.boards_command == "delete":
             return [await admin.retire(CLI_ACTOR, args.id)]
+        if args.boards_command == "reset":
+            seasons = Seasons(pool, redis, boards, batch=cfg.persist_mode == "batch")
+            return [await seasons.reset(args.id, actor_id=CLI_ACTOR)]
         return boards.live()
 
     try:

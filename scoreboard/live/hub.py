@@ -277,8 +277,10 @@ class Hub:
         entries = await view.reader.top()
         seq = max(feed.seq, int(await self.redis.get(view.board.keys.boardseq) or 0))
         feed.seq = feed.broadcast_seq = seq
+        season = view.board.season
+        changes = [c for c in changes if c.season == season]  # not a season that ended
         frame = feed.last_frame = text_frame(message(entries, merge_changes(changes), seq,
-                                                     board_id, view.board.season))
+                                                     board_id, season))
         view.top10.remember(entries, now_ms())  # GET top10 here serves what was pushed
         before = self.sent
         for client in list(self.clients):

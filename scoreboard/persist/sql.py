@@ -211,19 +211,26 @@ async def standing(conn: Any, user_id: uuid.UUID, fed: Sequence[Fed]) -> list[tu
 
 async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: int,
                         seq: int, at_ms: int, idempotency_key: str | None,
-                        fed: Sequence[Fed]) -> tuple[list[tuple[int, int]], bool]:
+                        fed: Sequence[Fed]
+                        ) -> tuple[list[tuple[int, int]], bool, tuple[Fed, ...]]:
     """Direct mode: the event and every board's new score in one transaction.
 
-    Returns each board's committed (score, tie sequence) and whether this call
-    inserted the event (False: the same Idempotency-Key was committed before, and
-    the scores are today's).
+    The boards' rows are locked to share first, so a season's end (which locks them
+    to update) waits for commits under way, and this one counts in the season it
+    finds there (which may be newer than the caller's). Returns each board's committed
+    (score, tie sequence), whether this call inserted the event (False: the same
+    Idempotency-Key was committed before, and the scores are today's), and the boards
+    with the seasons it counted in.
     """
     uid = uuid.UUID(user_id)
     at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
-    boards = format_boards(fed)
     async with pool.acquire() as conn, conn.transaction():
+        live = dict(await conn.fetch("SELECT id, season FROM boards WHERE id = ANY($1::text[])"
+                                     " FOR SHARE", [f.board for f in fed]))
+        fed = tuple(Fed(f.board, live.get(f.board, f.season), f.operator, f.order) for f in fed)
+        boards = format_boards(fed)
         inserted = await conn.fetchval(INSERT_ONE, f"d-{uuid.uuid4().hex}", uid, action, value,
                                        seq, at, idempotency_key, boards)
         if inserted is not None:
             await _raise(conn, [(inserted, uid, action, value, seq, at_ms, boards)])
-        return await standing(conn, uid, fed), inserted is not None
+        return await standing(conn, uid, fed), inserted is not None, fed

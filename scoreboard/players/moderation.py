@@ -65,7 +65,8 @@ class Moderation:
             reply = await self._ban(
                 keys=scripts.with_boards(
                     scripts.BanKeys(banned=keys.BANNED, version=keys.BOARDS_VERSION),
-                    [scripts.BanBoardKeys(*keys.board_keys(b)[:4]) for b, _ in boards]),
+                    [scripts.BanBoardKeys(*keys.board_keys(b, season)[:4])
+                     for b, season in boards]),
                 args=scripts.with_boards(
                     scripts.BanArgs(action=action, uid=user_id, channel=keys.CHANNEL,
                                     top_n=keys.TOP_N, version=version),

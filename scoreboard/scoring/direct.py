@@ -57,7 +57,7 @@ class DirectScorer:
             return admission.reply
         fed = [Fed(b.id, b.season, b.operator, b.order) for b in boards]
         try:
-            scores, fresh = await commit_direct(self.pool, uid, action.name, value,
+            scores, fresh, counted = await commit_direct(self.pool, uid, action.name, value,
                                                 admission.seq, admission.now, idempotency_key,
                                                 fed)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
@@ -70,6 +70,9 @@ class DirectScorer:
                                              period_ms=RATE_PERIOD_MS, use_idem=use_idem))
             raise errors.ServiceUnavailable("Score database unavailable; nothing was counted, "
                                             "retry later") from None
+        # a season that ended meanwhile: the commit counted in the next one, shown there
+        boards = [b if b.season == f.season else b.with_changes(season=f.season)
+                  for b, f in zip(boards, counted, strict=True)]
         reply = scripts.parse_score_reply(await self._settle(
             keys=scripts.with_boards(
                 scripts.SettleKeys(idem=idem),

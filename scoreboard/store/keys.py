@@ -71,9 +71,13 @@ class BoardKeys(NamedTuple):
 
 
 @functools.lru_cache(maxsize=1024)
-def board_keys(board_id: str) -> BoardKeys:
-    """The live keys of one board (all under ``{lb}``: one script may touch several)."""
+def board_keys(board_id: str, season: int = 1) -> BoardKeys:
+    """The keys of one board's season (all under ``{lb}``: one script may touch several).
+    Each season has its own sorted set, so a new season starts empty at once and the
+    last one stays whole until PostgreSQL holds it; the board sequence runs on across
+    seasons. Season 1 keeps the names boards had before seasons."""
     if board_id == GLOBAL:
         return BoardKeys(SCORES, MEMBER, HIDDEN, BOARDSEQ, TOP10)
     p = f"{{lb}}:b:{board_id}"
-    return BoardKeys(f"{p}:scores", f"{p}:member", f"{p}:hidden", f"{p}:seq", f"{p}:top10")
+    s = p if season == 1 else f"{p}:s{season}"
+    return BoardKeys(f"{s}:scores", f"{s}:member", f"{s}:hidden", f"{p}:seq", f"{s}:top10")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...appkeys import BOARD_ADMIN, CONFIG, MODERATION
+from ...appkeys import BOARD_ADMIN, CONFIG, MODERATION, SEASONS
 from ...players.users import parse_user_id
 from .. import envelope, requests, responses
 from ..docs import BEARER, UUID_PARAM, body, fails, ok, operation
@@ -73,4 +73,13 @@ async def change_board(request: web.Request) -> web.Response:
 async def retire_board(request: web.Request) -> web.Response:
     claims = await admin(request)
     board = await request.app[BOARD_ADMIN].retire(claims.sub, request.match_info["board"])
+    return envelope.ok(board.public(request.app[CONFIG].actions))
+
+
+@operation(summary="End a board's season now (admin)", security=BEARER,
+           parameters=[BOARD_PARAM],
+           responses={**ok(responses.BoardDefinition), **fails(401, 403, 404, 409, 503)})
+async def reset_board(request: web.Request) -> web.Response:
+    claims = await admin(request)
+    board = await request.app[SEASONS].reset(request.match_info["board"], actor_id=claims.sub)
     return envelope.ok(board.public(request.app[CONFIG].actions))

@@ -11,7 +11,8 @@ from aiohttp import web
 
 from ... import errors
 from ...appkeys import BOARDS, CONFIG, VIEWS
-from ...board.definitions import GLOBAL, iso, next_reset
+from ...board.definitions import GLOBAL, iso
+from ...board.schedule import next_reset
 from ...board.views import View
 from .. import envelope, requests, responses
 from ..docs import BEARER, UUID_PARAM, body, fails, int_query, ok, operation

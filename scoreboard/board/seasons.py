@@ -1,0 +1,213 @@
+"""Ending a board's season: on its schedule, or now (admin), exactly once.
+
+A reset is two idempotent steps, each keyed by board and season:
+
+1. **The cut** (``reset``). Under the board's row lock in PostgreSQL: the season
+   grows by one there and in Redis's copy of the definitions (written before the
+   COMMIT, as every board change), and a ``board_seasons`` row records the season
+   that ended with ``cut_id``, the last stream entry Redis had applied. Each season
+   has its own Redis keys, so the new one starts empty at once; a batch-mode update
+   still holding the old definitions is refused as STALE and retried in the new
+   season, and a direct-mode commit (which locks the board row to share) counts in
+   the season PostgreSQL shows it. Two processes due at once both ask for "season N
+   ends"; the second finds N+1 and does nothing. A process that dies between the
+   Redis write and the COMMIT leaves Redis one season ahead; the next check sees
+   that and completes the step.
+2. **The archive** (``archive_pending``). Once Worker 1 has persisted the stream up
+   to ``cut_id`` (batch mode), PostgreSQL holds the season whole: its rows get their
+   final ranks, the season row its players and winner, and only then are the
+   season's Redis keys dropped. Until then nothing is deleted.
+
+Every process runs ``check`` every few seconds: it resets each board whose next
+instant has passed (once, however many were missed) and archives what is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from .. import errors
+from ..live.events import encode_boards
+from ..obs import metrics
+from ..players.moderation import audit
+from ..store import keys
+from ..store.client import RedisClient, as_text, reraise_if_cancelling
+from .definitions import GLOBAL, Board, from_row
+from .registry import Boards
+from .schedule import is_due
+
+log = logging.getLogger(__name__)
+
+# Direct mode: a commit of the ended season may still be showing itself in Redis (its
+# settle step) this long after the end; the season's keys are dropped after that.
+DIRECT_GRACE_S = 60.0
+
+_RANK = """
+UPDATE board_scores s SET final_rank = r.rank
+FROM (SELECT s.user_id, row_number() OVER (
+          ORDER BY s.score * $3 DESC, s.reached_seq, s.user_id) AS rank
+      FROM board_scores s JOIN users u ON u.id = s.user_id
+      WHERE s.board_id = $1 AND s.season = $2 AND u.banned_at IS NULL) r
+WHERE s.board_id = $1 AND s.season = $2 AND s.user_id = r.user_id"""
+_SUMMARY = """
+UPDATE board_seasons SET archived_at = now(),
+    players = (SELECT count(*) FROM board_scores
+               WHERE board_id = $1 AND season = $2 AND final_rank IS NOT NULL),
+    (winner_id, winner_score) = (SELECT user_id, score FROM board_scores
+                                 WHERE board_id = $1 AND season = $2 AND final_rank = 1)
+WHERE board_id = $1 AND season = $2"""
+
+
+def stream_pos(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Seasons:
+    def __init__(self, pool: asyncpg.Pool, redis: RedisClient, boards: Boards, *,
+                 batch: bool = True, grace_s: float = DIRECT_GRACE_S) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.boards = boards
+        self.batch = batch  # Worker 1 persists the stream (else: direct mode)
+        self.grace_s = grace_s
+
+    # the cut -------------------------------------------------------------------
+    async def reset(self, board_id: str, *, season: int | None = None,
+                    actor_id: str | None = None) -> Board:
+        """End season ``season`` of the board (None: whichever is live) now. Returns
+        the board as it is after; if that season had already ended, changes nothing."""
+        if board_id == GLOBAL:
+            raise errors.Conflict("`global` has no seasons to end")
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT * FROM boards WHERE id = $1 AND retired_at IS NULL FOR UPDATE", board_id)
+            if row is None:
+                raise errors.NotFound(f"No board {board_id!r}")
+            ending = from_row(row)
+            if season is not None and ending.season != season:
+                await self._show(ending)  # ended by someone else: Redis shows it too
+                return ending
+            row = await conn.fetchrow(
+                "UPDATE boards SET season = season + 1, season_started_at = now()"
+                " WHERE id = $1 RETURNING *", board_id)
+            board = from_row(row)
+            cut_id = await self._cut(board)
+            await conn.execute(
+                "INSERT INTO board_seasons (board_id, season, started_at, ended_at, cut_id)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", board_id, ending.season,
+                row_time(ending.season_started_at), row["season_started_at"], cut_id)
+            if actor_id is not None:
+                await audit(conn, actor_id, "reset_board", None,
+                            {"board": board_id, "season": ending.season})
+        log.info("board %s: season %d ended, season %d started", board_id, ending.season,
+                 board.season)
+        await self.redis.publish(keys.CHANNEL, encode_boards(board_id))
+        await self.boards.load()
+        return board
+
+    async def _cut(self, board: Board) -> str | None:
+        """Redis moves to the new season in one step; returns the last entry applied
+        before it (None: the stream is empty)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.BOARDS, board.id, board.encode())
+            pipe.incr(keys.BOARDS_VERSION)
+            pipe.xrevrange(keys.EVENTS, count=1)
+            _, _, last = await pipe.execute()
+        return as_text(last[0][0]) if last else None
+
+    async def _show(self, board: Board) -> None:
+        shown = await self.redis.hget(keys.BOARDS, board.id)
+        if shown is None or from_json_season(shown) < board.season:
+            await self._cut(board)
+            await self.redis.publish(keys.CHANNEL, encode_boards(board.id))
+
+    # the check every process runs -----------------------------------------------
+    async def check(self, now: datetime | None = None) -> list[str]:
+        """Reset every board that is due (or that Redis shows ahead of PostgreSQL),
+        then archive what is ready. Returns the boards reset."""
+        now = now or datetime.now(UTC)
+        rows = await self.pool.fetch(
+            "SELECT * FROM boards WHERE retired_at IS NULL AND id <> $1", GLOBAL)
+        await self.boards.load()
+        done = []
+        for row in rows:
+            board = from_row(row)
+            shown = self.boards.cached(board.id)
+            started = row["season_started_at"]
+            if is_due(board.reset, board.timezone, started, now) or (
+                    shown is not None and shown.season > board.season):
+                try:
+                    await self.reset(board.id, season=board.season)
+                    done.append(board.id)
+                except errors.NotFound:  # retired meanwhile
+                    continue
+        await self.archive_pending()
+        return done
+
+    async def job(self) -> None:
+        try:
+            await self.check()
+        except Exception as exc:  # the scheduler keeps going; the next run retries
+            reraise_if_cancelling()
+            metrics.BACKEND_ERRORS.labels(metrics.backend_of(exc)).inc()
+            log.warning("season check failed: %s: %s", exc.__class__.__name__, exc)
+
+    # the archive ----------------------------------------------------------------
+    async def archive_pending(self) -> int:
+        """Archive every ended season PostgreSQL now holds whole. Returns how many."""
+        rows = await self.pool.fetch(
+            "SELECT s.board_id, s.season, s.cut_id, s.ended_at, b.sort_order"
+            " FROM board_seasons s"
+            " JOIN boards b ON b.id = s.board_id WHERE s.archived_at IS NULL"
+            " ORDER BY s.board_id, s.season")
+        archived = 0
+        for row in rows:
+            if await self._persisted(row["cut_id"], row["ended_at"]):
+                sign = -1 if row["sort_order"] == "asc" else 1
+                archived += await self._archive(row["board_id"], row["season"], sign)
+        return archived
+
+    async def _persisted(self, cut_id: str | None, ended_at: datetime) -> bool:
+        """Does PostgreSQL hold the season whole? Batch mode: has Worker 1 written every
+        stream entry up to ``cut_id``? Direct mode: every commit of it is in; past the
+        grace time none of them is still writing to its Redis keys."""
+        if not self.batch:
+            return (datetime.now(UTC) - ended_at).total_seconds() >= self.grace_s
+        if cut_id is None:
+            return True
+        cut = stream_pos(cut_id)
+        groups: Any = await self.redis.xinfo_groups(keys.EVENTS)
+        group = next((g for g in groups if as_text(g["name"]) == keys.PERSIST_GROUP), None)
+        if group is None or stream_pos(as_text(group["last-delivered-id"])) < cut:
+            return False
+        pending: Any = await self.redis.xpending(keys.EVENTS, keys.PERSIST_GROUP)
+        return not pending["pending"] or stream_pos(as_text(pending["min"])) > cut
+
+    async def _archive(self, board_id: str, season: int, sign: int) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            todo = await conn.fetchval(
+                "SELECT 1 FROM board_seasons WHERE board_id = $1 AND season = $2"
+                " AND archived_at IS NULL FOR UPDATE", board_id, season)
+            if not todo:  # another process archived it
+                return 0
+            await conn.execute(_RANK, board_id, season, sign)
+            await conn.execute(_SUMMARY, board_id, season)
+        ended = keys.board_keys(board_id, season)
+        await self.redis.unlink(ended.scores, ended.member, ended.hidden, ended.top10)
+        log.info("board %s: season %d archived", board_id, season)
+        return 1
+
+
+def row_time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def from_json_season(raw: bytes | str) -> int:
+    from .definitions import decode
+
+    return decode(raw).season
