@@ -20,6 +20,7 @@ from .api.routes import setup_routes
 from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
 from .board.admin import BoardAdmin
+from .board.history import History
 from .board.reader import Reader
 from .board.refresher import CacheRefresher
 from .board.registry import Boards
@@ -133,6 +134,7 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
                             memo_age_s=config.cache_refresh_interval_s,
                             seed=View(boards.global_board, app[keys.READER], app[keys.TOP10]))
     app[keys.BOARD_ADMIN] = BoardAdmin(app[keys.PG], redis, boards, config.actions)
+    app[keys.HISTORY] = History(app[keys.PG])
     app[keys.SEASONS] = Seasons(app[keys.PG], redis, boards,
                                 batch=config.persist_mode == "batch")
     app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],

@@ -8,6 +8,7 @@ from aiohttp import web
 from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
 from .board.admin import BoardAdmin
+from .board.history import History
 from .board.reader import Reader
 from .board.refresher import CacheRefresher
 from .board.registry import Boards
@@ -41,4 +42,5 @@ LAG = web.AppKey("lag", LagCollector)
 BOARDS = web.AppKey("boards", Boards)  # the live board definitions
 VIEWS = web.AppKey("views", Views)  # each board's reader and cached top 10
 BOARD_ADMIN = web.AppKey("board_admin", BoardAdmin)
+HISTORY = web.AppKey("history", History)  # past seasons, from PostgreSQL
 SEASONS = web.AppKey("seasons", Seasons)  # ends seasons on schedule and archives them

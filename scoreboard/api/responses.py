@@ -72,6 +72,25 @@ class BoardList(Schema):
     boards = fields.List(fields.Nested(BoardDefinition), required=True)
 
 
+class SeasonWinner(Schema):
+    user_id = fields.String(required=True)
+    username = fields.String(required=True, allow_none=True)
+    score = fields.Integer(required=True)
+
+
+class SeasonEntry(Schema):
+    season = fields.Integer(required=True)
+    started_at = fields.String(required=True)
+    ended_at = fields.String(required=True, allow_none=True)
+    players = fields.Integer(required=True)
+    winner = fields.Nested(SeasonWinner, required=True, allow_none=True)
+
+
+class SeasonList(Schema):
+    board = fields.String(required=True)
+    seasons = fields.List(fields.Nested(SeasonEntry), required=True)
+
+
 class RanksData(Schema):
     board = fields.String(required=True)
     season = fields.Integer(required=True)

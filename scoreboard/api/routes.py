@@ -28,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/boards/{board}/me", boards.me)
     r.add_get("/api/v1/boards/{board}/users/{id}/rank", boards.user_rank)
     r.add_get("/api/v1/boards/{board}/ranks", boards.ranks)
+    r.add_get("/api/v1/boards/{board}/seasons", boards.seasons)
     r.add_post("/api/v1/admin/boards", admin.create_board)
     r.add_patch("/api/v1/admin/boards/{board}", admin.change_board)
     r.add_delete("/api/v1/admin/boards/{board}", admin.retire_board)

@@ -4,7 +4,7 @@ Lua read of the live sorted set and the profiles (ranks.lua, members.lua)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -23,6 +23,18 @@ class Slice:
     self_rank: int | None
     self_score: int | None
     entries: list[dict[str, Any]]
+
+
+class Ranking(Protocol):
+    """The reads a board's live season (``Reader``) and a past one (``SeasonReader``)
+    both answer."""
+
+    board: Board
+
+    async def page(self, offset: int, limit: int) -> Slice: ...
+    async def around(self, user_id: str, window: int) -> Slice: ...
+    async def members(self, user_ids: list[str]) -> Slice: ...
+    async def top(self) -> list[dict[str, Any]]: ...
 
 
 def entry(rank: int, uid: str, score: int, raw_profile: bytes | str) -> dict[str, Any]:

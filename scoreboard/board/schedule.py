@@ -101,7 +101,7 @@ def next_after(reset: str, timezone: str, after: datetime) -> datetime:
         if fire is None:  # a schedule that never fires again (e.g. 30 February)
             raise ValueError("the schedule has no next instant")
         if not _repeated(fire, zone):
-            return fire.astimezone(zone)  # a skipped wall time, as the one after the jump
+            return fire.astimezone(UTC).astimezone(zone)  # a skipped wall time: after the jump
         # past the repeated hour: APScheduler would answer the same wall time again
         moment = fire + timedelta(hours=1)
     raise ValueError("the schedule has no next instant")

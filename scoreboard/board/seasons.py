@@ -78,9 +78,15 @@ class Seasons:
 
     # the cut -------------------------------------------------------------------
     async def reset(self, board_id: str, *, season: int | None = None,
-                    actor_id: str | None = None) -> Board:
-        """End season ``season`` of the board (None: whichever is live) now. Returns
-        the board as it is after; if that season had already ended, changes nothing."""
+                    actor_id: str | None = None, at: datetime | None = None) -> Board:
+        """End season ``season`` of the board (None: whichever is live) at ``at``
+        (default: now). Returns the board as it is after; if that season had already
+        ended, changes nothing."""
+        return (await self._end(board_id, season, actor_id, at))[0]
+
+    async def _end(self, board_id: str, season: int | None, actor_id: str | None,
+                   at: datetime | None) -> tuple[Board, bool]:
+        """``reset``; also says whether this call ended the season."""
         if board_id == GLOBAL:
             raise errors.Conflict("`global` has no seasons to end")
         async with self.pool.acquire() as conn, conn.transaction():
@@ -91,10 +97,11 @@ class Seasons:
             ending = from_row(row)
             if season is not None and ending.season != season:
                 await self._show(ending)  # ended by someone else: Redis shows it too
-                return ending
+                return ending, False
             row = await conn.fetchrow(
-                "UPDATE boards SET season = season + 1, season_started_at = now()"
-                " WHERE id = $1 RETURNING *", board_id)
+                "UPDATE boards SET season = season + 1,"
+                " season_started_at = COALESCE($2, now()) WHERE id = $1 RETURNING *",
+                board_id, at)
             board = from_row(row)
             cut_id = await self._cut(board)
             await conn.execute(
@@ -108,7 +115,7 @@ class Seasons:
                  board.season)
         await self.redis.publish(keys.CHANNEL, encode_boards(board_id))
         await self.boards.load()
-        return board
+        return board, True
 
     async def _cut(self, board: Board) -> str | None:
         """Redis moves to the new season in one step; returns the last entry applied
@@ -142,10 +149,11 @@ class Seasons:
             if is_due(board.reset, board.timezone, started, now) or (
                     shown is not None and shown.season > board.season):
                 try:
-                    await self.reset(board.id, season=board.season)
-                    done.append(board.id)
+                    _, ended = await self._end(board.id, board.season, None, now)
                 except errors.NotFound:  # retired meanwhile
                     continue
+                if ended:
+                    done.append(board.id)
         await self.archive_pending()
         return done
 

@@ -1,7 +1,8 @@
 """``serve --demo``: simulated players scoring through the real API, so the page moves;
 on several boards, so the picker has something to pick: `global`, `kills` (fed by
-the same action), `best_run` (a keep-best high score) and `laps` (an ``asc`` lap-time
-board fed by an action of its own, `lap`)."""
+the same action), `best_run` (a keep-best high score), `daily` (reset every midnight
+UTC; the page counts down to it) and `laps` (an ``asc`` lap-time board fed by an
+action of its own, `lap`)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ DEMO_BOARDS: list[dict[str, Any]] = [
      "operator": "best", "reset": None, "timezone": "UTC"},
     {"id": "laps", "title": "Lap times (ms)", "actions": ["lap"], "order": "asc",
      "operator": "best", "reset": None, "timezone": "UTC"},
+    {"id": "daily", "title": "Kills today", "actions": ["kill"], "order": "desc",
+     "operator": "incr", "reset": "0 0 * * *", "timezone": "UTC"},
 ]
 DEMO_ACTOR = "00000000-0000-0000-0000-000000000000"
 

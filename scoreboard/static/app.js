@@ -161,6 +161,41 @@ async function tokenIsGood(token) {
   }
 }
 
+// The board's season, and for a board with a schedule the time left until it resets.
+const seasonEl = document.getElementById("season");
+let season = { number: 0, resetAt: null };
+
+async function loadSeason() {
+  try {
+    const resp = await fetch(`/api/v1/boards/${encodeURIComponent(boardFromFragment())}`);
+    if (!resp.ok) return;
+    const board = (await resp.json()).data;
+    season = { number: board.season,
+               resetAt: board.next_reset_at ? Date.parse(board.next_reset_at) : null };
+    showSeason();
+  } catch (err) {
+    // the countdown is a convenience; the board itself still plays
+  }
+}
+
+function left(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  return `${m} min ${s % 60} s`;
+}
+
+function showSeason() {
+  if (!season.number) return;
+  seasonEl.hidden = false;
+  seasonEl.textContent = season.resetAt === null ? `Season ${season.number}`
+    : `Season ${season.number} · resets in ${left(season.resetAt - Date.now())}`;
+}
+
+setInterval(showSeason, 1000);
+
 function connect(token) {
   setStatus("connecting", retry ? `Reconnecting (try ${retry})…` : "Connecting…");
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -178,6 +213,7 @@ function connect(token) {
     // it is still the freshest board this connection has, so only drop stale updates
     if (msg.data.changes.length && msg.seq < lastSeq) return;
     lastSeq = msg.seq;
+    if (msg.season !== season.number) loadSeason();  // a new season: its next reset too
     render(msg.data.leaderboard, msg.data.changes);
   };
   ws.onclose = async () => {

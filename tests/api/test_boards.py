@@ -327,6 +327,9 @@ async def test_demo_boards(make_client: Any) -> None:
     for _ in range(2):  # a second start finds them there
         await demo_boards(client.app)
     boards = (await get(client, "/api/v1/boards"))["data"]["boards"]
-    assert [(b["id"], b["order"], b["operator"]) for b in boards] == [
-        ("best_run", "desc", "best"), ("global", "desc", "incr"), ("kills", "desc", "incr"),
-        ("laps", "asc", "best")]
+    assert [(b["id"], b["order"], b["operator"], b["reset"]) for b in boards] == [
+        ("best_run", "desc", "best", None), ("daily", "desc", "incr", "0 0 * * *"),
+        ("global", "desc", "incr", None), ("kills", "desc", "incr", None),
+        ("laps", "asc", "best", None)]
+    daily = (await get(client, "/api/v1/boards/daily"))["data"]
+    assert daily["next_reset_at"].endswith("T00:00:00+00:00")  # the page counts down to it

@@ -113,3 +113,25 @@ async def test_board_picker(browser: Any, make_client: Any, make_player: Any) ->
                              json={"action_type": "lap", "score_increment": 600})
     assert resp.status == 200
     await expect(page.locator("#rows td.player .name").first).to_have_text("ace")
+
+
+async def test_season_and_countdown(browser: Any, make_client: Any, make_player: Any) -> None:
+    from scoreboard.scoring.actions import Action
+    from tests.support import bearer
+
+    client = await make_client(ws_coalesce_ms=50, actions={"kill": Action("kill", 50, 10**6)})
+    _, admin = await make_player(admin=True)
+    resp = await client.post("/api/v1/admin/boards", headers=bearer(admin), json={
+        "id": "daily", "title": "Daily", "actions": ["kill"], "reset": "0 0 * * *"})
+    assert resp.status == 201
+    _, token = await make_player("ace")
+    await post_score(client, token, 12, "kill")
+    page = await browser.new_page()
+    await page.goto(str(client.make_url("/")) + f"#board=daily&token={token}")
+    await expect(page.locator("#rows tr")).to_have_count(1)
+    await expect(page.locator("#season")).to_contain_text("Season 1 · resets in ")
+    resp = await client.post("/api/v1/admin/boards/daily/reset", headers=bearer(admin))
+    assert resp.status == 200
+    await expect(page.locator("#season")).to_contain_text("Season 2 · resets in ")
+    await expect(page.locator("#empty")).to_be_visible()
+    await page.close()

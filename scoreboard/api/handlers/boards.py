@@ -4,14 +4,16 @@ friends view, and posting to one board."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from ... import errors
-from ...appkeys import BOARDS, CONFIG, VIEWS
-from ...board.definitions import GLOBAL, iso
+from ...appkeys import BOARDS, CONFIG, HISTORY, VIEWS
+from ...board.definitions import GLOBAL, Board, iso
+from ...board.history import PastSeason, SeasonReader
 from ...board.schedule import next_reset
 from ...board.views import View
 from .. import envelope, requests, responses
@@ -26,14 +28,31 @@ SEASON_PARAM = {"name": "season", "in": "query", "required": False,
                 "schema": {"type": "integer", "minimum": 1}}
 
 
-async def _view(request: web.Request) -> View:
-    """The board named in the path, at the season asked for (only the live one here)."""
+@dataclass(frozen=True, slots=True)
+class PastView:
+    board: Board  # as it was in that season
+    reader: SeasonReader
+    past: PastSeason
+
+
+async def _live_board(request: web.Request) -> Board:
     boards, board_id = request.app[BOARDS], request.match_info["board"]
-    board = boards.cached(board_id) or await boards.get(board_id)
+    return boards.cached(board_id) or await boards.get(board_id)
+
+
+async def _view(request: web.Request) -> View | PastView:
+    """The board named in the path, at the season asked for (``?season=``, default the
+    live one); a past season is read from PostgreSQL."""
+    boards, board_id = request.app[BOARDS], request.match_info["board"]
+    board = boards.cached(board_id) or await boards.get(board_id)  # no await when cached
     if request.query_string and "season" in request.query:
         season = leaderboard.int_param(request, "season", board.season, 1, 2**31 - 1)
         if season != board.season:
-            raise errors.NotFound(f"Board {board.id!r} has no season {season}")
+            reader = (await request.app[HISTORY].reader(board, season)
+                      if season < board.season else None)
+            if reader is None:
+                raise errors.NotFound(f"Board {board.id!r} has no season {season}")
+            return PastView(reader.board, reader, reader.past)
     return request.app[VIEWS].of(board)
 
 
@@ -54,7 +73,7 @@ def detail(board: Any, catalogue: Any, players: int) -> dict[str, Any]:
 @operation(summary="One board: its definition, season and players", parameters=[BOARD_PARAM],
            responses={**ok(responses.BoardDetail), **fails(404, 503)})
 async def get_board(request: web.Request) -> web.Response:
-    view = await _view(request)
+    view = request.app[VIEWS].of(await _live_board(request))
     players = (await view.reader.page(0, 1)).total
     return envelope.ok(detail(view.board, request.app[CONFIG].actions, players))
 
@@ -64,6 +83,11 @@ async def get_board(request: web.Request) -> web.Response:
                       **fails(400, 404, 503)})
 async def top10(request: web.Request) -> web.Response:
     view = await _view(request)
+    if isinstance(view, PastView):
+        return envelope.ok({"leaderboard": await view.reader.top(),
+                            "last_updated": int(view.past.ended_at.timestamp() * 1000),
+                            "cache_ttl": request.app[CONFIG].cache_ttl_s,
+                            "board": view.board.id, "season": view.board.season})
     # `global`'s cache is the seed's body; here it names its board and season too
     more = b',"board":"global","season":%d' % view.board.season if view.board.id == GLOBAL else b""
     return await leaderboard.top10_response(request, view.top10, more)
@@ -81,7 +105,8 @@ async def page(request: web.Request) -> web.Response:
            parameters=[BOARD_PARAM, int_query("window", 0, 50, 5)],
            responses={**ok(responses.MeData), **fails(400, 401, 403, 404, 503)})
 async def me(request: web.Request) -> web.Response:
-    return await leaderboard.me_response(request, (await _view(request)).reader)
+    return await leaderboard.me_response(request, request.app[VIEWS].of(
+        await _live_board(request)).reader)
 
 
 @operation(summary="One player's rank on a board", parameters=[BOARD_PARAM, UUID_PARAM,
@@ -116,6 +141,17 @@ async def ranks(request: web.Request) -> web.Response:
     part = await view.reader.members(ids)
     return envelope.ok({"board": view.board.id, "season": view.board.season,
                         "leaderboard": part.entries})
+
+
+@operation(summary="A board's seasons: every past one, then the live one",
+           parameters=[BOARD_PARAM], responses={**ok(responses.SeasonList), **fails(404, 503)})
+async def seasons(request: web.Request) -> web.Response:
+    board = await _live_board(request)
+    past = await request.app[HISTORY].seasons(board)
+    players = (await request.app[VIEWS].of(board).reader.page(0, 1)).total
+    live = {"season": board.season, "started_at": iso(board.season_started_at),
+            "ended_at": None, "players": players, "winner": None}
+    return envelope.ok({"board": board.id, "seasons": [*past, live]})
 
 
 @operation(

@@ -4,7 +4,7 @@ from aiohttp import web
 
 from ... import errors
 from ...appkeys import READER, TOP10
-from ...board.reader import MAX_PAGE, MAX_WINDOW, Reader
+from ...board.reader import MAX_PAGE, MAX_WINDOW, Ranking
 from ...board.top10 import Top10Cache
 from ...players.users import parse_user_id
 from .. import envelope, responses
@@ -48,7 +48,7 @@ async def page(request: web.Request) -> web.Response:
     return await page_response(request, request.app[READER])
 
 
-async def page_response(request: web.Request, reader: Reader) -> web.Response:
+async def page_response(request: web.Request, reader: Ranking) -> web.Response:
     offset = int_param(request, "offset", 0, 0, 10**9)
     limit = int_param(request, "limit", 10, 1, MAX_PAGE)
     part = await reader.page(offset, limit)
@@ -63,7 +63,7 @@ async def me(request: web.Request) -> web.Response:
     return await me_response(request, request.app[READER])
 
 
-async def me_response(request: web.Request, reader: Reader) -> web.Response:
+async def me_response(request: web.Request, reader: Ranking) -> web.Response:
     claims = await player(request)
     window = int_param(request, "window", 5, 0, MAX_WINDOW)
     part = await reader.around(claims.sub, window)
@@ -81,7 +81,7 @@ async def user_rank(request: web.Request) -> web.Response:
     return await rank_response(request, request.app[READER])
 
 
-async def rank_response(request: web.Request, reader: Reader) -> web.Response:
+async def rank_response(request: web.Request, reader: Ranking) -> web.Response:
     user_id = parse_user_id(request.match_info["id"])
     part = await reader.around(user_id, 0)
     if part.self_rank is None:
