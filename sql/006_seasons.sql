@@ -1,7 +1,7 @@
 -- Seasons. A board's live season is boards.season; each ended one has a row here.
 -- The reset writes the row (ended_at, and cut_id: the last stream entry when Redis
 -- moved to the next season); the archive step completes it once PostgreSQL holds the
--- season whole (players, winner, archived_at) and ranks its board_scores rows.
+-- season whole (players, winner, archived_at) and writes its final standings.
 CREATE TABLE board_seasons (
     board_id TEXT NOT NULL REFERENCES boards(id),
     season INTEGER NOT NULL,
@@ -15,8 +15,18 @@ CREATE TABLE board_seasons (
     PRIMARY KEY (board_id, season)
 );
 
--- A past season's final standings: its rank, fixed when it was archived (banned
--- players then hidden, ties by who reached the score first, as live).
-ALTER TABLE board_scores ADD COLUMN final_rank INTEGER;
-CREATE INDEX board_scores_final_rank ON board_scores (board_id, season, final_rank)
-    WHERE final_rank IS NOT NULL;
+-- A past season's final standings, written once when it is archived: rank (score by
+-- the board's order, then who reached it first; banned players then hidden), player,
+-- score and the tie sequence. Insert-only, so archiving a big season is one pass.
+CREATE TABLE season_standings (
+    board_id TEXT NOT NULL,
+    season INTEGER NOT NULL,
+    rank INTEGER NOT NULL,
+    user_id UUID NOT NULL,
+    score BIGINT NOT NULL,
+    reached_seq BIGINT NOT NULL,
+    PRIMARY KEY (board_id, season, rank),
+    FOREIGN KEY (board_id, season) REFERENCES board_seasons (board_id, season)
+        ON DELETE CASCADE
+);
+CREATE INDEX season_standings_player ON season_standings (board_id, season, user_id);

@@ -1,6 +1,6 @@
 """Past seasons, read from PostgreSQL in the shapes of the live reads.
 
-An archived season reads its final ranks (``board_scores.final_rank``, fixed when it
+An archived season reads its final standings (``season_standings``, written when it
 was archived); one that ended a moment ago and is not archived yet is ranked on the
 fly by the same rule (score by the board's order, then who reached it first;
 banned players hidden).
@@ -47,8 +47,9 @@ class SeasonReader:
         self.board = board
         self.past = past
         if past.archived:
-            self._ranked = f"SELECT s.final_rank AS rank, {_COLUMNS}{_FROM}" \
-                           " AND s.final_rank IS NOT NULL"
+            self._ranked = ("SELECT s.rank, s.user_id, u.username, u.avatar_url, s.score"
+                            " FROM season_standings s JOIN users u ON u.id = s.user_id"
+                            " WHERE s.board_id = $1 AND s.season = $2")
             self._args: tuple[Any, ...] = (board.id, past.season)
         else:
             self._ranked = (f"SELECT row_number() OVER (ORDER BY s.score * $3 DESC,"

@@ -14,9 +14,9 @@ A reset is two idempotent steps, each keyed by board and season:
    Redis write and the COMMIT leaves Redis one season ahead; the next check sees
    that and completes the step.
 2. **The archive** (``archive_pending``). Once Worker 1 has persisted the stream up
-   to ``cut_id`` (batch mode), PostgreSQL holds the season whole: its rows get their
-   final ranks, the season row its players and winner, and only then are the
-   season's Redis keys dropped. Until then nothing is deleted.
+   to ``cut_id`` (batch mode), PostgreSQL holds the season whole: its final standings
+   are written to ``season_standings``, the season row gets its players and winner,
+   and only then are the season's Redis keys dropped. Until then nothing is deleted.
 
 Every process runs ``check`` every few seconds: it resets each board whose next
 instant has passed (once, however many were missed) and archives what is ready.
@@ -46,20 +46,19 @@ log = logging.getLogger(__name__)
 # settle step) this long after the end; the season's keys are dropped after that.
 DIRECT_GRACE_S = 60.0
 
-_RANK = """
-UPDATE board_scores s SET final_rank = r.rank
-FROM (SELECT s.user_id, row_number() OVER (
-          ORDER BY s.score * $3 DESC, s.reached_seq, s.user_id) AS rank
-      FROM board_scores s JOIN users u ON u.id = s.user_id
-      WHERE s.board_id = $1 AND s.season = $2 AND u.banned_at IS NULL) r
-WHERE s.board_id = $1 AND s.season = $2 AND s.user_id = r.user_id"""
+_STANDINGS = """
+INSERT INTO season_standings (board_id, season, rank, user_id, score, reached_seq)
+SELECT $1, $2, row_number() OVER (ORDER BY s.score * $3 DESC, s.reached_seq, s.user_id),
+       s.user_id, s.score, s.reached_seq
+FROM board_scores s JOIN users u ON u.id = s.user_id
+WHERE s.board_id = $1 AND s.season = $2 AND u.banned_at IS NULL"""
 _SUMMARY = """
 UPDATE board_seasons SET archived_at = now(),
-    players = (SELECT count(*) FROM board_scores
-               WHERE board_id = $1 AND season = $2 AND final_rank IS NOT NULL),
-    (winner_id, winner_score) = (SELECT user_id, score FROM board_scores
-                                 WHERE board_id = $1 AND season = $2 AND final_rank = 1)
+    players = (SELECT count(*) FROM season_standings WHERE board_id = $1 AND season = $2),
+    (winner_id, winner_score) = (SELECT user_id, score FROM season_standings
+                                 WHERE board_id = $1 AND season = $2 AND rank = 1)
 WHERE board_id = $1 AND season = $2"""
+ARCHIVE_TIMEOUT_S = 600.0  # one statement writes a whole season (a million rows: seconds)
 
 
 def stream_pos(entry_id: str) -> tuple[int, int]:
@@ -203,8 +202,8 @@ class Seasons:
                 " AND archived_at IS NULL FOR UPDATE", board_id, season)
             if not todo:  # another process archived it
                 return 0
-            await conn.execute(_RANK, board_id, season, sign)
-            await conn.execute(_SUMMARY, board_id, season)
+            await conn.execute(_STANDINGS, board_id, season, sign, timeout=ARCHIVE_TIMEOUT_S)
+            await conn.execute(_SUMMARY, board_id, season, timeout=ARCHIVE_TIMEOUT_S)
         ended = keys.board_keys(board_id, season)
         await self.redis.unlink(ended.scores, ended.member, ended.hidden, ended.top10)
         log.info("board %s: season %d archived", board_id, season)

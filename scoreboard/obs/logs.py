@@ -82,6 +82,9 @@ def setup(level: str) -> None:
     root.setLevel(level)
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # chatty at INFO
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # every job runs one at a time by design (max_instances=1): a tick that finds the
+    # last run still going (a long archive, a persistence backlog) is skipped, not news
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     logging.getLogger("aiohttp.server").addFilter(ClientFaults())
 
 
