@@ -55,7 +55,8 @@ async def test_cli_refusals_are_one_line(client: Any, config: Config) -> None:
 
 def test_every_command_has_help() -> None:
     for args in (["--help"], ["serve", "--help"], ["migrate", "--help"],
-                 ["users", "create", "--help"], ["token", "--help"], ["reseed", "--help"]):
+                 ["users", "create", "--help"], ["token", "--help"], ["reseed", "--help"],
+                 ["boards", "create", "--help"], ["boards", "reset", "--help"]):
         proc = subprocess.run([sys.executable, "-m", "scoreboard", *args],
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0 and "usage: scoreboard" in proc.stdout
@@ -63,3 +64,26 @@ def test_every_command_has_help() -> None:
                            capture_output=True, text=True, timeout=30).stdout
     for var in ("REDIS_URL", "DATABASE_URL", "JWT_SECRET", "PERSIST_MODE", "WS_COALESCE_MS"):
         assert var in serve
+
+
+async def test_boards_create_list_reset_delete(client: Any, config: Config) -> None:
+    made = run_cli(config, "boards", "create", "weekly", "--title", "Weekly kills",
+                   "--actions", "level_complete", "--reset", "0 0 * * 1",
+                   "--timezone", "Europe/Berlin")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["reset"] == "0 0 * * 1"
+    listed = run_cli(config, "boards", "list")
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["global", "weekly"]
+    bad = run_cli(config, "boards", "create", "daily", "--title", "D", "--actions",
+                  "level_complete", "--reset", "0 0 * *")
+    assert bad.returncode != 0 and "reset" in bad.stderr and "Traceback" not in bad.stderr
+    ended = run_cli(config, "boards", "reset", "weekly")
+    assert ended.returncode == 0, ended.stderr
+    assert json.loads(ended.stdout)["season"] == 2
+    board = await (await client.get("/api/v1/boards/weekly/seasons")).json()
+    assert [s["season"] for s in board["data"]["seasons"]] == [1, 2]
+    refused = run_cli(config, "boards", "reset", "global")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    gone = run_cli(config, "boards", "delete", "weekly")
+    assert gone.returncode == 0, gone.stderr
+    assert run_cli(config, "boards", "reset", "weekly").returncode != 0
