@@ -197,8 +197,10 @@ class Config:
     shutdown_timeout_s: float = setting(
         "SHUTDOWN_TIMEOUT_S", number(0.0), 10.0,
         "on SIGTERM, how long in-flight requests get to finish")
-    log_level: str = setting("LOG_LEVEL", choice(LOG_LEVELS, upper=True), "INFO",
-                             "JSON log lines on stderr: DEBUG, INFO, WARNING or ERROR")
+    log_level: str = setting(
+        "LOG_LEVEL", choice(LOG_LEVELS, upper=True), "INFO",
+        "JSON log lines on stderr: DEBUG, INFO, WARNING or ERROR; an access line for every "
+        "request at DEBUG, at INFO only for a 5xx or a request slower than 1 s")
 
     def with_urls(self, redis_url: str, database_url: str) -> Config:
         return replace(self, redis_url=redis_url, database_url=database_url)

@@ -1,0 +1,35 @@
+"""The access log at the default level writes only the requests worth a look."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+from aiohttp.web import Response
+
+from scoreboard.obs.logs import SLOW_REQUEST_S, AccessLogger
+
+
+@pytest.mark.parametrize(("level", "status", "seconds", "logged"), [
+    (logging.INFO, 200, 0.01, False),
+    (logging.INFO, 404, 0.01, False),
+    (logging.INFO, 503, 0.01, True),
+    (logging.INFO, 200, SLOW_REQUEST_S + 0.1, True),
+    (logging.DEBUG, 200, 0.01, True),
+    (logging.WARNING, 503, 0.01, False),
+])
+def test_which_requests_get_a_line(level: int, status: int, seconds: float, logged: bool,
+                                   caplog: Any) -> None:
+    logger = logging.getLogger("test.access")
+    logger.setLevel(level)
+    access = AccessLogger(logger, "")
+    request = make_mocked_request("GET", "/api/v1/leaderboard/top10?token=secret")
+    with caplog.at_level(level, logger="test.access"):
+        if access.enabled:
+            access.log(request, Response(status=status), seconds)
+    lines = [r for r in caplog.records if r.name == "test.access"]
+    assert bool(lines) is logged
+    for line in lines:
+        assert "secret" not in line.getMessage()
