@@ -2,9 +2,11 @@
 
     python -m bench.persist [--events 200000] [--seconds 6]
 
-The backlog's baseline is a bare COPY of the same rows into a plain table in
-the same run: the least any path into PostgreSQL can cost. The modes' baseline
-is hello world, as in bench.updates.
+The backlog's baseline, in the same run: a staged COPY + upsert of the same rows
+(COPY into a staging table, insert the new events, add each player's sum to a
+totals table: what Worker 1 must do, in SQL alone). A bare COPY into a plain
+table is shown beside it: the least any path into PostgreSQL can cost. The
+modes' baseline is hello world, as in bench.updates.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -63,6 +66,7 @@ async def backlog(redis_url: str, db_url: str, events: int) -> dict[str, dict[st
     for start in range(0, events, 5000):
         await pool.copy_records_to_table("bare", records=rows[start:start + 5000])
     bare = events / (time.perf_counter() - t0)
+    staged = await staged_upsert(pool, rows)
 
     worker = Persister(redis, pool, batch_size=5000)
     t0 = time.perf_counter()
@@ -72,7 +76,33 @@ async def backlog(redis_url: str, db_url: str, events: int) -> dict[str, dict[st
     assert total == events, (total, events)
     await redis.aclose()
     await pool.close()
-    return {"bare COPY": {"rps": bare}, "Worker 1 (persist)": {"rps": rate}}
+    return {"bare COPY": {"rps": bare}, "staged COPY + upsert": {"rps": staged},
+            "Worker 1 (persist)": {"rps": rate}}
+
+
+async def staged_upsert(pool: Any, rows: list[tuple[Any, ...]]) -> float:
+    """What Worker 1 must do at least, in SQL alone: per batch of 5000, one transaction
+    that COPYs into a staging table, inserts the new events (a primary key refuses a
+    second copy) and adds each player's sum to a totals table. Events per second."""
+    await pool.execute("CREATE TABLE stage_events (id text PRIMARY KEY, user_id uuid,"
+                       " action_type text, score_increment bigint, seq bigint,"
+                       " created_at timestamptz)")
+    await pool.execute("CREATE TABLE stage_totals (user_id uuid PRIMARY KEY, total bigint,"
+                       " reached_seq bigint)")
+    t0 = time.perf_counter()
+    for start in range(0, len(rows), 5000):
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("CREATE TEMP TABLE IF NOT EXISTS staging (LIKE stage_events)"
+                               " ON COMMIT DELETE ROWS")
+            await conn.copy_records_to_table("staging", records=rows[start:start + 5000])
+            await conn.execute(
+                "WITH fresh AS (INSERT INTO stage_events SELECT * FROM staging"
+                " ON CONFLICT (id) DO NOTHING RETURNING user_id, score_increment, seq)"
+                " INSERT INTO stage_totals SELECT user_id, sum(score_increment), max(seq)"
+                " FROM fresh GROUP BY user_id ON CONFLICT (user_id) DO UPDATE SET"
+                " total = stage_totals.total + EXCLUDED.total,"
+                " reached_seq = GREATEST(stage_totals.reached_seq, EXCLUDED.reached_seq)")
+    return len(rows) / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -82,9 +112,11 @@ def main() -> None:
     args = ap.parse_args()
     with backing_servers() as (redis_url, db_url):
         rows = asyncio.run(backlog(redis_url, db_url, args.events))
-    report("persist", rows, "bare COPY")
-    print(f"Worker 1: {rows['Worker 1 (persist)']['rps']:.0f} events/s from a backlog of "
-          f"{args.events}")
+    report("persist", rows, "staged COPY + upsert")
+    worker = rows["Worker 1 (persist)"]["rps"]
+    print(f"Worker 1: {worker:.0f} events/s from a backlog of {args.events}:"
+          f" {worker / rows['staged COPY + upsert']['rps']:.2f} of a staged COPY + upsert of"
+          " the same rows (goal >= 0.60)")
 
     modes: dict[str, dict[str, float]] = {}
     with hello_world() as url:

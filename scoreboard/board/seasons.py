@@ -2,17 +2,17 @@
 
 A reset is two idempotent steps, each keyed by board and season:
 
-1. **The cut** (``reset``). Under the board's row lock in PostgreSQL: the season
+1. **The cut** (``reset``). Under the board's locks in PostgreSQL: the season
    grows by one there and in Redis's copy of the definitions (written before the
    COMMIT, as every board change), and a ``board_seasons`` row records the season
    that ended with ``cut_id``, the last stream entry Redis had applied. Each season
    has its own Redis keys, so the new one starts empty at once; a batch-mode update
    still holding the old definitions is refused as STALE and retried in the new
-   season, and a direct-mode commit (which locks the board row to share) counts in
-   the season PostgreSQL shows it. Two processes due at once both ask for "season N
-   ends"; the second finds N+1 and does nothing. A process that dies between the
-   Redis write and the COMMIT leaves Redis one season ahead; the next check sees
-   that and completes the step.
+   season, and a direct-mode commit (which holds the board's season lock shared,
+   which the cut takes alone) counts in the season PostgreSQL shows it. Two
+   processes due at once both ask for "season N ends"; the second finds N+1 and
+   does nothing. A process that dies between the Redis write and the COMMIT leaves
+   Redis one season ahead; the next check sees that and completes the step.
 2. **The archive** (``archive_pending``). Once Worker 1 has persisted the stream up
    to ``cut_id`` (batch mode), PostgreSQL holds the season whole: its final standings
    are written to ``season_standings``, the season row gets its players and winner,
@@ -33,6 +33,7 @@ import asyncpg
 from .. import errors
 from ..live.events import encode_boards
 from ..obs import metrics
+from ..persist.locks import LOCK_SEASON
 from ..players.moderation import audit
 from ..store import keys
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
@@ -89,8 +90,13 @@ class Seasons:
         if board_id == GLOBAL:
             raise errors.Conflict("`global` has no seasons to end")
         async with self.pool.acquire() as conn, conn.transaction():
+            # the season lock first: direct commits under way hold it shared and still
+            # need the board row (their foreign keys); then the row, without blocking
+            # those key checks (NO KEY UPDATE: the id does not change)
+            await conn.execute(LOCK_SEASON, board_id)
             row = await conn.fetchrow(
-                "SELECT * FROM boards WHERE id = $1 AND retired_at IS NULL FOR UPDATE", board_id)
+                "SELECT * FROM boards WHERE id = $1 AND retired_at IS NULL"
+                " FOR NO KEY UPDATE", board_id)
             if row is None:
                 raise errors.NotFound(f"No board {board_id!r}")
             ending = from_row(row)

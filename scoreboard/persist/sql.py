@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from ..store.keys import GLOBAL
+from .locks import LOCK_SEASONS_SHARED
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,19 +216,26 @@ async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: in
                         ) -> tuple[list[tuple[int, int]], bool, tuple[Fed, ...]]:
     """Direct mode: the event and every board's new score in one transaction.
 
-    The boards' rows are locked to share first, so a season's end (which locks them
-    to update) waits for commits under way, and this one counts in the season it
-    finds there (which may be newer than the caller's). Returns each board's committed
-    (score, tie sequence), whether this call inserted the event (False: the same
-    Idempotency-Key was committed before, and the scores are today's), and the boards
-    with the seasons it counted in.
+    Boards with seasons (every one but `global`) are locked to share first, then their
+    season is read: a season's end takes the same lock exclusively, so it waits for
+    commits under way, and this one counts in the season it then finds (which may be
+    newer than the caller's). Advisory locks, not row locks: many commits sharing a
+    row lock would make PostgreSQL write multixacts on the board's row. Returns each
+    board's committed (score, tie sequence), whether this call inserted the event
+    (False: the same Idempotency-Key was committed before, and the scores are
+    today's), and the boards with the seasons it counted in.
     """
     uid = uuid.UUID(user_id)
     at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    seasonal = [f.board for f in fed if f.board != GLOBAL]
+    fed = tuple(fed)
     async with pool.acquire() as conn, conn.transaction():
-        live = dict(await conn.fetch("SELECT id, season FROM boards WHERE id = ANY($1::text[])"
-                                     " FOR SHARE", [f.board for f in fed]))
-        fed = tuple(Fed(f.board, live.get(f.board, f.season), f.operator, f.order) for f in fed)
+        if seasonal:
+            await conn.execute(LOCK_SEASONS_SHARED, seasonal)
+            live = dict(await conn.fetch(
+                "SELECT id, season FROM boards WHERE id = ANY($1::text[])", seasonal))
+            fed = tuple(Fed(f.board, live.get(f.board, f.season), f.operator, f.order)
+                        for f in fed)
         boards = format_boards(fed)
         inserted = await conn.fetchval(INSERT_ONE, f"d-{uuid.uuid4().hex}", uid, action, value,
                                        seq, at, idempotency_key, boards)

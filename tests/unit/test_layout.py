@@ -15,7 +15,7 @@ LAYERS: dict[str, int] = {
     "scoreboard": 0, "scoreboard.errors": 0, "scoreboard.clock": 0,
     "scoreboard.scoring.actions": 0, "scoreboard.store.keys": 0, "scoreboard.live.events": 0,
     "scoreboard.settings": 1, "scoreboard.obs": 1, "scoreboard.store": 1,
-    "scoreboard.auth": 2, "scoreboard.players": 2,
+    "scoreboard.auth": 2, "scoreboard.players": 2, "scoreboard.persist.locks": 2,
     "scoreboard.persist": 3, "scoreboard.board": 3,
     "scoreboard.scoring": 4, "scoreboard.live": 4,
     "scoreboard.appkeys": 5,
