@@ -4,33 +4,55 @@
 
 Starts a real Redis and PostgreSQL, the service (one process), creates players,
 then drives authenticated updates with wrk (a token per player, round robin) and
-prints each rate as a share of hello world's.
+prints each rate as a share of hello world's, and as a multiple of a plain first
+cut's (bench/first_cut.py: PyJWT, marshmallow, one Lua call) in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.common import (
+    ROOT,
     SECRET,
     UPDATE_BODY,
     backing_servers,
     hello_world,
+    http_ok,
     report,
     service,
     token_script,
     wrk,
 )
+from scoreboard.testing.servers import free_port, wait_until
 
 HELLO_SCRIPT = """
 wrk.method = "POST"
 wrk.body = '{"action_type": "bench", "score_increment": 1}'
 wrk.headers["Content-Type"] = "application/json"
 """
+
+
+@contextlib.contextmanager
+def first_cut(redis_url: str) -> Iterator[str]:
+    """The plain first cut (bench/first_cut.py) in a subprocess, on a free port."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.first_cut", SECRET, str(port),
+                             redis_url], cwd=ROOT)
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), what="first cut")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:
@@ -79,6 +101,9 @@ def main() -> None:
         with backing_servers() as (redis_url, db_url):
             tokens = asyncio.run(make_players(redis_url, db_url, args.players))
             script = token_script(tokens, "POST", "/api/v1/scores/update", UPDATE_BODY)
+            with first_cut(redis_url) as url:
+                rows["plain first cut"] = wrk(url + "/", seconds=args.seconds,
+                                              connections=args.connections, script=script)
             for mode in args.modes.split(","):
                 with service(redis_url, db_url, ACTIONS_FILE=str(actions), PERSIST_MODE=mode,
                              PERSIST_INTERVAL_S="0.5") as url:
@@ -89,6 +114,9 @@ def main() -> None:
     rows["hello world"] = {"rps": (rows["hello world (before)"]["rps"]
                                    + rows["hello world (after)"]["rps"]) / 2}
     report("updates", rows, "hello world")
+    for mode in args.modes.split(","):
+        ratio = rows[f"update ({mode})"]["rps"] / rows["plain first cut"]["rps"]
+        print(f"update ({mode}) / plain first cut: {ratio:.2f} (goal >= 2.0)")
 
 
 if __name__ == "__main__":
