@@ -63,6 +63,7 @@ async def archived(client: Any) -> None:
     await client.app[appkeys.SEASONS].check()
 
 
+@pytest.mark.redis62  # the embedded default is Redis 6.2
 async def test_a_reset_starts_an_empty_season_and_keeps_the_last(app_client: Any,
                                                                  admin_token: str,
                                                                  make_player: Any) -> None:
@@ -177,6 +178,7 @@ async def test_racing_processes_reset_exactly_once(app_client: Any, admin_token:
     assert orjson.loads(raw)["season"] == 2
 
 
+@pytest.mark.redis62  # the embedded default is Redis 6.2
 async def test_a_reset_under_concurrent_updates_loses_nothing(app_client: Any, admin_token: str,
                                                               make_player: Any) -> None:
     await daily(app_client, admin_token)
