@@ -81,15 +81,22 @@ def http_ok(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def hello_world() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", HELLO.replace("{port}", str(port))])
+def served(args: list[str], port: int, ready: str, what: str) -> Iterator[str]:
+    """A baseline server (``python`` + ``args``) on ``port``, once ``ready`` answers."""
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT)
     try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/"), what="hello world")
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}{ready}"), what=what)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@contextlib.contextmanager
+def hello_world() -> Iterator[str]:
+    port = free_port()
+    with served(["-c", HELLO.replace("{port}", str(port))], port, "/", "hello world") as url:
+        yield url
 
 
 @contextlib.contextmanager
@@ -126,7 +133,7 @@ def service(redis_url: str, db_url: str, **env: str) -> Iterator[str]:
     """``scoreboard serve`` in a subprocess, one process, on a free port."""
     port = free_port()
     full_env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": db_url,
-                "JWT_SECRET": SECRET, "LOG_LEVEL": "WARNING", **env}
+                "JWT_SECRET": SECRET, **env}  # as shipped: the default log level too
     proc = subprocess.Popen([sys.executable, "-m", "scoreboard", "serve", "--port", str(port)],
                             env=full_env, cwd=ROOT)
     try:

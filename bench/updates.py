@@ -14,25 +14,22 @@ import argparse
 import asyncio
 import contextlib
 import json
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from bench.common import (
-    ROOT,
     SECRET,
     UPDATE_BODY,
     backing_servers,
     hello_world,
-    http_ok,
     report,
+    served,
     service,
     token_script,
     wrk,
 )
-from scoreboard.testing.servers import free_port, wait_until
+from scoreboard.testing.servers import free_port
 
 HELLO_SCRIPT = """
 wrk.method = "POST"
@@ -45,14 +42,9 @@ wrk.headers["Content-Type"] = "application/json"
 def first_cut(redis_url: str) -> Iterator[str]:
     """The plain first cut (bench/first_cut.py) in a subprocess, on a free port."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.first_cut", SECRET, str(port),
-                             redis_url], cwd=ROOT)
-    try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), what="first cut")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with served(["-m", "bench.first_cut", SECRET, str(port), redis_url], port, "/readyz",
+                "first cut") as url:
+        yield url
 
 
 async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:

@@ -20,7 +20,7 @@ from ..players.moderation import audit
 from ..store import keys
 from ..store.client import RedisClient
 from .definitions import GLOBAL, Board, from_row
-from .registry import Boards
+from .registry import Boards, store
 
 _INSERT = """
 INSERT INTO boards (id, title, sort_order, operator, actions, reset, timezone)
@@ -46,14 +46,7 @@ class BoardAdmin:
                 f"Not in the action catalogue: {', '.join(unknown)}."]})
 
     async def _publish(self, board: Board, *, retired: bool = False) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if retired:
-                pipe.hdel(keys.BOARDS, board.id)
-                pipe.delete(*board.keys)
-            else:
-                pipe.hset(keys.BOARDS, board.id, board.encode())
-            pipe.incr(keys.BOARDS_VERSION)
-            await pipe.execute()
+        await store(self.redis, board, retired=retired)
         # apart from the MULTI: the channel is not under {lb} (one slot in a cluster)
         await self.redis.publish(keys.CHANNEL, encode_boards(board.id))
 

@@ -57,10 +57,12 @@ class SeasonReader:
                             " AND u.banned_at IS NULL")
             self._args = (board.id, past.season, board.sign)
 
-    def _q(self, tail: str) -> str:
+    async def _fetch(self, conn: Any, tail: str, *args: Any) -> list[Any]:
+        """The ranked rows, filtered by ``tail`` whose ``{}`` take ``args`` in order."""
         n = len(self._args)
-        return f"SELECT * FROM ({self._ranked}) r " + tail.replace("$X", f"${n + 1}") \
-            .replace("$Y", f"${n + 2}")
+        where = tail.format(*(f"${n + i}" for i in range(1, len(args) + 1)))
+        return list(await conn.fetch(f"SELECT * FROM ({self._ranked}) r {where}",
+                                     *self._args, *args))
 
     async def _total(self, conn: Any) -> int:
         if self.past.players is not None:
@@ -69,24 +71,23 @@ class SeasonReader:
 
     async def page(self, offset: int, limit: int) -> Slice:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(self._q("WHERE rank > $X ORDER BY rank LIMIT $Y"),
-                                    *self._args, offset, limit)
+            rows = await self._fetch(conn, "WHERE rank > {} ORDER BY rank LIMIT {}", offset,
+                                     limit)
             return Slice(await self._total(conn), None, None, [_entry(r) for r in rows])
 
     async def around(self, user_id: str, window: int) -> Slice:
         """The player alone (the season reads ask with ``window`` 0)."""
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(self._q("WHERE user_id = $X"), *self._args,
-                                      uuid.UUID(user_id))
+            rows = await self._fetch(conn, "WHERE user_id = {}", uuid.UUID(user_id))
             total = await self._total(conn)
-        if row is None:
+        if not rows:
             return Slice(total, None, None, [])
-        return Slice(total, int(row["rank"]), int(row["score"]), [_entry(row)])
+        return Slice(total, int(rows[0]["rank"]), int(rows[0]["score"]), [_entry(rows[0])])
 
     async def members(self, user_ids: list[str]) -> Slice:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(self._q("WHERE user_id = ANY($X::uuid[]) ORDER BY rank"),
-                                    *self._args, [uuid.UUID(u) for u in user_ids])
+            rows = await self._fetch(conn, "WHERE user_id = ANY({}::uuid[]) ORDER BY rank",
+                                     [uuid.UUID(u) for u in user_ids])
             return Slice(await self._total(conn), None, None, [_entry(r) for r in rows])
 
     async def top(self) -> list[dict[str, Any]]:

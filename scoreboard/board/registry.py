@@ -90,3 +90,20 @@ def primary(boards: Sequence[Board]) -> Board:
     """The board whose fields the seed's update reply shows: `global` if fed, else the
     first of ``boards`` (in id order, as ``feeding`` gives them)."""
     return next((b for b in boards if b.id == GLOBAL), boards[0])
+
+
+async def store(redis: RedisClient, board: Board, *, retired: bool = False) -> str | None:
+    """Redis's copy of one definition, changed in one MULTI with the version (a retired
+    board's live keys go with it). Returns the stream's last entry at that instant (None:
+    empty): what had been applied before the change. Every process is told apart, on
+    Pub/Sub (its channel is another cluster slot)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        if retired:
+            pipe.hdel(keys.BOARDS, board.id)
+            pipe.delete(*board.keys)
+        else:
+            pipe.hset(keys.BOARDS, board.id, board.encode())
+        pipe.incr(keys.BOARDS_VERSION)
+        pipe.xrevrange(keys.EVENTS, count=1)
+        last = (await pipe.execute())[-1]
+    return as_text(last[0][0]) if last else None

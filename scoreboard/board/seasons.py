@@ -37,8 +37,8 @@ from ..persist.locks import LOCK_SEASON
 from ..players.moderation import audit
 from ..store import keys
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
-from .definitions import GLOBAL, Board, from_row
-from .registry import Boards
+from .definitions import GLOBAL, Board, decode, from_row
+from .registry import Boards, store
 from .schedule import is_due
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class Seasons:
                 " season_started_at = COALESCE($2, now()) WHERE id = $1 RETURNING *",
                 board_id, at)
             board = from_row(row)
-            cut_id = await self._cut(board)
+            cut_id = await store(self.redis, board)  # Redis moves to the new season
             await conn.execute(
                 "INSERT INTO board_seasons (board_id, season, started_at, ended_at, cut_id)"
                 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", board_id, ending.season,
@@ -122,20 +122,10 @@ class Seasons:
         await self.boards.load()
         return board, True
 
-    async def _cut(self, board: Board) -> str | None:
-        """Redis moves to the new season in one step; returns the last entry applied
-        before it (None: the stream is empty)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.BOARDS, board.id, board.encode())
-            pipe.incr(keys.BOARDS_VERSION)
-            pipe.xrevrange(keys.EVENTS, count=1)
-            _, _, last = await pipe.execute()
-        return as_text(last[0][0]) if last else None
-
     async def _show(self, board: Board) -> None:
         shown = await self.redis.hget(keys.BOARDS, board.id)
-        if shown is None or from_json_season(shown) < board.season:
-            await self._cut(board)
+        if shown is None or decode(shown).season < board.season:
+            await store(self.redis, board)
             await self.redis.publish(keys.CHANNEL, encode_boards(board.id))
 
     # the check every process runs -----------------------------------------------
@@ -145,14 +135,17 @@ class Seasons:
         now = now or datetime.now(UTC)
         rows = await self.pool.fetch(
             "SELECT * FROM boards WHERE retired_at IS NULL AND id <> $1", GLOBAL)
-        await self.boards.load()
+        # what Redis shows, read aside: reloading the registry every second would
+        # replace the boards the hot path has cached
+        shown_seasons = {as_text(k): decode(v).season
+                         for k, v in (await self.redis.hgetall(keys.BOARDS)).items()}
         done = []
         for row in rows:
             board = from_row(row)
-            shown = self.boards.cached(board.id)
+            shown = shown_seasons.get(board.id)
             started = row["season_started_at"]
             if is_due(board.reset, board.timezone, started, now) or (
-                    shown is not None and shown.season > board.season):
+                    shown is not None and shown > board.season):
                 try:
                     _, ended = await self._end(board.id, board.season, None, now)
                 except errors.NotFound:  # retired meanwhile
@@ -218,9 +211,3 @@ class Seasons:
 
 def row_time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def from_json_season(raw: bytes | str) -> int:
-    from .definitions import decode
-
-    return decode(raw).season

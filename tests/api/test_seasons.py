@@ -241,20 +241,20 @@ KILLED_MID_RESET = textwrap.dedent("""
     import asyncio, os, signal, sys
     import asyncpg
     from redis.asyncio import Redis
+    from scoreboard.board import seasons as module
     from scoreboard.board.registry import Boards
-    from scoreboard.board.seasons import Seasons
 
     async def main():
         pool = await asyncpg.create_pool(sys.argv[1], min_size=1, max_size=2)
         redis = Redis.from_url(sys.argv[2])
-        seasons = Seasons(pool, redis, Boards(redis, pool))
-        cut = seasons._cut
+        seasons = module.Seasons(pool, redis, Boards(redis, pool))
+        store = module.store
 
-        async def cut_then_die(board):
-            await cut(board)  # Redis is in the new season; PostgreSQL has not committed
-            os.kill(os.getpid(), signal.SIGKILL)
+        async def cut_then_die(redis, board, **kw):
+            await store(redis, board, **kw)  # Redis is in the new season
+            os.kill(os.getpid(), signal.SIGKILL)  # PostgreSQL has not committed
 
-        seasons._cut = cut_then_die
+        module.store = cut_then_die
         await seasons.reset("daily")
 
     asyncio.run(main())
