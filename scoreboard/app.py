@@ -29,14 +29,14 @@ from .board.top10 import Top10Cache, Top10Memo
 from .board.views import View, Views
 from .live.hub import Hub
 from .obs.metrics import LagCollector
-from .persist.pool import create_pool
+from .persist.pool import ServerWatch, create_pool
 from .persist.worker import Persister
 from .players import users
 from .players.moderation import Moderation
 from .scoring.service import ScoreService
-from .settings import Config, mask_url
-from .store.autopipe import AutoPipeline, can_pipeline
-from .store.client import RedisClient, connect
+from .settings import Config, describe_redis, mask_url
+from .store.autopipe import wait_ms
+from .store.client import Clients, RedisClient, open_clients
 
 log = logging.getLogger(__name__)
 FINAL_FLUSH_S = 5.0
@@ -65,6 +65,15 @@ def create_app(config: Config, *, redis: RedisClient | None = None,
     return app
 
 
+def redis_clients(config: Config) -> Clients:
+    """The process's Redis clients, as the configuration says to find Redis."""
+    return open_clients(
+        url=config.redis_url or "", cluster=config.redis_cluster,
+        sentinels=config.redis_sentinels, master=config.redis_sentinel_master,
+        password=config.redis_password, timeout=config.request_timeout_s,
+        replicas=config.wait_replicas)
+
+
 def _redis_step(given: RedisClient | None) -> Any:
     async def step(app: web.Application) -> AsyncIterator[None]:
         config = app[keys.CONFIG]
@@ -72,23 +81,20 @@ def _redis_step(given: RedisClient | None) -> Any:
             app[keys.REDIS] = app[keys.REDIS_ONCE] = given
             yield
             return
-        if not config.redis_url:
+        if not config.redis_url and not config.redis_sentinels:
             raise RuntimeError("REDIS_URL is not set")
-        cluster, timeout = config.redis_cluster, config.request_timeout_s
-        app[keys.REDIS] = connect(config.redis_url, cluster=cluster, timeout=timeout, retries=3)
-        app[keys.REDIS_ONCE] = connect(config.redis_url, cluster=cluster, timeout=timeout,
-                                       retries=0)
-        if can_pipeline(config.redis_url, cluster):
-            app[keys.AUTOPIPE] = AutoPipeline(config.redis_url, timeout=timeout)
+        clients = redis_clients(config)
+        app[keys.REDIS], app[keys.REDIS_ONCE] = clients.redis, clients.once
+        if clients.pipe is not None:
+            app[keys.AUTOPIPE] = clients.pipe
+        if clients.sentinels is not None:
+            app[keys.SENTINELS] = clients.sentinels
         try:
             await app[keys.REDIS].ping()
-            log.info("redis connected: %s", mask_url(config.redis_url))
+            log.info("redis connected: %s", describe_redis(config))
             yield
         finally:
-            if keys.AUTOPIPE in app:
-                await app[keys.AUTOPIPE].aclose()
-            await app[keys.REDIS_ONCE].aclose()
-            await app[keys.REDIS].aclose()
+            await clients.aclose()
 
     return step
 
@@ -102,7 +108,8 @@ def _pg_step(given: asyncpg.Pool | None) -> Any:
             return
         if not config.database_url:
             raise RuntimeError("DATABASE_URL is not set")
-        pool = await create_pool(config.database_url, max_size=config.pg_pool_size)
+        watch = app[keys.PG_WATCH] = ServerWatch()
+        pool = await create_pool(config.database_url, max_size=config.pg_pool_size, watch=watch)
         app[keys.PG] = pool
         try:
             await pool.fetchval("SELECT 1")
@@ -140,15 +147,19 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],
                                          interval_s=config.cache_refresh_interval_s,
                                          boards=boards, views=app[keys.VIEWS])
-    app[keys.PERSISTER] = Persister(redis, app[keys.PG], batch_size=config.persist_batch_size,
-                                    claim_idle_ms=config.persist_claim_idle_ms)
+    app[keys.PERSISTER] = Persister(
+        redis, app[keys.PG], batch_size=config.persist_batch_size,
+        claim_idle_ms=config.persist_claim_idle_ms, retention_s=config.persist_retention_s,
+        replicas=config.wait_replicas, wait_ms=wait_ms(config.request_timeout_s),
+        watch=app.get(keys.PG_WATCH))
     app[keys.MODERATION] = Moderation(app[keys.PG], redis)
     yield
 
 
 async def _hub_step(app: web.Application) -> AsyncIterator[None]:
+    sentinels = app.get(keys.SENTINELS)
     hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.TOP10], app[keys.BOARDS],
-              app[keys.VIEWS])
+              app[keys.VIEWS], locate=sentinels.address if sentinels else None)
     app[keys.HUB] = hub
     await hub.start()
     try:

@@ -17,20 +17,23 @@ from .board.top10 import Top10Cache
 from .board.views import Views
 from .live.hub import Hub
 from .obs.metrics import LagCollector
+from .persist.pool import ServerWatch
 from .persist.worker import Persister
 from .players.moderation import Moderation
 from .scoring.service import ScoreService
 from .settings import Config
 from .store.autopipe import AutoPipeline
-from .store.client import RedisClient
+from .store.client import RedisClient, Sentinels
 
 CONFIG = web.AppKey("config", Config)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 REDIS: web.AppKey[RedisClient] = web.AppKey("redis")  # retries transient errors: reads, jobs
 REDIS_ONCE: web.AppKey[RedisClient] = web.AppKey("redis_once")  # no retries: score scripts
 AUTOPIPE = web.AppKey("autopipe", AutoPipeline)  # the hot path's script runner, when usable
+SENTINELS = web.AppKey("sentinels", Sentinels)  # set when Redis is found through Sentinel
 SESSIONS = web.AppKey("sessions", SessionChecker)
 PG = web.AppKey("pg", asyncpg.Pool)
+PG_WATCH = web.AppKey("pg_watch", ServerWatch)  # which server the pool reaches (not in tests)
 SCORES = web.AppKey("scores", ScoreService)
 READER = web.AppKey("reader", Reader)
 TOP10 = web.AppKey("top10", Top10Cache)

@@ -118,6 +118,20 @@ def origins(raw: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in raw.split(",") if o.strip())
 
 
+def host_ports(raw: str) -> tuple[tuple[str, int], ...]:
+    out = []
+    for part in (p.strip() for p in raw.split(",")):
+        host, sep, port = part.rpartition(":")
+        if not part:
+            continue
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port,host:port,..., got {part!r}")
+        out.append((host.strip("[]"), int(port)))
+    if not out:
+        raise ValueError("expected at least one host:port")
+    return tuple(out)
+
+
 def actions_file(raw: str) -> Mapping[str, Action]:
     try:
         return load_actions(Path(raw))
@@ -154,6 +168,10 @@ class Config:
                                         "Worker 1 interval (fractions allowed)")
     persist_batch_size: int = setting("PERSIST_BATCH_SIZE", integer(1), 5000,
                                       "events per PostgreSQL transaction")
+    persist_retention_s: int = setting(
+        "PERSIST_RETENTION_S", integer(0), 600,
+        "persisted events stay in the stream this long, to repair a promoted PostgreSQL "
+        "standby by replaying them")
     persist_claim_idle_ms: int = setting(
         "PERSIST_CLAIM_IDLE_MS", integer(100), 30_000,
         "pending events idle this long are taken over from a dead process")
@@ -180,6 +198,21 @@ class Config:
                              shown="./.scoreboard")
     redis_cluster: bool = setting("REDIS_CLUSTER", flag, False,
                                   "1: REDIS_URL is a Redis Cluster", shown="0")
+    redis_sentinels: tuple[tuple[str, int], ...] = setting(
+        "REDIS_SENTINELS", host_ports, (),
+        "host:port,host:port,...: find the Redis master through these Sentinels "
+        "(REDIS_URL is then not used)", shown="unset")
+    redis_sentinel_master: str | None = setting(
+        "REDIS_SENTINEL_MASTER", text, None, "the master's name the Sentinels monitor",
+        shown="unset")
+    redis_password: str | None = setting(
+        "REDIS_PASSWORD", text, None,
+        "password of the Redis servers (with Sentinel, or a REDIS_URL without one)",
+        shown="unset")
+    redis_wait_replicas: int | None = setting(
+        "REDIS_WAIT_REPLICAS", integer(0, 16), None,
+        "an update is answered 200 only once this many replicas have it (WAIT), else 503",
+        shown="1 with REDIS_SENTINELS, else 0")
     request_timeout_s: float = setting(
         "REQUEST_TIMEOUT_S", number(0.1), 2.0,
         "Redis command timeout (a request fails with 503 after it)")
@@ -201,6 +234,13 @@ class Config:
         "LOG_LEVEL", choice(LOG_LEVELS, upper=True), "INFO",
         "JSON log lines on stderr: DEBUG, INFO, WARNING or ERROR; an access line for every "
         "request at DEBUG, at INFO only for a 5xx or a request slower than 1 s")
+
+    @property
+    def wait_replicas(self) -> int:
+        """Replicas that must have an update before it is acknowledged."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_sentinels else 0
 
     def with_urls(self, redis_url: str, database_url: str) -> Config:
         return replace(self, redis_url=redis_url, database_url=database_url)
@@ -226,7 +266,24 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
             values[f.name] = s.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{s.var}: {exc}") from None
-    return Config(**values)
+    config = Config(**values)
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    """Settings that are only wrong together."""
+    if config.redis_sentinels and not config.redis_sentinel_master:
+        raise ConfigError("REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS")
+    if config.redis_sentinel_master and not config.redis_sentinels:
+        raise ConfigError("REDIS_SENTINELS: required with REDIS_SENTINEL_MASTER")
+    if config.redis_sentinels and config.redis_cluster:
+        raise ConfigError("REDIS_CLUSTER: cannot be used with REDIS_SENTINELS")
+    if config.wait_replicas and config.redis_cluster:
+        raise ConfigError("REDIS_WAIT_REPLICAS: not supported with REDIS_CLUSTER")
+    if (config.wait_replicas and not config.redis_sentinels
+            and (config.redis_url or "").startswith("rediss://")):
+        raise ConfigError("REDIS_WAIT_REPLICAS: not supported with rediss:// (TLS)")
 
 
 def help_text() -> str:
@@ -236,6 +293,14 @@ def help_text() -> str:
     for _, s in declared():
         lines.append(f"  {s.var:<{width}} {s.help} ({s.shown_default})")
     return "\n".join(lines) + "\n"
+
+
+def describe_redis(config: Config) -> str | None:
+    """Where the service finds Redis, for logs (no password)."""
+    if config.redis_sentinels:
+        hosts = ",".join(f"{h}:{p}" for h, p in config.redis_sentinels)
+        return f"master {config.redis_sentinel_master!r} via sentinels {hosts}"
+    return mask_url(config.redis_url)
 
 
 def mask_url(raw: str | None) -> str | None:

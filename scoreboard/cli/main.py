@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def resolved(config: config_mod.Config) -> Iterator[config_mod.Config]:
     """The configuration with embedded servers for unset URLs and a dev secret if needed."""
-    want_redis, want_pg = config.redis_url is None, config.database_url is None
+    want_redis = config.redis_url is None and not config.redis_sentinels
+    want_pg = config.database_url is None
     try:
         with embedded.servers(config.data_dir, redis=want_redis, postgres=want_pg) as (r, p):
             cfg = config.with_urls(config.redis_url or r or "", config.database_url or p or "")
@@ -108,17 +109,16 @@ async def _migrate(cfg: config_mod.Config) -> list[str]:
 
 
 async def _with_clients(cfg: config_mod.Config, fn: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    from ..app import redis_clients
     from ..persist.pool import create_pool
-    from ..store.client import connect
 
     await _migrate(cfg)
     pool = await create_pool(cfg.database_url or "", max_size=2)
-    redis = connect(cfg.redis_url or "", cluster=cfg.redis_cluster,
-                    timeout=cfg.request_timeout_s, retries=3)
+    clients = redis_clients(cfg)
     try:
-        return await fn(pool, redis)
+        return await fn(pool, clients.redis)
     finally:
-        await redis.aclose()
+        await clients.aclose()
         await pool.close()
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,13 +64,14 @@ class Feed:
 
 class Hub:
     def __init__(self, config: Config, redis: RedisClient, top10: Top10Cache,
-                 boards: Boards | None = None, views: Views | None = None) -> None:
+                 boards: Boards | None = None, views: Views | None = None,
+                 locate: Callable[[], Awaitable[tuple[str, int]]] | None = None) -> None:
         self.config = config
         self.redis = redis
         self.top10 = top10
         self.boards = boards
         self.views = views
-        self.listener = Listener(redis, self.on_event, self._resnapshot)
+        self.listener = Listener(redis, self.on_event, self._resnapshot, locate)
         self.subscribed = self.listener.subscribed  # set while the Pub/Sub subscription is live
         self.clients: set[Client] = set()
         self.sent = 0

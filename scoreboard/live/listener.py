@@ -5,6 +5,10 @@ interruption of the subscription ``on_resubscribed`` runs, since messages
 published during the gap are gone: whether this loop reconnects, or redis-py
 repairs the connection inside its own retry (a connect callback on the
 subscription's connection sees that).
+
+Behind Sentinel a demoted master keeps its subscribers, and what the new master
+publishes reaches them only once it replicates again: so every second the
+listener asks where the master is, and moves its subscription when it has moved.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ..store import keys
@@ -28,8 +35,10 @@ POLL_S = 1.0
 
 class Listener:
     def __init__(self, redis: RedisClient, on_event: Callable[[Event], None],
-                 on_resubscribed: Callable[[], None]) -> None:
+                 on_resubscribed: Callable[[], None],
+                 locate: Callable[[], Awaitable[tuple[str, int]]] | None = None) -> None:
         self.redis = redis
+        self.locate = locate  # the master's address now (Sentinel), to follow a failover
         self.on_event = on_event
         self.on_resubscribed = on_resubscribed
         self.subscribed = asyncio.Event()  # set while the subscription is live
@@ -52,6 +61,18 @@ class Listener:
         log.info("pubsub connection repaired; sending a fresh snapshot")
         self.on_resubscribed()
 
+    async def _check_master(self, pubsub: PubSub) -> None:
+        """Raise if the subscription is on a server that is no longer the master."""
+        conn = pubsub.connection
+        if self.locate is None or conn is None:
+            return
+        try:
+            where = await self.locate()
+        except RedisError:  # no master known right now: stay until one is
+            return
+        if (str(conn.host), int(conn.port)) != where:
+            raise RedisConnectionError(f"the master moved to {where[0]}:{where[1]}")
+
     async def _listen(self) -> None:
         delay = 0.05
         first = True
@@ -68,7 +89,11 @@ class Listener:
                     log.info("pubsub resubscribed; sending a fresh snapshot")
                     self.on_resubscribed()
                 first = False
+                checked = time.monotonic()
                 while not self._closing:
+                    if time.monotonic() - checked >= POLL_S:
+                        checked = time.monotonic()
+                        await self._check_master(pubsub)
                     msg = await pubsub.get_message(timeout=POLL_S)
                     if msg is not None and msg["type"] == "message":
                         event = decode(msg["data"])

@@ -42,6 +42,9 @@ CACHE_REFRESHES = Counter("scoreboard_cache_refreshes_total", "Top-10 cache refr
 PERSISTED = Counter("scoreboard_events_persisted_total", "Events written to PostgreSQL")
 DEAD_LETTERED = Counter("scoreboard_events_dead_lettered_total",
                         "Events moved to the dead-letter stream")
+REPLAYED = Counter("scoreboard_events_replayed_total",
+                   "Events a PostgreSQL server lacked, written again from the stream's "
+                   "retention window after a failover")
 CONNECTIONS_REFUSED = Counter("scoreboard_http_connections_refused_total",
                               "Connections refused with 503 at HTTP_MAX_CONNECTIONS")
 CONNECTIONS_EXPIRED = Counter("scoreboard_http_connections_expired_total",

@@ -183,14 +183,15 @@ async def _raise(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -
         await conn.execute(RAISE_BOARD[operator], *args)
 
 
-async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
+async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> int:
     """One transaction: stage by COPY, insert what is new, move totals by what was new.
-    ``records`` are rows in ``STAGE_COLUMNS`` order."""
+    ``records`` are rows in ``STAGE_COLUMNS`` order. Returns how many were new."""
     async with conn.transaction():
         await conn.execute(STAGE)
         await conn.copy_records_to_table("score_stage", records=records, columns=STAGE_COLUMNS)
         fresh = {r["id"] for r in await conn.fetch(INSERT_STAGED)}
         await _raise(conn, [r for r in records if r[0] in fresh])
+    return len(fresh)
 
 
 async def standing(conn: Any, user_id: uuid.UUID, fed: Sequence[Fed]) -> list[tuple[int, int]]:

@@ -4,11 +4,21 @@ Exactly once: each event's stream id is the primary key of its ``score_events``
 row, and totals rise only by what the INSERT really inserted, in the same
 transaction; the XACK comes after the COMMIT. A crash between the two replays
 the batch, which then inserts nothing.
+
+Failover (docs/design.md, "What a failover can lose"):
+- Redis: with ``replicas`` > 0 each read is followed, on the same connection, by a
+  write and a WAIT, and a batch goes to PostgreSQL only once that many replicas
+  have it. An event a failover could still take back is never persisted.
+- PostgreSQL: persisted events stay in the stream for ``retention_s`` after their
+  XACK. When the pool reaches another server than the last one persisted to (a
+  promoted standby, a restarted server), the window is written again: the event id
+  is the key, so only what the server lacks is inserted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -21,7 +31,9 @@ from redis.exceptions import ResponseError
 
 from ..obs import metrics
 from ..store import keys
+from ..store.autopipe import NotReplicated
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
+from .pool import ServerWatch
 from .sql import parse_boards, write_events
 
 log = logging.getLogger(__name__)
@@ -41,13 +53,24 @@ def event_record(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[Any, ...]
             boards.decode() if boards is not None else None)
 
 
+def _xrange_from(client: Any, start: str, count: int) -> Any:
+    return client.xrange(keys.EVENTS, min=start, count=count)
+
+
 class Persister:
     def __init__(self, redis: RedisClient, pool: asyncpg.Pool, *, batch_size: int = 5000,
-                 claim_idle_ms: int = 30_000, consumer: str | None = None) -> None:
+                 claim_idle_ms: int = 30_000, consumer: str | None = None,
+                 retention_s: int = 0, replicas: int = 0, wait_ms: int = 1000,
+                 watch: ServerWatch | None = None) -> None:
         self.redis = redis
         self.pool = pool
         self.batch_size = batch_size
         self.claim_idle_ms = claim_idle_ms  # a pending entry this old: its consumer is dead
+        self.retention_ms = retention_s * 1000
+        self.replicas = replicas
+        self.wait_ms = wait_ms
+        self.watch = watch
+        self._server_checked: str | None = None  # the server last compared with Redis's note
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._group_ready = False
         self._failures = 0
@@ -69,18 +92,35 @@ class Persister:
         """Entries this consumer read but did not persist (a failed write), else a
         dead consumer's, claimed after they idled ``claim_idle_ms``."""
         group, me, n = keys.PERSIST_GROUP, self.consumer, self.batch_size
-        reply: Any = await self.redis.xreadgroup(group, me, {keys.EVENTS: "0"}, count=n)
+        reply: Any = await self._read(lambda r: r.xreadgroup(group, me, {keys.EVENTS: "0"},
+                                                             count=n))
         entries = [e for e in (reply[0][1] if reply else []) if e[1]]
         if entries:
             return entries
-        claimed: Any = await self.redis.xautoclaim(keys.EVENTS, group, me,
-                                              min_idle_time=self.claim_idle_ms, count=n)
+        claimed: Any = await self._read(lambda r: r.xautoclaim(
+            keys.EVENTS, group, me, min_idle_time=self.claim_idle_ms, count=n))
         return [e for e in claimed[1] if e[1]]
 
     async def _new_batch(self) -> list[tuple[Any, dict[Any, Any]]]:
         group, me, n = keys.PERSIST_GROUP, self.consumer, self.batch_size
-        reply: Any = await self.redis.xreadgroup(group, me, {keys.EVENTS: ">"}, count=n)
+        reply: Any = await self._read(lambda r: r.xreadgroup(group, me, {keys.EVENTS: ">"},
+                                                             count=n))
         return [e for e in (reply[0][1] if reply else []) if e[1]]
+
+    async def _read(self, command: Any) -> Any:
+        """``command(client)``; with replicas, on one connection with a write and a WAIT
+        after it, so what it returned is on that many replicas (the write moves this
+        connection's replication offset past every entry it read)."""
+        if not self.replicas:
+            return await command(self.redis)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            command(pipe)
+            pipe.set(keys.PERSIST_FENCE, self.consumer)
+            pipe.execute_command("WAIT", self.replicas, self.wait_ms)
+            reply, _, acked = await pipe.execute()
+        if int(acked) < self.replicas:
+            raise NotReplicated(f"{acked} of {self.replicas} replicas have the stream")
+        return reply
 
     async def _persist(self, entries: list[tuple[Any, dict[Any, Any]]]) -> int:
         """Write one batch in one transaction, then XACK it. Returns its size."""
@@ -95,7 +135,7 @@ class Persister:
             async with self.pool.acquire() as conn:
                 await write_events(conn, records)
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
-            records = await self._write_one_by_one(records, entries, poison)
+            records, _ = await self._write_one_by_one(records, entries, poison)
         for entry_id, fields in poison:
             await self._dead_letter(entry_id, fields)
         await self.redis.xack(keys.EVENTS, keys.PERSIST_GROUP, *ids)
@@ -127,17 +167,19 @@ class Persister:
 
     async def _write_one_by_one(self, records: list[tuple[Any, ...]],
                                 entries: list[tuple[Any, dict[Any, Any]]],
-                                poison: list[tuple[Any, dict[Any, Any]]]) -> list[tuple[Any, ...]]:
+                                poison: list[tuple[Any, dict[Any, Any]]]
+                                ) -> tuple[list[tuple[Any, ...]], int]:
+        """The records written, and how many of them were new."""
         by_id = {as_text(e[0]): e for e in entries}
-        good = []
+        good, fresh = [], 0
         async with self.pool.acquire() as conn:
             for rec in records:
                 try:
-                    await write_events(conn, [rec])
+                    fresh += await write_events(conn, [rec])
                     good.append(rec)
                 except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
                     poison.append(by_id[rec[0]])
-        return good
+        return good, fresh
 
     async def _dead_letter(self, entry_id: Any, fields: dict[Any, Any]) -> None:
         log.error("event %s cannot be persisted; moved to %s", as_text(entry_id), keys.DEAD)
@@ -146,14 +188,64 @@ class Persister:
         metrics.DEAD_LETTERED.inc()
 
     async def trim(self) -> None:
-        """Drop only what every consumer has persisted: below the oldest pending entry."""
+        """Drop only what every consumer has persisted (below the oldest pending entry),
+        and of that only what is older than the retention window."""
         pending, oldest, last, _ = await self._positions()
         if pending:
             minid = oldest
         else:
             ms, seq = last.split("-")
             minid = f"{ms}-{int(seq) + 1}"
+        if self.retention_ms:
+            kept = int(time.time() * 1000) - self.retention_ms
+            if kept < int(minid.split("-")[0]):
+                minid = f"{kept}-0"
         await self.redis.execute_command("XTRIM", keys.EVENTS, "MINID", minid)
+
+    async def replay(self) -> int:
+        """Write every event still in the stream again (the retention window, and what
+        is not persisted yet); returns how many PostgreSQL did not have. Events that
+        cannot be written (their player is gone) are skipped and logged."""
+        start, missing = "-", 0
+        while True:
+            entries: Any = await self._read(
+                functools.partial(_xrange_from, start=start, count=self.batch_size))
+            records, poison = [], []
+            for entry_id, fields in entries:
+                try:
+                    records.append(event_record(entry_id, fields))
+                except (KeyError, ValueError):
+                    poison.append((entry_id, fields))
+            if records:
+                try:
+                    async with self.pool.acquire() as conn:
+                        missing += await write_events(conn, records)
+                except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
+                    _, fresh = await self._write_one_by_one(records, entries, poison)
+                    missing += fresh
+            for entry_id, _ in poison:
+                log.error("replay: event %s cannot be written; skipped", as_text(entry_id))
+            if len(entries) < self.batch_size:
+                return missing
+            start = "(" + as_text(entries[-1][0])
+
+    async def _repair_if_moved(self) -> None:
+        """Replay the window once after the pool reached a server the stream was not
+        persisted to before (every process notices; the first one repairs)."""
+        server = self.watch.current if self.watch is not None else None
+        if server is None or server == self._server_checked:
+            return
+        noted = await self.redis.get(keys.PG_SERVER)
+        if noted is not None and as_text(noted) != server:
+            started = time.monotonic()
+            missing = await self.replay()
+            metrics.REPLAYED.inc(missing)
+            log.warning("PostgreSQL server changed (%s, was %s): replayed the stream's last "
+                        "%d s in %.1f s; %d events were missing", server, as_text(noted),
+                        self.retention_ms // 1000, time.monotonic() - started, missing)
+        if noted is None or as_text(noted) != server:
+            await self.redis.set(keys.PG_SERVER, server)
+        self._server_checked = server
 
     async def _positions(self) -> tuple[int, str, str, int | None]:
         """Pending count, oldest pending id, the group's last delivered id, and how many
@@ -171,6 +263,7 @@ class Persister:
         if time.monotonic() < self._retry_at:
             return
         try:
+            await self._repair_if_moved()
             await self.flush()
             self._failures = 0
         except Exception as exc:

@@ -17,7 +17,7 @@ from .limits import IDEMPOTENCY_TTL_S, RATE_PERIOD_MS
 
 class BatchScorer:
     def __init__(self, redis: RedisClient, pipe: AutoPipeline | None) -> None:
-        self._update = scripts.load("update", redis, pipe)
+        self._update = scripts.load("update", redis, pipe, durable=True)
 
     async def apply(self, claims: Claims, action: Action, value: int,
                     idempotency_key: str | None, boards: list[Board], version: int,

@@ -32,7 +32,7 @@ class DirectScorer:
                  pool: asyncpg.Pool) -> None:
         self.pool = pool
         self._admit = scripts.load("admit", redis, pipe)
-        self._settle = scripts.load("settle", redis, pipe)
+        self._settle = scripts.load("settle", redis, pipe, durable=True)
         self._release = scripts.load("release", redis, pipe)
 
     async def apply(self, claims: Claims, action: Action, value: int,

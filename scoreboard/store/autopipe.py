@@ -12,6 +12,16 @@ caller answers 503 and the player's Idempotency-Key settles it. A timeout or
 a broken connection fails every call in flight and the next call reconnects.
 Plain Redis only (TCP or unix socket, no TLS, no cluster); ``scripts.load``
 falls back to redis-py's Script for the rest.
+
+Behind Sentinel, ``locate`` gives the master's address at each connect; a
+READONLY reply (the server was demoted) drops the connection, so the next call
+finds the new master.
+
+Durable calls: with ``replicas`` > 0, one ``WAIT replicas ms`` follows the
+durable calls of each send, and those calls return only if that many replicas
+acknowledged it (else NotReplicated, a connection error: 503). One WAIT covers
+every call of the send, so replication costs a round trip per send, not per
+call.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ import asyncio
 import collections
 import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import hiredis
@@ -40,10 +50,29 @@ def pack(*args: Any) -> bytes:
     return b"".join(parts)
 
 
+def wait_ms(timeout: float) -> int:
+    """A WAIT's own timeout: half the command timeout, so it answers before the
+    connection is given up on."""
+    return max(1, int(timeout * 500))
+
+
+class NotReplicated(RedisConnectionError):
+    """A write the master applied, but fewer replicas than asked acknowledged in time:
+    a failover could lose it, so it is not acknowledged."""
+
+
 class AutoPipeline:
-    def __init__(self, url: str, *, timeout: float) -> None:
-        self._opts = parse_url(url)
+    def __init__(self, url: str = "", *, timeout: float,
+                 locate: Callable[[], Awaitable[tuple[str, int]]] | None = None,
+                 password: str | None = None, replicas: int = 0) -> None:
+        self._opts = parse_url(url) if url else {}
+        if password and not self._opts.get("password"):
+            self._opts["password"] = password
+        self._locate = locate
         self._timeout = timeout
+        self.replicas = replicas
+        self._wait_ms = wait_ms(timeout)
+        self._wait: asyncio.Future[Any] | None = None  # the WAIT of the send being built
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._pending: collections.deque[tuple[float, asyncio.Future[Any]]] = collections.deque()
@@ -58,7 +87,11 @@ class AutoPipeline:
                 return
             o = self._opts
             try:
-                if "path" in o:
+                if self._locate is not None:
+                    host, port = await asyncio.wait_for(self._locate(), self._timeout)
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(host, port), self._timeout)
+                elif "path" in o:
                     reader, writer = await asyncio.wait_for(
                         asyncio.open_unix_connection(o["path"]), self._timeout)
                 else:
@@ -66,6 +99,8 @@ class AutoPipeline:
                         asyncio.open_connection(o.get("host", "localhost"), o.get("port", 6379)),
                         self._timeout)
             except (OSError, TimeoutError) as exc:
+                raise RedisConnectionError(f"cannot connect: {exc}") from None
+            except RedisConnectionError as exc:  # no master known (Sentinel)
                 raise RedisConnectionError(f"cannot connect: {exc}") from None
             hello = []
             if o.get("password"):
@@ -99,6 +134,11 @@ class AutoPipeline:
         self._watchdog = loop.call_later(self._timeout / 4, self._watch)
 
     def _flush(self) -> None:
+        if self._wait is not None:
+            # after the send's last durable call: covers every write made before it
+            self._pending.append((asyncio.get_running_loop().time(), self._wait))
+            self._outbox.append(pack("WAIT", self.replicas, self._wait_ms))
+            self._wait = None
         if self._writer is not None and self._outbox:
             self._writer.write(b"".join(self._outbox))
         self._outbox = []
@@ -121,6 +161,9 @@ class AutoPipeline:
     def _fail(self, exc: Exception) -> None:
         """Drop the connection and fail every call still waiting on it."""
         pending, self._pending = self._pending, collections.deque()
+        if self._wait is not None:
+            pending.append((0.0, self._wait))
+            self._wait = None
         self._outbox = []
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -134,7 +177,7 @@ class AutoPipeline:
             self._read_task.cancel()
         self._reader = self._writer = self._read_task = None
 
-    async def call(self, *args: Any) -> Any:
+    async def call(self, *args: Any, durable: bool = False) -> Any:
         if self._writer is None:
             await self._connect()
         assert self._writer is not None  # set by _connect or it raised
@@ -142,12 +185,31 @@ class AutoPipeline:
         if not self._outbox:
             asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append(pack(*args))
+        waited = None
+        if durable and self.replicas:
+            if self._wait is None:
+                self._wait = asyncio.get_running_loop().create_future()
+                # a failed call may never await it: its error is read here
+                self._wait.add_done_callback(_retrieve)
+            waited = self._wait
         reply = await fut
         if isinstance(reply, hiredis.ReplyError):
             message = str(reply)
             if message.startswith("NOSCRIPT"):
                 raise NoScriptError(message)
+            if message.startswith("READONLY") and self._writer is not None:
+                # a demoted master: the next call connects to the one Sentinel names
+                self._fail(RedisConnectionError("the master was demoted"))
+                raise RedisConnectionError(message)
             raise ResponseError(message)
+        if waited is not None:
+            acked = await waited
+            if isinstance(acked, hiredis.ReplyError) or int(acked) < self.replicas:
+                if self._locate is not None and self._writer is not None:
+                    # perhaps a master being replaced: find it again on the next call
+                    self._fail(NotReplicated("replicas did not acknowledge"))
+                raise NotReplicated(f"{acked} of {self.replicas} replicas acknowledged the "
+                                    "write in time")
         return reply
 
     async def aclose(self) -> None:
@@ -158,20 +220,27 @@ class AutoPipeline:
                 await writer.wait_closed()
 
 
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 class PipelinedScript:
     """A Lua script run through an AutoPipeline: EVALSHA, and SCRIPT LOAD when missing."""
 
-    def __init__(self, pipe: AutoPipeline, source: str) -> None:
+    def __init__(self, pipe: AutoPipeline, source: str, durable: bool = False) -> None:
         self.pipe = pipe
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.durable = durable
 
     async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+        call = self.pipe.call
         try:
-            return await self.pipe.call("EVALSHA", self.sha, len(keys), *keys, *args)
+            return await call("EVALSHA", self.sha, len(keys), *keys, *args, durable=self.durable)
         except NoScriptError:  # not run: safe to load and call again
-            await self.pipe.call("SCRIPT", "LOAD", self.source)
-            return await self.pipe.call("EVALSHA", self.sha, len(keys), *keys, *args)
+            await call("SCRIPT", "LOAD", self.source)
+            return await call("EVALSHA", self.sha, len(keys), *keys, *args, durable=self.durable)
 
 
 def can_pipeline(url: str, cluster: bool) -> bool:

@@ -19,6 +19,8 @@ TOP10 = "leaderboard:top10"  # the seed's cache key: JSON array of the top 10
 TOP10_LOCK = "leaderboard:top10:lock"
 CHANNEL = "leaderboard_updates"  # the seed's Pub/Sub channel
 PERSIST_GROUP = "persist"
+PERSIST_FENCE = "{lb}:persist:fence"  # Worker 1 writes it before a WAIT covering its read
+PG_SERVER = "{lb}:pg:server"  # the PostgreSQL server the stream was last persisted to
 MAX_TOTAL = 2**53 - 1
 TOP_N = 10
 

@@ -31,12 +31,15 @@ class Runner(Protocol):
     async def __call__(self, keys: Sequence[Any] = ..., args: Sequence[Any] = ...) -> Any: ...
 
 
-def load(name: str, redis: RedisClient, pipe: AutoPipeline | None = None) -> Runner:
+def load(name: str, redis: RedisClient, pipe: AutoPipeline | None = None, *,
+         durable: bool = False) -> Runner:
     """``lua/<name>.lua`` as a callable ``(keys, args)``: through the auto-pipeline when
-    there is one, else through redis-py (the client decides the retry policy)."""
+    there is one, else through redis-py (the client decides the retry policy).
+    ``durable``: a write that is acknowledged only once the pipeline's replicas have it
+    (settings refuse replicas where there is no auto-pipeline)."""
     source = lua_source(name)
     if pipe is not None:
-        return PipelinedScript(pipe, source)
+        return PipelinedScript(pipe, source, durable)
     runner: Runner = redis.register_script(source)
     return runner
 

@@ -16,7 +16,6 @@ from redis.asyncio import RedisCluster
 from scoreboard import appkeys
 from scoreboard.auth.tokens import mint
 from scoreboard.players import users
-from scoreboard.store import keys
 from scoreboard.testing.servers import redis_binary, wait_until
 from tests.support import eventually, post_score
 
@@ -108,7 +107,7 @@ async def test_update_read_push_persist_on_a_cluster(make_client: Any, pool: Any
         assert [e["score"] for e in top["data"]["leaderboard"]] == [30, 20, 15]
         assert await client.app[appkeys.PERSISTER].flush() == 4
         assert await pool.fetchval("SELECT sum(total_score) FROM scores") == 65
-        assert await redis.xlen(keys.EVENTS) == 0
+        assert await client.app[appkeys.PERSISTER].lag() == (0, 0.0)
         await ws.close()
     finally:
         await redis.aclose()
