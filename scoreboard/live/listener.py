@@ -42,6 +42,7 @@ class Listener:
         self.on_event = on_event
         self.on_resubscribed = on_resubscribed
         self.subscribed = asyncio.Event()  # set while the subscription is live
+        self.repaired = 0  # gaps after which a fresh snapshot was sent
         self._closing = False
         self._task: asyncio.Task[None] | None = None
 
@@ -59,6 +60,7 @@ class Listener:
 
     def _reconnected(self, connection: object) -> None:
         log.info("pubsub connection repaired; sending a fresh snapshot")
+        self.repaired += 1
         self.on_resubscribed()
 
     async def _check_master(self, pubsub: PubSub) -> None:
@@ -87,6 +89,7 @@ class Listener:
                 delay = 0.05
                 if not first:
                     log.info("pubsub resubscribed; sending a fresh snapshot")
+                    self.repaired += 1
                     self.on_resubscribed()
                 first = False
                 checked = time.monotonic()

@@ -80,43 +80,53 @@ class AutoPipeline:
         self._read_task: asyncio.Task[None] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._connecting: asyncio.Lock = asyncio.Lock()
+        self._attempts = 0
+        self._last_error: str | None = None
 
     async def _connect(self) -> None:
+        """Connect, within one timeout in all. Callers that queued behind an attempt
+        that failed fail with it, rather than each trying (and waiting) in turn."""
+        attempt = self._attempts
         async with self._connecting:
             if self._writer is not None:
                 return
-            o = self._opts
+            if self._attempts != attempt and self._last_error is not None:
+                raise RedisConnectionError(self._last_error)
+            self._attempts += 1
             try:
-                if self._locate is not None:
-                    host, port = await asyncio.wait_for(self._locate(), self._timeout)
-                    reader, writer = await asyncio.wait_for(
-                        asyncio.open_connection(host, port), self._timeout)
-                elif "path" in o:
-                    reader, writer = await asyncio.wait_for(
-                        asyncio.open_unix_connection(o["path"]), self._timeout)
-                else:
-                    reader, writer = await asyncio.wait_for(
-                        asyncio.open_connection(o.get("host", "localhost"), o.get("port", 6379)),
-                        self._timeout)
-            except (OSError, TimeoutError) as exc:
-                raise RedisConnectionError(f"cannot connect: {exc}") from None
-            except RedisConnectionError as exc:  # no master known (Sentinel)
-                raise RedisConnectionError(f"cannot connect: {exc}") from None
-            hello = []
-            if o.get("password"):
-                user = [o["username"]] if o.get("username") else []
-                hello.append(pack("AUTH", *user, o["password"]))
-            hello.append(pack("SELECT", o.get("db", 0)))
-            self._reader, self._writer = reader, writer
-            self._read_task = asyncio.create_task(self._read_loop(reader))
-            self._watchdog = asyncio.get_running_loop().call_later(self._timeout, self._watch)
-            futs = [self._expect() for _ in hello]
-            writer.write(b"".join(hello))
-            for fut in futs:
-                reply = await asyncio.wait_for(fut, self._timeout)
-                if isinstance(reply, hiredis.ReplyError):
-                    self._fail(RedisConnectionError(str(reply)))
-                    raise RedisConnectionError(f"Redis refused the connection: {reply}")
+                async with asyncio.timeout(self._timeout):
+                    await self._open()
+                self._last_error = None
+            except (OSError, TimeoutError, RedisConnectionError) as exc:
+                self._last_error = f"cannot connect: {exc or exc.__class__.__name__}"
+                if self._writer is not None:
+                    self._fail(RedisConnectionError(self._last_error))
+                raise RedisConnectionError(self._last_error) from None
+
+    async def _open(self) -> None:
+        o = self._opts
+        if self._locate is not None:  # no master known: MasterNotFoundError
+            host, port = await self._locate()
+            reader, writer = await asyncio.open_connection(host, port)
+        elif "path" in o:
+            reader, writer = await asyncio.open_unix_connection(o["path"])
+        else:
+            reader, writer = await asyncio.open_connection(o.get("host", "localhost"),
+                                                           o.get("port", 6379))
+        hello = []
+        if o.get("password"):
+            user = [o["username"]] if o.get("username") else []
+            hello.append(pack("AUTH", *user, o["password"]))
+        hello.append(pack("SELECT", o.get("db", 0)))
+        self._reader, self._writer = reader, writer
+        self._read_task = asyncio.create_task(self._read_loop(reader))
+        self._watchdog = asyncio.get_running_loop().call_later(self._timeout, self._watch)
+        futs = [self._expect() for _ in hello]
+        writer.write(b"".join(hello))
+        for fut in futs:
+            reply = await fut
+            if isinstance(reply, hiredis.ReplyError):
+                raise RedisConnectionError(f"Redis refused the connection: {reply}")
 
     def _expect(self) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()

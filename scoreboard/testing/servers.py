@@ -16,8 +16,9 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -61,6 +62,7 @@ class RedisServer:
     proc: subprocess.Popen[bytes] | None = None
     aof: bool = False  # keep data across stop/start (AOF, fsync every write)
     binary: str = ""  # default: redis_binary()
+    args: tuple[str, ...] = ()  # more server options, e.g. ("--replicaof", host, port)
 
     @property
     def url(self) -> str:
@@ -74,7 +76,7 @@ class RedisServer:
             [self.binary or redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "",
              "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always",
-             "--dir", str(self.root)],
+             "--dir", str(self.root), *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_until(lambda: _port_open(self.port), what="redis to listen")
@@ -85,6 +87,82 @@ class RedisServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
         self.proc = None
+
+
+@dataclass
+class SentinelGroup:
+    """A master, a replica and three Sentinels on loopback, as a studio runs them."""
+
+    root: Path
+    name: str = "scoreboard"
+    master: RedisServer | None = None
+    replica: RedisServer | None = None
+    ports: list[int] = field(default_factory=list)  # the Sentinels'
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        return tuple(("127.0.0.1", p) for p in self.ports)
+
+    def start(self) -> None:
+        import redis
+
+        # Redis 7 waits 5 s before a diskless full sync; these servers start empty
+        fast = ("--repl-diskless-sync-delay", "0")
+        self.master = RedisServer(self.root / "a", args=fast)
+        self.master.start()
+        self.replica = RedisServer(self.root / "b", args=(
+            *fast, "--replicaof", "127.0.0.1", str(self.master.port)))
+        self.replica.start()
+        replica = redis.Redis(port=self.replica.port)
+        wait_until(lambda: replica.info("replication")["master_link_status"] == "up",
+                   timeout=30, what="the replica in sync")
+        for i in range(3):
+            port = free_port()
+            conf = self.root / f"sentinel{i}.conf"  # each its own: Sentinel rewrites it
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {self.root}\n"
+                f"sentinel monitor {self.name} 127.0.0.1 {self.master.port} 2\n"
+                f"sentinel down-after-milliseconds {self.name} 1000\n"
+                f"sentinel failover-timeout {self.name} 5000\n")
+            self.procs.append(subprocess.Popen(
+                [redis_binary(), str(conf), "--sentinel"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.ports.append(port)
+
+        def formed() -> bool:
+            for port in self.ports:
+                with contextlib.suppress(redis.RedisError):
+                    state: Any = redis.Redis(port=port).sentinel_master(self.name)
+                    if state["num-other-sentinels"] == 2 and state["num-slaves"] == 1:
+                        continue
+                return False
+            return True
+
+        wait_until(formed, timeout=30, interval=0.1, what="three sentinels and a replica")
+
+    def master_address(self) -> tuple[str, int]:
+        import redis
+
+        client = redis.Redis(port=self.ports[0], decode_responses=True)
+        found: Any = client.sentinel_get_master_addr_by_name(self.name)
+        return str(found[0]), int(found[1])
+
+    def failover(self) -> None:
+        """SENTINEL FAILOVER: the replica becomes the master, the master its replica."""
+        import redis
+
+        redis.Redis(port=self.ports[0]).execute_command("SENTINEL FAILOVER", self.name)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+        self.procs = []
+        for server in (self.master, self.replica):
+            if server is not None:
+                server.stop()
 
 
 def _pg_bindir() -> Path:
@@ -149,3 +227,21 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(_pg_bindir() / "pg_ctl"), "-D", str(self.root / "data"), "-m", mode,
                       "-w", "stop")
+
+    def standby(self, root: Path) -> PostgresServer:
+        """A streaming standby of this running server (pg_basebackup -R), started."""
+        other = PostgresServer(root)
+        user = _pg_user()
+        other.root.mkdir(parents=True, exist_ok=True)
+        if user:
+            shutil.chown(other.root, user, user)
+            other.root.chmod(0o700)
+        other.port = free_port()
+        other._run(str(_pg_bindir() / "pg_basebackup"), "-D", str(other.root / "data"),
+                   "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-R",
+                   "-X", "stream", "--no-sync")
+        other.start()
+        return other
+
+    def promote(self) -> None:
+        self._run(str(_pg_bindir() / "pg_ctl"), "-D", str(self.root / "data"), "-w", "promote")

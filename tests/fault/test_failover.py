@@ -1,0 +1,159 @@
+"""Failover under load, on real servers the test starts on loopback: a Redis master
+replaced through Sentinel, and a PostgreSQL primary crashed with its standby
+promoted. Every update is retried with its Idempotency-Key until it gets 200, so
+each player's total in PostgreSQL must equal exactly what was acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import WSMsgType
+from redis.asyncio import Redis
+
+from scoreboard import appkeys
+from scoreboard.auth.tokens import mint
+from scoreboard.persist.migrations import migrate
+from scoreboard.players import users
+from scoreboard.scoring.actions import Action
+from scoreboard.testing.servers import PostgresServer, SentinelGroup
+from tests.support import bearer, eventually, pg_totals, redis_totals
+
+KILL = {"kill": Action("kill", 50, 10**6)}
+TIMEOUT_S = 1.0  # REQUEST_TIMEOUT_S in these tests
+# A request may connect (one timeout) and then wait for its reply (one more, and the
+# watchdog's quarter): longer than this is a hang, whatever the machine's speed.
+HANG_S = 4 * TIMEOUT_S + 2
+
+
+@dataclass
+class Load:
+    """Players posting increments as fast as answers come; a 503 is retried with the
+    same Idempotency-Key until it is acknowledged."""
+
+    client: Any
+    tokens: dict[str, str]
+    acked: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    acked_at: list[float] = field(default_factory=list)
+    longest: float = 0.0
+    running: bool = True
+
+    async def player(self, uid: str, token: str) -> None:
+        n = 0
+        while self.running:
+            n += 1
+            key, value = uuid.uuid4().hex, 1 + n % 7
+            while True:
+                started = time.monotonic()
+                resp = await self.client.post(
+                    "/api/v1/scores/update", json={"action_type": "kill", "score_increment": value},
+                    headers={**bearer(token), "Idempotency-Key": key})
+                await resp.read()
+                self.longest = max(self.longest, time.monotonic() - started)
+                self.statuses[resp.status] += 1
+                if resp.status == 200:
+                    self.acked[uid] += value
+                    self.acked_at.append(time.monotonic())
+                    break
+                assert resp.status == 503, await resp.text()
+                await asyncio.sleep(0.05)
+
+    def acked_since(self, t: float) -> int:
+        return sum(1 for a in self.acked_at if a > t)
+
+
+async def _players(client: Any, pool: asyncpg.Pool, redis: Any, n: int) -> dict[str, str]:
+    config = client.app[appkeys.CONFIG]
+    made = [await users.create(pool, redis, f"fo{i}_{uuid.uuid4().hex[:6]}",
+                               f"fo{i}_{uuid.uuid4().hex[:6]}@x.io", None) for i in range(n)]
+    return {u["id"]: mint(config, u["id"]) for u in made}
+
+
+async def _drain(client: Any, pool: asyncpg.Pool) -> None:
+    """Worker 1 until nothing waits in the stream."""
+    persister = client.app[appkeys.PERSISTER]
+
+    async def drained() -> bool:
+        try:
+            await persister.flush()
+            return (await persister.lag())[0] == 0
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+
+    await eventually(drained, within=30, what="Worker 1 draining the stream")
+
+
+async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool,
+                                            tmp_path: Path) -> None:
+    group = SentinelGroup(tmp_path / "sentinel")
+    group.start()
+    try:
+        client = await make_client(redis_url=None, redis_sentinels=group.addresses,
+                                   redis_sentinel_master=group.name, actions=KILL,
+                                   request_timeout_s=TIMEOUT_S, persist_interval_s=0.2)
+        assert client.app[appkeys.CONFIG].wait_replicas == 1  # the default with Sentinel
+        redis = client.app[appkeys.REDIS]
+        tokens = await _players(client, pool, redis, 8)
+        ws = await client.ws_connect(f"/ws/leaderboard?token={next(iter(tokens.values()))}")
+        hub = client.app[appkeys.HUB]
+        load = Load(client, tokens)
+        tasks = [asyncio.create_task(load.player(u, t)) for u, t in tokens.items()]
+        await eventually(lambda: _true(sum(load.statuses.values()) >= 200), what="load")
+
+        old = group.master_address()
+        await asyncio.to_thread(group.failover)
+
+        async def switched() -> bool:
+            return await asyncio.to_thread(group.master_address) != old
+
+        await eventually(switched, within=30, what="Sentinel naming the new master")
+        moved_at = time.monotonic()
+        await eventually(lambda: _true(load.acked_since(moved_at) >= 200), within=30,
+                         what="updates succeeding on the new master")
+        load.running = False
+        await asyncio.gather(*tasks)
+
+        print("statuses", load.statuses, "longest", load.longest, "repaired", hub.listener.repaired)
+        assert load.longest < HANG_S, load.longest
+        assert group.master_address()[1] == group.replica.port  # type: ignore[union-attr]
+        # the Pub/Sub subscription followed the master and watchers got a snapshot
+        assert hub.listener.repaired >= 1
+        expected = sorted(load.acked.values(), reverse=True)[:10]
+        seen: list[Any] = []
+
+        async def watcher_current() -> bool:
+            while (msg := await _receive(ws)) is not None:
+                seen.append([e["score"] for e in msg["data"]["leaderboard"]])
+            return bool(seen) and seen[-1] == expected
+
+        await hub.settled()
+        await eventually(watcher_current, what=f"the watcher showing {expected}: {seen[-3:]}")
+        await ws.close()
+
+        await _drain(client, pool)
+        in_redis = await redis_totals(redis)
+        assert await pg_totals(pool) == in_redis
+        assert in_redis == dict(load.acked)  # nothing acknowledged lost, nothing twice
+    finally:
+        group.stop()
+
+
+async def _receive(ws: Any) -> dict[str, Any] | None:
+    try:
+        msg = await ws.receive(timeout=0.3)
+    except TimeoutError:
+        return None
+    assert msg.type == WSMsgType.TEXT, msg
+    return dict(msg.json())
+
+
+async def _true(value: bool) -> bool:
+    return value
