@@ -1,4 +1,4 @@
-"""The command line: serve, migrate, users create, token, reseed,
+"""The command line: serve, migrate, users create, token, reseed, replay,
 boards create|list|reset|delete.
 
 Every command reads the same configuration; URLs left unset get the embedded
@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                    f"{config_mod.MAX_TOKEN_TTL_S} (JWT_TTL_S)")
     t.add_argument("--admin", action="store_true", help="add role: admin")
     sub.add_parser("reseed", help="rebuild Redis (scores, tie order, profiles) from PostgreSQL")
+    sub.add_parser("replay", help="write the events still in the stream to PostgreSQL again "
+                   "(only what it lacks is inserted): repairs a promoted standby")
     b = sub.add_parser("boards", help="manage boards")
     bsub = b.add_subparsers(dest="boards_command", required=True)
     bc = bsub.add_parser("create", help="create a board; prints it as JSON")
@@ -194,6 +196,19 @@ def cmd_reseed(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    from ..persist.worker import Persister
+    from ..store.keys import EVENTS
+
+    async def replay(pool: Any, redis: Any) -> dict[str, int]:
+        worker = Persister(redis, pool, batch_size=cfg.persist_batch_size,
+                           replicas=cfg.wait_replicas)
+        return {"missing": await worker.replay(), "in_stream": await redis.xlen(EVENTS)}
+
+    print(orjson.dumps(_run(lambda: _with_clients(cfg, replay))).decode())
+    return 0
+
+
 CLI_ACTOR = "00000000-0000-0000-0000-000000000000"  # admin_audit's actor for the command line
 
 
@@ -261,6 +276,7 @@ COMMANDS: dict[str, Callable[[config_mod.Config, argparse.Namespace], int]] = {
     "users": cmd_users_create,
     "token": cmd_token,
     "reseed": cmd_reseed,
+    "replay": cmd_replay,
     "boards": cmd_boards,
 }
 

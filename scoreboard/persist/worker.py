@@ -151,6 +151,7 @@ class Persister:
         so a run ends even while updates keep coming.
         """
         await self._ensure_group()
+        await self._repair_if_moved()
         total = 0
         while entries := await self._recovered_batch():
             total += await self._persist(entries)
@@ -162,6 +163,7 @@ class Persister:
                 entries = await self._new_batch() if full else []
             finally:
                 total += await writing
+        await self._repair_if_moved()  # a server reached only by this run's writes
         await self.trim()
         return total
 
@@ -263,7 +265,6 @@ class Persister:
         if time.monotonic() < self._retry_at:
             return
         try:
-            await self._repair_if_moved()
             await self.flush()
             self._failures = 0
         except Exception as exc:

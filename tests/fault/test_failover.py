@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 from aiohttp import WSMsgType
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
 from scoreboard.auth.tokens import mint
+from scoreboard.obs import metrics
 from scoreboard.persist.migrations import migrate
 from scoreboard.players import users
 from scoreboard.scoring.actions import Action
@@ -157,3 +157,59 @@ async def _receive(ws: Any) -> dict[str, Any] | None:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_postgres_primary_crash_and_promoted_standby(make_client: Any, redis: Redis,
+                                                           tmp_path: Path) -> None:
+    """Batch mode: updates answer 200 throughout; the standby lost the primary's last
+    commits (the test makes sure it did), and the replay of the stream's retention
+    window repairs it without a restart."""
+    primary = PostgresServer(tmp_path / "primary")
+    primary.init()
+    primary.start()
+    standby = None
+    try:
+        conn = await asyncpg.connect(primary.url)
+        await migrate(conn)
+        await conn.close()
+        standby = primary.standby(tmp_path / "standby")
+        dsn = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
+               "/postgres?target_session_attrs=read-write")
+        client = await make_client(database_url=dsn, actions=KILL, persist_interval_s=0.2)
+        own = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        tokens = await _players(client, own, redis, 8)
+        await own.close()
+        load = Load(client, tokens)
+        tasks = [asyncio.create_task(load.player(u, t)) for u, t in tokens.items()]
+        await eventually(lambda: _true(sum(load.statuses.values()) >= 300), what="load")
+        # what the standby will lack: the primary's commits while the standby is away
+        # (asynchronous replication's lag, made long)
+        standby.stop()
+        behind = load.statuses[200]
+        await eventually(lambda: _true(load.statuses[200] >= behind + 300), what="load")
+        own = await asyncpg.create_pool(primary.url, min_size=1, max_size=1)
+        await _drain(client, own)
+        await own.close()
+        replayed = metrics.REPLAYED._value.get()
+        primary.stop("immediate")
+        standby.start()
+        standby.promote()
+        promoted_at = time.monotonic()
+        await eventually(lambda: _true(load.acked_since(promoted_at) >= 300), within=30,
+                         what="updates after the promotion")
+        load.running = False
+        await asyncio.gather(*tasks)
+        assert load.statuses[503] == 0  # batch mode never waits on PostgreSQL
+
+        promoted = await asyncpg.create_pool(standby.url, min_size=1, max_size=2)
+        await _drain(client, promoted)
+        assert await pg_totals(promoted) == await redis_totals(redis) == dict(load.acked)
+        events = await promoted.fetchval("SELECT count(*) FROM score_events")
+        assert events == load.statuses[200]
+        # the standby had lost commits, and the replay wrote them again
+        assert metrics.REPLAYED._value.get() >= replayed + 300
+        await promoted.close()
+    finally:
+        primary.stop("immediate")
+        if standby is not None:
+            standby.stop("immediate")

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from typing import Any
 
+from scoreboard import appkeys
 from scoreboard.settings import Config
-from tests.support import SECRET, post_score
+from tests.support import SECRET, pg_totals, post_score, redis_totals
 
 
 def run_cli(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
@@ -56,6 +57,7 @@ async def test_cli_refusals_are_one_line(client: Any, config: Config) -> None:
 def test_every_command_has_help() -> None:
     for args in (["--help"], ["serve", "--help"], ["migrate", "--help"],
                  ["users", "create", "--help"], ["token", "--help"], ["reseed", "--help"],
+                 ["replay", "--help"],
                  ["boards", "create", "--help"], ["boards", "reset", "--help"]):
         proc = subprocess.run([sys.executable, "-m", "scoreboard", *args],
                               capture_output=True, text=True, timeout=30)
@@ -87,3 +89,29 @@ async def test_boards_create_list_reset_delete(client: Any, config: Config) -> N
     gone = run_cli(config, "boards", "delete", "weekly")
     assert gone.returncode == 0, gone.stderr
     assert run_cli(config, "boards", "reset", "weekly").returncode != 0
+
+
+async def test_replay_writes_back_what_postgresql_lacks(client: Any, config: Config,
+                                                      make_player: Any, pool: Any,
+                                                      redis: Any) -> None:
+    """`scoreboard replay` on a database that lost persisted events (as a promoted
+    standby does): only the missing ones are inserted, and totals come back."""
+    players = [await make_player() for _ in range(3)]
+    for _, token in players:
+        for value in (5, 7):
+            await post_score(client, token, value)
+    assert await client.app[appkeys.PERSISTER].flush() == 6
+    expected = await pg_totals(pool)
+    # the last event of each player never reached this server
+    await pool.execute("""
+        WITH gone AS (DELETE FROM score_events WHERE score_increment = 7 RETURNING user_id)
+        UPDATE scores SET total_score = total_score - 7 FROM gone
+        WHERE scores.user_id = gone.user_id""")
+    assert await pg_totals(pool) != expected
+    done = run_cli(config, "replay")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"missing": 3, "in_stream": 6}
+    assert await pg_totals(pool) == expected == await redis_totals(redis)
+    again = run_cli(config, "replay")  # idempotent: nothing twice
+    assert json.loads(again.stdout)["missing"] == 0
+    assert await pg_totals(pool) == expected
