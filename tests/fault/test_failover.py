@@ -213,3 +213,46 @@ async def test_postgres_primary_crash_and_promoted_standby(make_client: Any, red
         primary.stop("immediate")
         if standby is not None:
             standby.stop("immediate")
+
+
+async def test_direct_mode_with_synchronous_replication_loses_nothing(
+        make_client: Any, redis: Redis, tmp_path: Path) -> None:
+    """Direct mode acknowledges a PostgreSQL commit; with PostgreSQL's synchronous
+    replication (synchronous_standby_names) the standby has it before the 200. A
+    primary crashed under load: updates get 503 while no primary answers (never a
+    hang), then 200 on the promoted standby, which holds every acknowledged one."""
+    primary = PostgresServer(tmp_path / "primary")
+    primary.init()
+    primary.start()
+    standby = None
+    try:
+        conn = await asyncpg.connect(primary.url)
+        await migrate(conn)
+        standby = primary.standby(tmp_path / "standby")
+        await conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        await conn.execute("SELECT pg_reload_conf()")
+        await conn.close()
+        dsn = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
+               "/postgres?target_session_attrs=read-write")
+        client = await make_client(database_url=dsn, actions=KILL, persist_mode="direct")
+        own = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        tokens = await _players(client, own, redis, 8)
+        await own.close()
+        load = Load(client, tokens)
+        tasks = [asyncio.create_task(load.player(u, t)) for u, t in tokens.items()]
+        await eventually(lambda: _true(load.statuses[200] >= 300), what="load")
+        primary.stop("immediate")
+        standby.promote()
+        promoted_at = time.monotonic()
+        await eventually(lambda: _true(load.acked_since(promoted_at) >= 300), within=30,
+                         what="direct updates after the promotion")
+        load.running = False
+        await asyncio.gather(*tasks)
+        assert load.longest < HANG_S, load.longest
+        promoted = await asyncpg.create_pool(standby.url, min_size=1, max_size=2)
+        assert await pg_totals(promoted) == dict(load.acked) == await redis_totals(redis)
+        await promoted.close()
+    finally:
+        primary.stop("immediate")
+        if standby is not None:
+            standby.stop("immediate")
