@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from aiohttp import WSMsgType
 from redis.asyncio import Redis
 
@@ -41,6 +42,7 @@ class Load:
     client: Any
     tokens: dict[str, str]
     acked: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[str] = field(default_factory=Counter)  # given up on: counted or not
     statuses: Counter[int] = field(default_factory=Counter)
     acked_at: list[float] = field(default_factory=list)
     longest: float = 0.0
@@ -62,6 +64,12 @@ class Load:
                 if resp.status == 200:
                     self.acked[uid] += value
                     self.acked_at.append(time.monotonic())
+                    break
+                if resp.status == 409:
+                    # direct mode: a commit whose settle a failover cut off keeps its key
+                    # claimed for CLAIM_TTL_S; this client gives up on the key
+                    assert (await resp.json())["error"]["code"] == "IDEMPOTENCY_IN_PROGRESS"
+                    self.unknown[uid] += value
                     break
                 assert resp.status == 503, await resp.text()
                 await asyncio.sleep(0.05)
@@ -91,14 +99,16 @@ async def _drain(client: Any, pool: asyncpg.Pool) -> None:
     await eventually(drained, within=30, what="Worker 1 draining the stream")
 
 
+@pytest.mark.parametrize("mode", ["batch", "direct"])
 async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool,
-                                            tmp_path: Path) -> None:
+                                            tmp_path: Path, mode: str) -> None:
     group = SentinelGroup(tmp_path / "sentinel")
     group.start()
     try:
         client = await make_client(redis_url=None, redis_sentinels=group.addresses,
                                    redis_sentinel_master=group.name, actions=KILL,
-                                   request_timeout_s=TIMEOUT_S, persist_interval_s=0.2)
+                                   request_timeout_s=TIMEOUT_S, persist_interval_s=0.2,
+                                   persist_mode=mode)
         assert client.app[appkeys.CONFIG].wait_replicas == 1  # the default with Sentinel
         redis = client.app[appkeys.REDIS]
         tokens = await _players(client, pool, redis, 8)
@@ -121,12 +131,11 @@ async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool
         load.running = False
         await asyncio.gather(*tasks)
 
-        print("statuses", load.statuses, "longest", load.longest, "repaired", hub.listener.repaired)
         assert load.longest < HANG_S, load.longest
         assert group.master_address()[1] == group.replica.port  # type: ignore[union-attr]
         # the Pub/Sub subscription followed the master and watchers got a snapshot
         assert hub.listener.repaired >= 1
-        expected = sorted(load.acked.values(), reverse=True)[:10]
+        expected = sorted((await redis_totals(redis)).values(), reverse=True)[:10]
         seen: list[Any] = []
 
         async def watcher_current() -> bool:
@@ -141,7 +150,10 @@ async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool
         await _drain(client, pool)
         in_redis = await redis_totals(redis)
         assert await pg_totals(pool) == in_redis
-        assert in_redis == dict(load.acked)  # nothing acknowledged lost, nothing twice
+        for uid in tokens:  # nothing acknowledged lost, nothing twice
+            assert load.acked[uid] <= in_redis[uid] <= load.acked[uid] + load.unknown[uid]
+        if mode == "batch":
+            assert not load.unknown and in_redis == dict(load.acked)
     finally:
         group.stop()
 
