@@ -23,6 +23,16 @@ def test_defaults() -> None:
     assert cfg.redis_url is None and cfg.database_url is None
 
 
+def test_sentinel_settings() -> None:
+    cfg = from_env({"REDIS_SENTINELS": "10.0.0.1:26379, [::1]:26380",
+                    "REDIS_SENTINEL_MASTER": "scoreboard"})
+    assert cfg.redis_sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+    assert cfg.wait_replicas == 1  # with Sentinel, an update waits for a replica
+    assert from_env({}).wait_replicas == 0
+    assert from_env({"REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "m",
+                     "REDIS_WAIT_REPLICAS": "0"}).wait_replicas == 0
+
+
 def test_fractional_intervals() -> None:
     cfg = from_env({"PERSIST_INTERVAL_S": "0.5", "CACHE_REFRESH_INTERVAL_S": "0.25"})
     assert cfg.persist_interval_s == 0.5
@@ -45,6 +55,15 @@ def test_fractional_intervals() -> None:
         ({"ACTIONS_FILE": "/nonexistent/actions.json"}, "ACTIONS_FILE"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"JWT_TTL_S": "100000000000"}, "JWT_TTL_S"),
+        ({"REDIS_SENTINELS": "h1:26379,h2"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "h1:99999"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "h1:26379"}, "REDIS_SENTINEL_MASTER"),
+        ({"REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "h1:26379", "REDIS_SENTINEL_MASTER": "m", "REDIS_CLUSTER": "1"},
+         "REDIS_CLUSTER"),
+        ({"REDIS_WAIT_REPLICAS": "1", "REDIS_CLUSTER": "1"}, "REDIS_WAIT_REPLICAS"),
+        ({"REDIS_WAIT_REPLICAS": "-1"}, "REDIS_WAIT_REPLICAS"),
+        ({"PERSIST_RETENTION_S": "soon"}, "PERSIST_RETENTION_S"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
