@@ -42,7 +42,11 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 2.0
 
 
-@dataclass(eq=False)
+PING_FRAME = b"\x89\x00"  # an empty ping, unmasked (server to client)
+HEARTBEAT_SLICES = 20  # each socket is pinged in one of these slices of the interval
+
+
+@dataclass(eq=False, slots=True)
 class Client:
     ws: web.WebSocketResponse
     user_id: str
@@ -50,6 +54,8 @@ class Client:
     transport: asyncio.Transport | None
     board: str = GLOBAL
     joined: bool = False  # has had its snapshot: broadcasts go to it from now on
+    slot: int = 0  # its heartbeat slice
+    heard: bool = True  # it sent something (a pong) since its last ping
 
 
 @dataclass(eq=False)
@@ -83,11 +89,15 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._busy = False
+        self._slots: list[set[Client]] = [set() for _ in range(HEARTBEAT_SLICES)]
+        self._joined = 0
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         self.listener.start()
         self._flusher = asyncio.create_task(self._flush_loop(), name="hub-flusher")
+        self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name="hub-heartbeat")
 
     async def stop(self) -> None:
         # A flag as well as cancel(): a library may swallow a cancellation mid-call,
@@ -95,10 +105,11 @@ class Hub:
         self._closing = True
         self._dirty.set()
         await self.listener.stop()
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._flusher, 5)
+        for task in (self._flusher, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, 5)
         await self.close_all()
 
     async def close_all(self, code: int = WSCloseCode.GOING_AWAY) -> None:
@@ -111,15 +122,37 @@ class Hub:
 
     def add(self, ws: web.WebSocketResponse, user_id: str, jti: str,
             transport: asyncio.Transport | None, board: str = GLOBAL) -> Client:
-        client = Client(ws, user_id, jti, transport, board)
+        self._joined += 1
+        client = Client(ws, user_id, jti, transport, board, slot=self._joined % HEARTBEAT_SLICES)
         self.feeds.setdefault(board, Feed())
         self.clients.add(client)
+        self._slots[client.slot].add(client)
         metrics.WS_CLIENTS.set(len(self.clients))
         return client
 
     def remove(self, client: Client) -> None:
         self.clients.discard(client)
+        self._slots[client.slot].discard(client)
         metrics.WS_CLIENTS.set(len(self.clients))
+
+    async def _heartbeat_loop(self) -> None:
+        """One timer for every socket: each slice of the interval pings its share of the
+        sockets, and closes those that answered nothing since their last ping. (A
+        timer and a ping task per socket, as aiohttp's own heartbeat has, come due in
+        bursts when many sockets connected together, and hold memory per socket.)"""
+        step = self.config.ws_heartbeat_s / HEARTBEAT_SLICES
+        index = 0
+        while not self._closing:
+            await asyncio.sleep(step)
+            index = (index + 1) % HEARTBEAT_SLICES
+            for client in list(self._slots[index]):
+                tr = client.transport
+                if not client.heard:
+                    log.info("closing a websocket client that answered no ping")
+                    self._spawn(self._close(client, WSCloseCode.ABNORMAL_CLOSURE, b"no pong"))
+                elif tr is not None and not tr.is_closing():
+                    client.heard = False
+                    tr.write(PING_FRAME)
 
     async def _close(self, client: Client, code: int, reason: bytes) -> None:
         self.remove(client)
@@ -139,12 +172,12 @@ class Hub:
         """Write one ready frame; drop the client if it has stopped reading."""
         tr = client.transport
         if tr is None or tr.is_closing():
-            self.clients.discard(client)
+            self.remove(client)
             return
         if tr.get_write_buffer_size() > self.config.ws_send_buffer_kb * 1024:
             self.dropped += 1
             metrics.WS_DROPPED.inc()
-            self.clients.discard(client)
+            self.remove(client)
             log.info("dropping a websocket client that stopped reading")
             self._spawn(self._close(client, WSCloseCode.TRY_AGAIN_LATER, b"too slow"))
             return

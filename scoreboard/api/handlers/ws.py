@@ -54,7 +54,8 @@ async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
         raise errors.RateLimited("Too many live connections for this player",
                                  headers={"Retry-After": "5"})
     ws = web.WebSocketResponse(
-        heartbeat=config.ws_heartbeat_s, max_msg_size=MAX_CLIENT_MESSAGE,
+        # the hub pings every socket from one timer (WS_HEARTBEAT_S) and sees the pongs
+        heartbeat=None, autoping=False, max_msg_size=MAX_CLIENT_MESSAGE,
         protocols=(protocol,) if protocol else (),
         compress=False,  # the hub frames each message once for every socket
     )
@@ -64,8 +65,11 @@ async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
     client = hub.add(ws, claims.sub, claims.jti, request.transport, board.id)
     try:
         await hub.snapshot_for(client)
-        async for msg in ws:  # clients send nothing that matters; read to see pongs and close
-            if msg.type == WSMsgType.ERROR:
+        async for msg in ws:  # clients send nothing that matters but pongs, pings and close
+            client.heard = True
+            if msg.type == WSMsgType.PING:
+                await ws.pong(msg.data)
+            elif msg.type == WSMsgType.ERROR:
                 break
     except RedisError:
         log.warning("websocket closed: the board could not be read")
