@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 
 from .. import errors
 from ..obs import metrics
-from ..obs.logs import REQUEST_ID, REQUEST_ID_KEY, request_id_for
+from ..obs.logs import REQUEST_ID, REQUEST_ID_KEY, note_if_unusual, request_id_for
 from ..store.client import OUTAGE
 from . import envelope
 
@@ -25,7 +25,8 @@ OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
 
 @web.middleware
 async def service_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The one middleware: a request id for logs, the error envelope, and metrics.
+    """The one middleware: a request id for logs, the error envelope, metrics, and the
+    access line of an unusual request (5xx, slow).
 
     One layer rather than three: each aiohttp middleware costs a wrapper call on
     every request, and the score update is the hot path.
@@ -40,7 +41,9 @@ async def service_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = _error_response(request, exc)
     finally:
         REQUEST_ID.reset(token)
-    metrics.observe(request, response.status, time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    metrics.observe(request, response.status, elapsed)
+    note_if_unusual(request, response.status, elapsed, rid)
     if not response.prepared:
         headers = response.headers
         headers["X-Request-Id"] = rid

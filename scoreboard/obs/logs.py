@@ -89,30 +89,40 @@ def setup(level: str) -> None:
 
 
 SLOW_REQUEST_S = 1.0
+ACCESS = logging.getLogger("aiohttp.access")
+
+
+def access_line(method: str, path: str, status: int, seconds: float, request_id: str) -> None:
+    """One access line: method, path (without the query: tokens travel there), status,
+    duration."""
+    ACCESS.info("%s %s %s", method, path, status,
+                extra={"method": method, "path": path, "status": status,
+                       "duration_ms": round(seconds * 1000, 2), "request_id": request_id})
+
+
+def note_if_unusual(request: web.BaseRequest, status: int, seconds: float,
+                    request_id: str) -> None:
+    """At the default level (INFO) only the requests worth a look get an access line: a
+    5xx, or one slower than ``SLOW_REQUEST_S``. The error middleware calls this with
+    the time it measured, so aiohttp's access logging stays off the request's path."""
+    if (status >= 500 or seconds >= SLOW_REQUEST_S) and not ACCESS.isEnabledFor(logging.DEBUG):
+        access_line(request.method, request.path, status, seconds, request_id)
 
 
 class AccessLogger(AbstractAccessLogger):
-    """Method, path (without the query: tokens travel there), status and duration.
+    """The full access log, a line for every request: at LOG_LEVEL=DEBUG only.
 
-    At the default level (INFO) only the requests worth a look get a line: a 5xx, or
-    one slower than ``SLOW_REQUEST_S``. Every request gets one at DEBUG. A line per
+    aiohttp calls an access logger for every request while it is enabled; a line per
     request cost about half of the cached top 10's rate, and the metrics already count
-    every request by route, status and latency.
+    every request by route, status and latency. At INFO ``note_if_unusual`` writes the
+    lines worth a look instead.
     """
 
     @property
     def enabled(self) -> bool:
-        """aiohttp skips the call altogether when access lines would be dropped."""
-        return self.logger.isEnabledFor(logging.INFO)
+        """aiohttp skips the call altogether when this is false."""
+        return self.logger.isEnabledFor(logging.DEBUG)
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time_: float) -> None:
-        if (response.status < 500 and time_ < SLOW_REQUEST_S
-                and not self.logger.isEnabledFor(logging.DEBUG)):
-            return
-        self.logger.info(
-            "%s %s %s", request.method, request.path, response.status,
-            extra={"method": request.method, "path": request.path, "status": response.status,
-                   "duration_ms": round(time_ * 1000, 2),
-                   "request_id": request.get(REQUEST_ID_KEY, "")},
-        )
-
+        access_line(request.method, request.path, response.status, time_,
+                    request.get(REQUEST_ID_KEY, ""))

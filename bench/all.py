@@ -1,0 +1,119 @@
+"""Every benchmark behind the performance goals, run in turn, summed up in one table.
+
+    python -m bench.all [--runs 3]
+
+Each run starts the benchmarks below one after the other (each its own servers,
+each with its own baseline measured in the same run) and reads the figures they
+write to ``bench/results/``. The table shows every run's figure, the spread, the
+goal, and in how many runs it was met; it is printed and written to
+``bench/results/all.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# the benchmark commands one run starts, and the result files each writes
+COMMANDS: list[tuple[list[str], list[str]]] = [
+    (["bench.updates"], ["updates"]),
+    (["bench.reads", "--sizes", ""], ["reads"]),
+    (["bench.boards", "--rounds", "8"], ["boards", "boards_reads"]),
+    (["bench.persist"], ["persist"]),
+    (["bench.ws"], ["ws"]),
+]
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    compute: Callable[[dict[str, Any]], float]
+    goal: float
+    at_least: bool  # the goal is a floor (else a ceiling)
+    unit: str = ""
+
+    def met(self, value: float) -> bool:
+        return value >= self.goal if self.at_least else value <= self.goal
+
+
+def _rps(results: dict[str, Any], file: str, row: str) -> float:
+    return float(results[file]["rows"][row]["rps"])
+
+
+def _ws(results: dict[str, Any], hub: str, key: str) -> float:
+    return float(results["ws"][hub][key])
+
+
+FIGURES = [
+    Figure("update / hello world", lambda r: _rps(r, "updates", "update (batch)")
+           / _rps(r, "updates", "hello world"), 0.30, True),
+    Figure("update / plain first cut", lambda r: _rps(r, "updates", "update (batch)")
+           / _rps(r, "updates", "plain first cut"), 2.0, True),
+    Figure("update feeding 3 boards / feeding 1", lambda r: _rps(r, "boards", "update, 3 boards")
+           / _rps(r, "boards", "update, 1 board"), 0.8, True),
+    Figure("GET top10 / hello world", lambda r: _rps(r, "reads", "GET top10")
+           / _rps(r, "reads", "hello world"), 0.70, True),
+    Figure("board top10 / seed top10", lambda r: _rps(r, "boards_reads", "top10, board b1")
+           / _rps(r, "boards_reads", "top10, seed"), 0.9, True),
+    Figure("ws p99, 10,000 sockets", lambda r: _ws(r, "scoreboard hub", "p99_ms"), 150, False,
+           " ms"),
+    Figure("ws p99 / plain hub p99", lambda r: _ws(r, "scoreboard hub", "p99_ms")
+           / _ws(r, "plain hub", "p99_ms"), 1.5, False),
+    Figure("ws memory per idle socket - plain hub's",
+           lambda r: (_ws(r, "scoreboard hub", "bytes_per_socket")
+                      - _ws(r, "plain hub", "bytes_per_socket")) / 1024, 2.0, False, " KiB"),
+    Figure("Worker 1 / staged COPY + upsert", lambda r: _rps(r, "persist", "Worker 1 (persist)")
+           / _rps(r, "persist", "staged COPY + upsert"), 0.6, True),
+]
+
+
+def one_run() -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for args, files in COMMANDS:
+        started = time.time()
+        print(f"-- python -m {' '.join(args)}", flush=True)
+        subprocess.run([sys.executable, "-m", *args], check=True)
+        for name in files:
+            path = RESULTS / f"{name}.json"
+            if path.stat().st_mtime < started:
+                raise SystemExit(f"{args[0]} did not write {path}")
+            results[name] = json.loads(path.read_text())
+    return results
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    lines = ["| measure | " + " | ".join(f"run {i + 1}" for i in range(len(runs)))
+             + " | spread | goal | met |",
+             "|---|" + "---|" * len(runs) + "---|---|---|"]
+    for fig in FIGURES:
+        values = [fig.compute(r) for r in runs]
+        shown = [f"{v:.2f}{fig.unit}" for v in values]
+        goal = f"{'>=' if fig.at_least else '<='} {fig.goal:g}{fig.unit}"
+        met = sum(fig.met(v) for v in values)
+        lines.append(f"| {fig.name} | " + " | ".join(shown)
+                     + f" | {min(values):.2f}-{max(values):.2f} | {goal} | {met} of {len(runs)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    runs = [one_run() for _ in range(args.runs)]
+    out = table(runs)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "all.md").write_text(out + "\n")
+    print("\n== all benchmarks, as shipped ==")
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
