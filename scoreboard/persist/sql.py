@@ -146,7 +146,7 @@ class Row:
             self.score, self.seq, self.at = value, seq, at
 
 
-def fold(records: Sequence[tuple[Any, ...]]) -> dict[tuple[str, int, str], Row]:
+def fold(records: Sequence[tuple[Any, ...]]) -> Folded:
     """Staged records (``STAGE_COLUMNS`` order) as one row per board, season and player."""
     rows: dict[tuple[str, int, str], Row] = {}
     for _id, user_id, _action, value, seq, at, boards in records:
@@ -160,10 +160,12 @@ def fold(records: Sequence[tuple[Any, ...]]) -> dict[tuple[str, int, str], Row]:
     return rows
 
 
-async def _raise(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -> None:
-    """Move every board's totals by ``records`` (events just inserted). User ids go to
-    PostgreSQL as text, which it reads as uuid."""
-    rows = fold(records)
+Folded = dict[tuple[str, int, str], Row]
+
+
+async def _raise(conn: asyncpg.Connection, rows: Folded) -> None:
+    """Move every board's totals by ``rows`` (the fold of events just inserted). User ids
+    go to PostgreSQL as text, which it reads as uuid."""
     glob = [(u, r) for (b, _s, u), r in rows.items() if b == GLOBAL]
     if glob:
         await conn.execute(RAISE_GLOBAL, [u for u, _ in glob], [r.score for _, r in glob],
@@ -183,15 +185,21 @@ async def _raise(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -
         await conn.execute(RAISE_BOARD[operator], *args)
 
 
-async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> int:
+async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]],
+                       folded: Folded | None = None) -> int:
     """One transaction: stage by COPY, insert what is new, move totals by what was new.
-    ``records`` are rows in ``STAGE_COLUMNS`` order. Returns how many were new."""
+    ``records`` are rows in ``STAGE_COLUMNS`` order, with distinct ids; ``folded`` is
+    their fold, made beforehand (outside the transaction) for the usual case where all
+    of them are new. Returns how many were new."""
     async with conn.transaction():
         await conn.execute(STAGE)
         await conn.copy_records_to_table("score_stage", records=records, columns=STAGE_COLUMNS)
-        fresh = {r["id"] for r in await conn.fetch(INSERT_STAGED)}
-        await _raise(conn, [r for r in records if r[0] in fresh])
-    return len(fresh)
+        inserted = await conn.fetch(INSERT_STAGED)
+        if folded is None or len(inserted) != len(records):  # some were there already
+            fresh = {r["id"] for r in inserted}
+            folded = fold([r for r in records if r[0] in fresh])
+        await _raise(conn, folded)
+    return len(inserted)
 
 
 async def standing(conn: Any, user_id: uuid.UUID, fed: Sequence[Fed]) -> list[tuple[int, int]]:
@@ -241,5 +249,5 @@ async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: in
         inserted = await conn.fetchval(INSERT_ONE, f"d-{uuid.uuid4().hex}", uid, action, value,
                                        seq, at, idempotency_key, boards)
         if inserted is not None:
-            await _raise(conn, [(inserted, uid, action, value, seq, at_ms, boards)])
+            await _raise(conn, fold([(inserted, uid, action, value, seq, at_ms, boards)]))
         return await standing(conn, uid, fed), inserted is not None, fed

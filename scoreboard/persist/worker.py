@@ -24,6 +24,7 @@ import os
 import socket
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -34,7 +35,7 @@ from ..store import keys
 from ..store.autopipe import NotReplicated
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
 from .pool import ServerWatch
-from .sql import parse_boards, write_events
+from .sql import Folded, fold, parse_boards, write_events
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,14 @@ def event_record(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[Any, ...]
 
 def _xrange_from(client: Any, start: str, count: int) -> Any:
     return client.xrange(keys.EVENTS, min=start, count=count)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    entries: list[tuple[Any, dict[Any, Any]]]
+    records: list[tuple[Any, ...]]
+    poison: list[tuple[Any, dict[Any, Any]]]  # entries that cannot become records
+    folded: Folded  # the records' fold, should all of them be new
 
 
 class Persister:
@@ -122,46 +131,57 @@ class Persister:
             raise NotReplicated(f"{acked} of {self.replicas} replicas have the stream")
         return reply
 
-    async def _persist(self, entries: list[tuple[Any, dict[Any, Any]]]) -> int:
-        """Write one batch in one transaction, then XACK it. Returns its size."""
-        ids = [e[0] for e in entries]
+    def _prepare(self, entries: list[tuple[Any, dict[Any, Any]]]) -> Batch:
+        """A batch as staging records and their fold: Python's share of the work, done
+        while PostgreSQL writes the batch before."""
         records, poison = [], []
         for entry_id, fields in entries:
             try:
                 records.append(event_record(entry_id, fields))
             except (KeyError, ValueError):
                 poison.append((entry_id, fields))
+        return Batch(entries, records, poison, fold(records))
+
+    async def _commit(self, batch: Batch) -> int:
+        """Write one batch in one transaction, then XACK it. Returns its size."""
+        entries, records, poison = batch.entries, batch.records, batch.poison
         try:
             async with self.pool.acquire() as conn:
-                await write_events(conn, records)
+                await write_events(conn, records, batch.folded)
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
             records, _ = await self._write_one_by_one(records, entries, poison)
         for entry_id, fields in poison:
             await self._dead_letter(entry_id, fields)
-        await self.redis.xack(keys.EVENTS, keys.PERSIST_GROUP, *ids)
+        await self.redis.xack(keys.EVENTS, keys.PERSIST_GROUP, *(e[0] for e in entries))
         metrics.PERSISTED.inc(len(records))
         return len(entries)
 
     async def flush(self) -> int:
         """Persist until nothing waits; returns the number of events seen.
 
-        Recovered entries go first, one batch at a time. New entries are read
-        one batch ahead: the next batch comes from Redis while PostgreSQL
-        writes the last one. A batch that is not full means it has caught up,
-        so a run ends even while updates keep coming.
+        Recovered entries go first, one batch at a time. New entries flow through
+        three stages at once: while PostgreSQL writes batch k (one transaction at a
+        time, in order, its XACK after its COMMIT), batch k+1 is read from Redis and
+        prepared in Python. A batch that is not full means it has caught up, so a
+        run ends even while updates keep coming.
         """
         await self._ensure_group()
         await self._repair_if_moved()
         total = 0
         while entries := await self._recovered_batch():
-            total += await self._persist(entries)
+            total += await self._commit(self._prepare(entries))
         entries = await self._new_batch()
-        while entries:
-            writing = asyncio.create_task(self._persist(entries))
-            try:
+        writing: asyncio.Task[int] | None = None
+        try:
+            while entries:
+                batch = self._prepare(entries)
                 full = len(entries) >= self.batch_size
+                if writing is not None:
+                    total += await writing
+                writing = asyncio.create_task(self._commit(batch))
                 entries = await self._new_batch() if full else []
-            finally:
+        finally:
+            if writing is not None:
                 total += await writing
         await self._repair_if_moved()  # a server reached only by this run's writes
         await self.trim()
