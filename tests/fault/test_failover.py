@@ -24,6 +24,8 @@ from scoreboard.obs import metrics
 from scoreboard.persist.migrations import migrate
 from scoreboard.players import users
 from scoreboard.scoring.actions import Action
+from scoreboard.store import keys
+from scoreboard.store.autopipe import NotReplicated
 from scoreboard.testing.servers import PostgresServer, SentinelGroup
 from tests.support import bearer, eventually, pg_totals, redis_totals
 
@@ -268,3 +270,22 @@ async def test_direct_mode_with_synchronous_replication_loses_nothing(
         primary.stop("immediate")
         if standby is not None:
             standby.stop("immediate")
+
+
+async def test_without_a_replica_updates_are_refused_and_nothing_is_persisted(
+        make_client: Any, make_player: Any, pool: asyncpg.Pool, redis: Redis) -> None:
+    """REDIS_WAIT_REPLICAS=1 against a Redis with no replica: the write happens on the
+    master but is not acknowledged (503, within the timeout), and Worker 1 refuses to
+    persist what no replica has."""
+    client = await make_client(redis_wait_replicas=1, request_timeout_s=TIMEOUT_S)
+    _, token = await make_player()
+    started = time.monotonic()
+    resp = await client.post("/api/v1/scores/update", headers=bearer(token),
+                             json={"action_type": "level_complete", "score_increment": 10})
+    assert time.monotonic() - started < HANG_S
+    body = await resp.json()
+    assert resp.status == 503 and body["error"]["code"] == "SERVICE_UNAVAILABLE", body
+    assert await redis.xlen(keys.EVENTS) == 1  # the master took it; nobody was told so
+    with pytest.raises(NotReplicated):
+        await client.app[appkeys.PERSISTER].flush()
+    assert await pool.fetchval("SELECT count(*) FROM score_events") == 0
