@@ -86,6 +86,19 @@ async def backlog(redis_url: str, db_url: str, events: int) -> dict[str, dict[st
             "Worker 1 (persist)": {"rps": rate}}
 
 
+async def _timed_batches(pool: Any, rows: list[tuple[Any, ...]], staging_ddl: str,
+                         staging: str, statement: str) -> float:
+    """Events per second of: per batch of 5000, one transaction that COPYs into the
+    temporary ``staging`` table and runs ``statement``."""
+    t0 = time.perf_counter()
+    for start in range(0, len(rows), 5000):
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(staging_ddl)
+            await conn.copy_records_to_table(staging, records=rows[start:start + 5000])
+            await conn.execute(statement)
+    return len(rows) / (time.perf_counter() - t0)
+
+
 async def staged_upsert(pool: Any, rows: list[tuple[Any, ...]]) -> float:
     """What Worker 1 must do at least, in SQL alone: per batch of 5000, one transaction
     that COPYs into a staging table, inserts the new events (a primary key refuses a
@@ -95,20 +108,15 @@ async def staged_upsert(pool: Any, rows: list[tuple[Any, ...]]) -> float:
                        " created_at timestamptz)")
     await pool.execute("CREATE TABLE stage_totals (user_id uuid PRIMARY KEY, total bigint,"
                        " reached_seq bigint)")
-    t0 = time.perf_counter()
-    for start in range(0, len(rows), 5000):
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("CREATE TEMP TABLE IF NOT EXISTS staging (LIKE stage_events)"
-                               " ON COMMIT DELETE ROWS")
-            await conn.copy_records_to_table("staging", records=rows[start:start + 5000])
-            await conn.execute(
-                "WITH fresh AS (INSERT INTO stage_events SELECT * FROM staging"
-                " ON CONFLICT (id) DO NOTHING RETURNING user_id, score_increment, seq)"
-                " INSERT INTO stage_totals SELECT user_id, sum(score_increment), max(seq)"
-                " FROM fresh GROUP BY user_id ON CONFLICT (user_id) DO UPDATE SET"
-                " total = stage_totals.total + EXCLUDED.total,"
-                " reached_seq = GREATEST(stage_totals.reached_seq, EXCLUDED.reached_seq)")
-    return len(rows) / (time.perf_counter() - t0)
+    return await _timed_batches(
+        pool, rows, "CREATE TEMP TABLE IF NOT EXISTS staging (LIKE stage_events)"
+        " ON COMMIT DELETE ROWS", "staging",
+        "WITH fresh AS (INSERT INTO stage_events SELECT * FROM staging"
+        " ON CONFLICT (id) DO NOTHING RETURNING user_id, score_increment, seq)"
+        " INSERT INTO stage_totals SELECT user_id, sum(score_increment), max(seq)"
+        " FROM fresh GROUP BY user_id ON CONFLICT (user_id) DO UPDATE SET"
+        " total = stage_totals.total + EXCLUDED.total,"
+        " reached_seq = GREATEST(stage_totals.reached_seq, EXCLUDED.reached_seq)")
 
 
 async def staged_upsert_like_service(pool: Any, rows: list[tuple[Any, ...]]) -> float:
@@ -120,26 +128,21 @@ async def staged_upsert_like_service(pool: Any, rows: list[tuple[Any, ...]]) -> 
     await pool.execute("ALTER TABLE like_events ADD FOREIGN KEY (user_id) REFERENCES users(id)")
     await pool.execute("CREATE TABLE like_scores (LIKE scores INCLUDING ALL)")
     await pool.execute("ALTER TABLE like_scores ADD FOREIGN KEY (user_id) REFERENCES users(id)")
-    t0 = time.perf_counter()
-    for start in range(0, len(rows), 5000):
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("CREATE TEMP TABLE IF NOT EXISTS like_staging (id text,"
-                               " user_id uuid, action_type text, score_increment bigint,"
-                               " seq bigint, created_at timestamptz) ON COMMIT DELETE ROWS")
-            await conn.copy_records_to_table("like_staging", records=rows[start:start + 5000])
-            await conn.execute(
-                "WITH fresh AS (INSERT INTO like_events (id, user_id, action_type,"
-                " score_increment, seq, created_at) SELECT * FROM like_staging"
-                " ON CONFLICT (id) DO NOTHING RETURNING user_id, score_increment, seq,"
-                " created_at)"
-                " INSERT INTO like_scores AS s (user_id, total_score, last_updated, version,"
-                " reached_seq) SELECT user_id, sum(score_increment), max(created_at), count(*),"
-                " max(seq) FROM fresh GROUP BY user_id ON CONFLICT (user_id) DO UPDATE SET"
-                " total_score = s.total_score + EXCLUDED.total_score,"
-                " version = s.version + EXCLUDED.version,"
-                " last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated),"
-                " reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq)")
-    return len(rows) / (time.perf_counter() - t0)
+    return await _timed_batches(
+        pool, rows, "CREATE TEMP TABLE IF NOT EXISTS like_staging (id text, user_id uuid,"
+        " action_type text, score_increment bigint, seq bigint, created_at timestamptz)"
+        " ON COMMIT DELETE ROWS", "like_staging",
+        "WITH fresh AS (INSERT INTO like_events (id, user_id, action_type,"
+        " score_increment, seq, created_at) SELECT * FROM like_staging"
+        " ON CONFLICT (id) DO NOTHING RETURNING user_id, score_increment, seq,"
+        " created_at)"
+        " INSERT INTO like_scores AS s (user_id, total_score, last_updated, version,"
+        " reached_seq) SELECT user_id, sum(score_increment), max(created_at), count(*),"
+        " max(seq) FROM fresh GROUP BY user_id ON CONFLICT (user_id) DO UPDATE SET"
+        " total_score = s.total_score + EXCLUDED.total_score,"
+        " version = s.version + EXCLUDED.version,"
+        " last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated),"
+        " reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq)")
 
 
 def main() -> None:

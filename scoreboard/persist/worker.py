@@ -232,16 +232,12 @@ class Persister:
         while True:
             entries: Any = await self._read(
                 functools.partial(_xrange_from, start=start, count=self.batch_size))
-            records, poison = [], []
-            for entry_id, fields in entries:
-                try:
-                    records.append(event_record(entry_id, fields))
-                except (KeyError, ValueError):
-                    poison.append((entry_id, fields))
+            batch = self._prepare(entries)
+            records, poison = batch.records, batch.poison
             if records:
                 try:
                     async with self.pool.acquire() as conn:
-                        missing += await write_events(conn, records)
+                        missing += await write_events(conn, records, batch.folded)
                 except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
                     _, fresh = await self._write_one_by_one(records, entries, poison)
                     missing += fresh

@@ -6,9 +6,11 @@ each player's total in PostgreSQL must equal exactly what was acknowledged."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,32 @@ async def _players(client: Any, pool: asyncpg.Pool, redis: Any, n: int) -> dict[
     made = [await users.create(pool, redis, f"fo{i}_{uuid.uuid4().hex[:6]}",
                                f"fo{i}_{uuid.uuid4().hex[:6]}@x.io", None) for i in range(n)]
     return {u["id"]: mint(config, u["id"]) for u in made}
+
+
+@contextlib.asynccontextmanager
+async def _replicated(root: Path, *, synchronous: bool = False
+                      ) -> AsyncIterator[tuple[PostgresServer, PostgresServer, str]]:
+    """A migrated primary and its streaming standby (synchronous replication if asked),
+    and the DSN listing both; both are stopped at the end."""
+    primary = PostgresServer(root / "primary")
+    primary.init()
+    primary.start()
+    standby = None
+    try:
+        conn = await asyncpg.connect(primary.url)
+        await migrate(conn)
+        standby = primary.standby(root / "standby")
+        if synchronous:
+            await conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            await conn.execute("SELECT pg_reload_conf()")
+        await conn.close()
+        yield primary, standby, (
+            f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
+            "/postgres?target_session_attrs=read-write")
+    finally:
+        primary.stop("immediate")
+        if standby is not None:
+            standby.stop("immediate")
 
 
 async def _drain(client: Any, pool: asyncpg.Pool) -> None:
@@ -178,17 +206,7 @@ async def test_postgres_primary_crash_and_promoted_standby(make_client: Any, red
     """Batch mode: updates answer 200 throughout; the standby lost the primary's last
     commits (the test makes sure it did), and the replay of the stream's retention
     window repairs it without a restart."""
-    primary = PostgresServer(tmp_path / "primary")
-    primary.init()
-    primary.start()
-    standby = None
-    try:
-        conn = await asyncpg.connect(primary.url)
-        await migrate(conn)
-        await conn.close()
-        standby = primary.standby(tmp_path / "standby")
-        dsn = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
-               "/postgres?target_session_attrs=read-write")
+    async with _replicated(tmp_path) as (primary, standby, dsn):
         client = await make_client(database_url=dsn, actions=KILL, persist_interval_s=0.2)
         own = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
         tokens = await _players(client, own, redis, 8)
@@ -223,10 +241,6 @@ async def test_postgres_primary_crash_and_promoted_standby(make_client: Any, red
         # the standby had lost commits, and the replay wrote them again
         assert metrics.REPLAYED._value.get() >= replayed + 300
         await promoted.close()
-    finally:
-        primary.stop("immediate")
-        if standby is not None:
-            standby.stop("immediate")
 
 
 async def test_direct_mode_with_synchronous_replication_loses_nothing(
@@ -235,19 +249,7 @@ async def test_direct_mode_with_synchronous_replication_loses_nothing(
     replication (synchronous_standby_names) the standby has it before the 200. A
     primary crashed under load: updates get 503 while no primary answers (never a
     hang), then 200 on the promoted standby, which holds every acknowledged one."""
-    primary = PostgresServer(tmp_path / "primary")
-    primary.init()
-    primary.start()
-    standby = None
-    try:
-        conn = await asyncpg.connect(primary.url)
-        await migrate(conn)
-        standby = primary.standby(tmp_path / "standby")
-        await conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
-        await conn.execute("SELECT pg_reload_conf()")
-        await conn.close()
-        dsn = (f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}"
-               "/postgres?target_session_attrs=read-write")
+    async with _replicated(tmp_path, synchronous=True) as (primary, standby, dsn):
         client = await make_client(database_url=dsn, actions=KILL, persist_mode="direct")
         own = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
         tokens = await _players(client, own, redis, 8)
@@ -266,10 +268,6 @@ async def test_direct_mode_with_synchronous_replication_loses_nothing(
         promoted = await asyncpg.create_pool(standby.url, min_size=1, max_size=2)
         assert await pg_totals(promoted) == dict(load.acked) == await redis_totals(redis)
         await promoted.close()
-    finally:
-        primary.stop("immediate")
-        if standby is not None:
-            standby.stop("immediate")
 
 
 async def test_without_a_replica_updates_are_refused_and_nothing_is_persisted(
