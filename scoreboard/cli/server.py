@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable
 from types import FrameType
 
 import uvloop
@@ -35,17 +36,15 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
         setup_demo(app, host=host, port=port)
     runner = GuardedRunner(
         app, max_connections=cfg.http_max_connections, read_timeout_s=cfg.http_read_timeout_s,
-        handle_signals=True, access_log_class=logs.AccessLogger,
+        handle_signals=False,  # _serve's own handlers: a stop is an event, not a cancel
+        access_log_class=logs.AccessLogger,
         keepalive_timeout=cfg.http_keepalive_s, shutdown_timeout=cfg.shutdown_timeout_s,
         auto_decompress=False,  # a compressed body is refused (415), never inflated
     )
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(runner, host, port, reuse_port, parent_pid))
     try:
-        loop.run_until_complete(main)
-    except (web.GracefulExit, KeyboardInterrupt):
-        pass
+        loop.run_until_complete(_serve(runner, host, port, reuse_port, parent_pid))
     except OSError as exc:
         print(f"scoreboard: error: cannot serve on {host}:{port}: {exc.strerror or exc}",
               file=sys.stderr)
@@ -55,10 +54,6 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
               file=sys.stderr)
         return 1
     finally:
-        if not main.done():  # a signal stopped it: its own finally cleans up
-            main.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(main)
         _cancel_all(loop)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
@@ -67,19 +62,48 @@ def run_server(cfg: Config, *, host: str, port: int, reuse_port: bool = False,
 
 async def _serve(runner: GuardedRunner, host: str, port: int, reuse_port: bool,
                  parent_pid: int | None) -> None:
-    """Serve until cancelled (after a signal) or, for a worker, until its parent is gone
-    (killed with -9, it could not pass a signal on); then clean up in this same task."""
+    """Serve until SIGTERM/SIGINT or, for a worker, until its parent is gone (killed
+    with -9, it could not pass a signal on); then clean up.
+
+    A signal sets an event rather than cancelling this task: a cancellation that lands
+    while the start-up awaits a library call can be swallowed by it (Python 3.11's
+    ``asyncio.wait_for`` does so when its inner call finishes at that moment), and the
+    process would then serve on, deaf to the signal it already had."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await runner.setup()
-        await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
-        log.info("listening on http://%s:%d (pid %d)", host, port, os.getpid())
-        if parent_pid is None:
-            await asyncio.Event().wait()
-        else:
-            await _exited(parent_pid)
-            log.warning("the parent process is gone; stopping")
+        if await _unless(stop, runner.setup()):
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+            log.info("listening on http://%s:%d (pid %d)", host, port, os.getpid())
+            if parent_pid is None:
+                await stop.wait()
+            elif await _unless(stop, _exited(parent_pid)):
+                log.warning("the parent process is gone; stopping")
     finally:
         await runner.cleanup()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def _unless(stop: asyncio.Event, step: Awaitable[None]) -> bool:
+    """Runs ``step`` unless ``stop`` is set first: True if it finished and no stop came.
+    On a stop, ``step`` is cancelled and awaited; were the cancellation swallowed and
+    the step completed, the answer is still False."""
+    task = asyncio.ensure_future(step)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # stopping anyway
+            await task
+        return False
+    task.result()  # a start-up error goes up from here
+    return not stop.is_set()
 
 
 async def _exited(pid: int) -> None:

@@ -143,3 +143,30 @@ async def test_workers_stop_when_their_parent_is_killed(config: Config, tmp_path
             for child in children:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     child.kill()
+
+
+async def test_sigterm_during_start_up_stops_the_process(config: Config, tmp_path: Path) -> None:
+    """A signal that lands while the start-up waits on a server is not lost: the process
+    stops cleanly (exit 0) instead of finishing the start-up and serving on. Here Redis
+    accepts the connection and never answers, with a 60 s command timeout, so an ignored
+    signal would end in a start-up failure (exit 1) a minute later."""
+    connected = asyncio.Event()
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        connected.set()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with serve(config, tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0",
+                   REQUEST_TIMEOUT_S="60") as (proc, _):
+            await asyncio.wait_for(connected.wait(), 60)  # start-up is waiting on Redis
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(proc.wait, 90)
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+    assert code == 0
