@@ -2,7 +2,8 @@
 
     python -m bench.reads [--seconds 6] [--sizes 10000,1000000]  (--sizes "": top10 only)
 
-Prints top10's rate as a share of hello world's (same run, same wrk), then for
+Prints top10's rate as a share of hello world's (same run, same wrk; the baseline
+measured before and after, and averaged), then for
 each board size the p50/p99 latency of updates and of `me`, and the p99 ratio
 of the largest board to the smallest.
 """
@@ -86,8 +87,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,1000000")
     args = ap.parse_args()
     rows: dict[str, dict[str, float]] = {}
-    with hello_world() as url:
-        rows["hello world"] = wrk(url + "/", seconds=args.seconds)
+
+    def hello() -> dict[str, float]:
+        with hello_world() as url:
+            return wrk(url + "/", seconds=args.seconds)
+
+    rows["hello world (before)"] = hello()
     with tempfile.TemporaryDirectory() as tmp:
         actions = Path(tmp) / "actions.json"
         actions.write_text(json.dumps({"bench": {"max_increment": 10,
@@ -108,6 +113,10 @@ def main() -> None:
                                                   connections=20)
                     rows[f"me @{size}"] = wrk(url + "/", seconds=args.seconds, script=me,
                                               connections=20)
+    rows["hello world (after)"] = hello()
+    # the baseline is measured on both sides of the run, as in bench.updates
+    rows["hello world"] = {"rps": (rows["hello world (before)"]["rps"]
+                                   + rows["hello world (after)"]["rps"]) / 2}
     report("reads", rows, "hello world")
     if not sizes:  # --sizes "": GET top10 only
         return
