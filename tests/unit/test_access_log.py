@@ -17,6 +17,8 @@ from scoreboard.obs.logs import ACCESS, SLOW_REQUEST_S, AccessLogger, note_if_un
     (logging.INFO, 404, 0.01, False),
     (logging.INFO, 503, 0.01, True),
     (logging.INFO, 200, SLOW_REQUEST_S + 0.1, True),
+    (logging.INFO, 101, SLOW_REQUEST_S + 60, False),  # a WebSocket session, not slow
+    (logging.DEBUG, 101, SLOW_REQUEST_S + 60, True),
     (logging.DEBUG, 200, 0.01, True),
     (logging.DEBUG, 503, 0.01, True),
     (logging.WARNING, 503, 0.01, False),
