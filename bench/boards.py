@@ -14,11 +14,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import tempfile
 from pathlib import Path
 
-from bench.common import backing_servers, report, service, token_script, wrk
+from bench.common import (
+    backing_servers,
+    interleaved,
+    medians,
+    print_ratio,
+    report,
+    round_ratios,
+    service,
+    token_script,
+    wrk,
+)
 from bench.updates import make_players
 
 ACTIONS = {"solo": {"max_increment": 1000, "rate_per_minute": 10**9},
@@ -53,29 +62,6 @@ def body(action: str) -> str:
     return json.dumps({"action_type": action, "score_increment": 1})
 
 
-def paired(url: str, pair: tuple[tuple[str, str, str | None], ...], *, rounds: int,
-           seconds: int, connections: int) -> tuple[dict[str, list[dict[str, float]]],
-                                                    list[float]]:
-    """Runs the two measures of ``pair`` (label, path, wrk script) back to back, in ABBA
-    order from round to round (a shared machine drifts); returns every run and each
-    round's ratio of the second to the first."""
-    runs: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in pair}
-    ratios = []
-    for i in range(rounds):
-        order = pair if i % 2 == 0 else pair[::-1]
-        got = {label: wrk(url + path, seconds=seconds, connections=connections, script=script)
-               for label, path, script in order}
-        for label, r in got.items():
-            runs[label].append(r)
-        ratios.append(got[pair[1][0]]["rps"] / got[pair[0][0]]["rps"])
-    return runs, ratios
-
-
-def summary(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
-    return {label: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
-            for label, rs in runs.items()}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=2)
@@ -89,25 +75,29 @@ def main() -> None:
         tokens = asyncio.run(make_players(redis_url, db_url, args.players))
         asyncio.run(make_boards(redis_url, db_url, actions))
         path = "/api/v1/scores/update"
-        updates = (("update, 1 board", "/", token_script(tokens, "POST", path, body("solo"))),
-                   ("update, 3 boards", "/", token_script(tokens, "POST", path, body("triple"))))
-        reads = (("top10, seed", "/api/v1/leaderboard/top10", None),
-                 ("top10, board b1", "/api/v1/boards/b1/top10", None))
         opts = {"rounds": args.rounds, "seconds": args.seconds, "connections": args.connections}
         with service(redis_url, db_url, ACTIONS_FILE=str(actions)) as url:  # as shipped
+            updates = (("update, 1 board", url + "/",
+                        token_script(tokens, "POST", path, body("solo"))),
+                       ("update, 3 boards", url + "/",
+                        token_script(tokens, "POST", path, body("triple"))))
+            reads = (("top10, seed", url + "/api/v1/leaderboard/top10", None),
+                     ("top10, board b1", url + "/api/v1/boards/b1/top10", None))
             # scores on all three boards first; then the reads, on a machine not yet busy
             # with PostgreSQL's vacuum of the updates' rows
             wrk(url + "/", seconds=args.seconds, connections=args.connections,
                 script=updates[1][2])
-            read_runs, read_ratios = paired(url, reads, **opts)
-            update_runs, update_ratios = paired(url, updates, **opts)
-    report("boards", summary(update_runs), "update, 1 board")
-    report("boards_reads", summary(read_runs), "top10, seed")
-    for what, ratios, goal in (("3-board update / 1-board update", update_ratios, 0.8),
-                               ("board top10 / seed top10", read_ratios, 0.9)):
-        spread = ", ".join(f"{r:.2f}" for r in ratios)
-        print(f"{what:<32} median {statistics.median(ratios):.2f} (goal >= {goal:.2f};"
-              f" rounds: {spread})")
+            read_runs = interleaved(reads, **opts)
+            update_runs = interleaved(updates, **opts)
+    update_ratio = print_ratio("3-board update / 1-board update",
+                               round_ratios(update_runs, "update, 3 boards", "update, 1 board"),
+                               ">= 0.80")
+    read_ratio = print_ratio("board top10 / seed top10",
+                             round_ratios(read_runs, "top10, board b1", "top10, seed"), ">= 0.90")
+    report("boards", medians(update_runs), "update, 1 board",
+           {"update, 3 boards / update, 1 board": update_ratio})
+    report("boards_reads", medians(read_runs), "top10, seed",
+           {"top10, board b1 / top10, seed": read_ratio})
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from scoreboard.testing.servers import PostgresServer, RedisServer, free_port, wait_until
@@ -174,7 +175,54 @@ def wrk(url: str, *, seconds: int = 8, connections: int = 50, script: str | None
     return result
 
 
-def report(name: str, rows: dict[str, dict[str, float]], baseline: str) -> None:
+Measure = tuple[str, str, str | None]  # label, URL, wrk script
+
+
+def interleaved(measures: Sequence[Measure], *, rounds: int, seconds: int, connections: int,
+                settle: Callable[[str], None] | None = None,
+                ) -> dict[str, list[dict[str, float]]]:
+    """Runs every measure once per round, back to back, the order turning and reversing
+    from round to round (AB BA BA AB for two): a shared machine drifts over a minute,
+    and this way each measure and its baseline meet the same drift. ``settle(label)``,
+    after each run, waits for what that run left behind. Returns every run of each
+    label, in round order."""
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in measures}
+    n = len(measures)
+    for i in range(rounds):
+        order = list(measures[i % n:]) + list(measures[:i % n])
+        if (i // n) % 2:
+            order.reverse()
+        for label, url, script in order:
+            runs[label].append(wrk(url, seconds=seconds, connections=connections,
+                                   script=script))
+            if settle is not None:
+                settle(label)
+    return runs
+
+
+def round_ratios(runs: dict[str, list[dict[str, float]]], measure: str,
+                 baseline: str) -> list[float]:
+    """Each round's rate of ``measure`` over ``baseline``'s, taken minutes apart at most."""
+    return [m["rps"] / b["rps"] for m, b in zip(runs[measure], runs[baseline], strict=True)]
+
+
+def medians(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    return {label: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+            for label, rs in runs.items()}
+
+
+def print_ratio(what: str, ratios: list[float], goal: str) -> float:
+    """The median of the rounds' ratios, with every round's beside it."""
+    spread = ", ".join(f"{r:.2f}" for r in ratios)
+    median = statistics.median(ratios)
+    print(f"{what:<32} median {median:.2f} (goal {goal}; rounds: {spread})")
+    return median
+
+
+def report(name: str, rows: dict[str, dict[str, float]], baseline: str,
+           ratios: dict[str, float] | None = None) -> None:
+    """Prints the rows against ``baseline`` and writes them to bench/results/<name>.json,
+    with ``ratios`` (each the median of paired rounds' ratios) when given."""
     base = rows[baseline]["rps"]
     print(f"\n== {name} ==")
     for label, r in rows.items():
@@ -184,4 +232,5 @@ def report(name: str, rows: dict[str, dict[str, float]], baseline: str) -> None:
               f"{lat}{extra}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps({"rows": rows, "at": time.time()}, indent=1))
+    saved = {"rows": rows, "ratios": ratios or {}, "at": time.time()}
+    (out / f"{name}.json").write_text(json.dumps(saved, indent=1))

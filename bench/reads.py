@@ -1,11 +1,12 @@
 """GET top10 against hello world, and how update and `me` costs grow with the board.
 
-    python -m bench.reads [--seconds 6] [--sizes 10000,1000000]  (--sizes "": top10 only)
+    python -m bench.reads [--rounds 8] [--round-seconds 2] [--seconds 6]
+                          [--sizes 10000,1000000]  (--sizes "": top10 only)
 
-Prints top10's rate as a share of hello world's (same run, same wrk; the baseline
-measured before and after, and averaged), then for
-each board size the p50/p99 latency of updates and of `me`, and the p99 ratio
-of the largest board to the smallest.
+Prints top10's rate as a share of hello world's: both served at once and measured in
+interleaved rounds (same wrk), the median of the rounds' ratios with each round's
+beside it. Then for each board size the p50/p99 latency of updates and of `me`
+(``--seconds`` each), and the p99 ratio of the largest board to the smallest.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from bench.common import (
     UPDATE_BODY,
     backing_servers,
     hello_world,
+    interleaved,
+    medians,
+    print_ratio,
     report,
+    round_ratios,
     service,
     token_script,
     wrk,
@@ -84,15 +89,13 @@ async def migrate(db_url: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=6)
+    ap.add_argument("--rounds", type=int, default=8,
+                    help="interleaved rounds of hello world and top10")
+    ap.add_argument("--round-seconds", type=int, default=2)
     ap.add_argument("--sizes", default="10000,1000000")
     args = ap.parse_args()
     rows: dict[str, dict[str, float]] = {}
-
-    def hello() -> dict[str, float]:
-        with hello_world() as url:
-            return wrk(url + "/", seconds=args.seconds)
-
-    rows["hello world (before)"] = hello()
+    ratios: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         actions = Path(tmp) / "actions.json"
         actions.write_text(json.dumps({"bench": {"max_increment": 10,
@@ -101,8 +104,15 @@ def main() -> None:
             asyncio.run(migrate(db_url))
             env = {"ACTIONS_FILE": str(actions), "PERSIST_INTERVAL_S": "3600"}
             asyncio.run(fill_board(redis_url, db_url, 20, 20))
-            with service(redis_url, db_url, **env) as url:
-                rows["GET top10"] = wrk(url + "/api/v1/leaderboard/top10", seconds=args.seconds)
+            with hello_world() as hello, service(redis_url, db_url, **env) as url:
+                runs = interleaved((("hello world", hello + "/", None),
+                                    ("GET top10", url + "/api/v1/leaderboard/top10", None)),
+                                   rounds=args.rounds, seconds=args.round_seconds,
+                                   connections=50)
+            rows.update(medians(runs))
+            ratios["GET top10 / hello world"] = print_ratio(
+                "GET top10 / hello world", round_ratios(runs, "GET top10", "hello world"),
+                ">= 0.70")
             sizes = [int(s) for s in args.sizes.split(",") if s]
             for size in sizes:
                 tokens = asyncio.run(fill_board(redis_url, db_url, size, 500))
@@ -113,11 +123,7 @@ def main() -> None:
                                                   connections=20)
                     rows[f"me @{size}"] = wrk(url + "/", seconds=args.seconds, script=me,
                                               connections=20)
-    rows["hello world (after)"] = hello()
-    # the baseline is measured on both sides of the run, as in bench.updates
-    rows["hello world"] = {"rps": (rows["hello world (before)"]["rps"]
-                                   + rows["hello world (after)"]["rps"]) / 2}
-    report("reads", rows, "hello world")
+    report("reads", rows, "hello world", ratios)
     if not sizes:  # --sizes "": GET top10 only
         return
     lo, hi = min(sizes), max(sizes)
