@@ -14,7 +14,6 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import appkeys as keys
-from .api.middleware import service_middleware
 from .api.requests import MAX_BODY
 from .api.routes import setup_routes
 from .auth.sessions import SessionChecker
@@ -47,10 +46,7 @@ def create_app(config: Config, *, redis: RedisClient | None = None,
                pg: asyncpg.Pool | None = None,
                scheduler: bool = True) -> web.Application:
     """Build the app. Pass ``redis``/``pg`` to use clients the caller owns (tests)."""
-    app = web.Application(
-        middlewares=[service_middleware],
-        client_max_size=MAX_BODY,
-    )
+    app = web.Application(client_max_size=MAX_BODY)  # no middleware: see api/middleware.py
     app[keys.CONFIG] = config
     app[keys.VERIFIER] = TokenVerifier(config)
     app[keys.LAG] = LagCollector()

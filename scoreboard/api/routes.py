@@ -1,42 +1,61 @@
-"""Every route of the service, in one place."""
+"""Every route of the service, in one place; each handler behind the envelope layer."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from .handlers import admin, auth, boards, health, leaderboard, page, scores, ws
+from .middleware import UNMATCHED, served, unmatched
+
+
+def add(app: web.Application, method: str, path: str, handler: Handler) -> None:
+    """One route, its handler behind the layer (a GET answers HEAD too)."""
+    if method == "GET":
+        app.router.add_get(path, served(handler))
+    else:
+        app.router.add_route(method, path, served(handler))
 
 
 def setup_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_post("/api/v1/scores/update", scores.update_score)
-    r.add_get("/api/v1/leaderboard/top10", leaderboard.top10)
-    r.add_get("/api/v1/leaderboard/me", leaderboard.me)
-    r.add_get("/api/v1/leaderboard", leaderboard.page)
-    r.add_get("/api/v1/users/{id}/rank", leaderboard.user_rank)
-    r.add_post("/api/v1/auth/refresh", auth.refresh)
-    r.add_post("/api/v1/auth/logout", auth.logout)
-    r.add_post("/api/v1/admin/users", admin.create_user)
-    r.add_post("/api/v1/admin/users/{id}/ban", admin.ban)
-    r.add_post("/api/v1/admin/users/{id}/unban", admin.unban)
+    def get(path: str, handler: Handler) -> None:
+        add(app, "GET", path, handler)
+
+    def post(path: str, handler: Handler) -> None:
+        add(app, "POST", path, handler)
+
+    post("/api/v1/scores/update", scores.update_score)
+    get("/api/v1/leaderboard/top10", leaderboard.top10)
+    get("/api/v1/leaderboard/me", leaderboard.me)
+    get("/api/v1/leaderboard", leaderboard.page)
+    get("/api/v1/users/{id}/rank", leaderboard.user_rank)
+    post("/api/v1/auth/refresh", auth.refresh)
+    post("/api/v1/auth/logout", auth.logout)
+    post("/api/v1/admin/users", admin.create_user)
+    post("/api/v1/admin/users/{id}/ban", admin.ban)
+    post("/api/v1/admin/users/{id}/unban", admin.unban)
     # aiohttp tries the routes under /api/v1/boards in this order: the hot ones first
-    r.add_get("/api/v1/boards/{board}/top10", boards.top10)
-    r.add_post("/api/v1/boards/{board}/scores", boards.post_score)
-    r.add_get("/api/v1/boards", boards.list_boards)
-    r.add_get("/api/v1/boards/{board}", boards.get_board)
-    r.add_get("/api/v1/boards/{board}/leaderboard", boards.page)
-    r.add_get("/api/v1/boards/{board}/me", boards.me)
-    r.add_get("/api/v1/boards/{board}/users/{id}/rank", boards.user_rank)
-    r.add_get("/api/v1/boards/{board}/ranks", boards.ranks)
-    r.add_get("/api/v1/boards/{board}/seasons", boards.seasons)
-    r.add_post("/api/v1/admin/boards", admin.create_board)
-    r.add_patch("/api/v1/admin/boards/{board}", admin.change_board)
-    r.add_delete("/api/v1/admin/boards/{board}", admin.retire_board)
-    r.add_post("/api/v1/admin/boards/{board}/reset", admin.reset_board)
-    r.add_get("/ws/leaderboard", ws.leaderboard_ws)
-    r.add_get("/healthz", health.healthz)
-    r.add_get("/readyz", health.readyz)
-    r.add_get("/metrics", health.metrics_view)
-    r.add_get("/api/v1/openapi.json", health.openapi_json)
-    r.add_get("/", page.index)
-    r.add_get("/static/{path:.+}", page.static)
+    get("/api/v1/boards/{board}/top10", boards.top10)
+    post("/api/v1/boards/{board}/scores", boards.post_score)
+    get("/api/v1/boards", boards.list_boards)
+    get("/api/v1/boards/{board}", boards.get_board)
+    get("/api/v1/boards/{board}/leaderboard", boards.page)
+    get("/api/v1/boards/{board}/me", boards.me)
+    get("/api/v1/boards/{board}/users/{id}/rank", boards.user_rank)
+    get("/api/v1/boards/{board}/ranks", boards.ranks)
+    get("/api/v1/boards/{board}/seasons", boards.seasons)
+    post("/api/v1/admin/boards", admin.create_board)
+    add(app, "PATCH", "/api/v1/admin/boards/{board}", admin.change_board)
+    add(app, "DELETE", "/api/v1/admin/boards/{board}", admin.retire_board)
+    post("/api/v1/admin/boards/{board}/reset", admin.reset_board)
+    get("/ws/leaderboard", ws.leaderboard_ws)
+    get("/healthz", health.healthz)
+    get("/readyz", health.readyz)
+    get("/metrics", health.metrics_view)
+    get("/api/v1/openapi.json", health.openapi_json)
+    get("/", page.index)
+    get("/static/{path:.+}", page.static)
+    # whatever no route above takes: 404 or 405 in the envelope (routes added later
+    # under a path of their own are still found first: aiohttp tries the most
+    # specific path before this one)
+    app.router.add_route("*", UNMATCHED, served(unmatched))

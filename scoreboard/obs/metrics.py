@@ -55,10 +55,15 @@ BACKEND_ERRORS = Counter("scoreboard_backend_errors_total", "Redis and PostgreSQ
 
 
 
+UNMATCHED_CANONICAL = "/{unmatched}"  # the catch-all route's (api/middleware.py)
+
+
 def route_of(request: web.Request) -> str:
     """The route's template (``/api/v1/users/{id}/rank``), never the raw path."""
     info = request.match_info.route.resource
-    return info.canonical if info is not None else "unmatched"
+    if info is None or info.canonical == UNMATCHED_CANONICAL:
+        return "unmatched"
+    return info.canonical
 
 
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}

@@ -54,6 +54,15 @@ async def test_unknown_route_is_an_envelope(client: Any) -> None:
     resp = await client.delete("/api/v1/scores/update")
     assert resp.status == 405
     assert (await resp.json())["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert resp.headers["Allow"] == "POST"
+    resp = await client.post("/api/v1/boards/b1/top10")  # a path with a variable part
+    assert resp.status == 405 and set(resp.headers["Allow"].split(",")) == {"GET", "HEAD"}
+    assert resp.headers["X-Request-Id"]
+    # counted under one label, never the raw path
+    metrics = await (await client.get("/metrics")).text()
+    assert any(m.startswith("scoreboard_http_requests_total{") and 'route="unmatched"' in m
+               and 'status="404"' in m for m in metrics.splitlines())
+    assert "/api/v1/nope" not in metrics
 
 
 async def test_missing_static_file_is_a_404_envelope_and_counted_so(client: Any) -> None:
@@ -98,13 +107,14 @@ async def test_unhandled_errors_are_a_generic_500(aiohttp_client: Any, config: A
                                                   caplog: pytest.LogCaptureFixture) -> None:
     from aiohttp import web
 
+    from scoreboard.api.routes import add
     from scoreboard.app import create_app
 
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError("secret internals: /etc/passwd")
 
     app = create_app(config)
-    app.router.add_get("/boom", boom)
+    add(app, "GET", "/boom", boom)
     client = await aiohttp_client(app)
     resp = await client.get("/boom")
     assert resp.status == 500
