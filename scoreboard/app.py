@@ -27,6 +27,7 @@ from .board.seasons import Seasons
 from .board.top10 import Top10Cache, Top10Memo
 from .board.views import View, Views
 from .live.hub import Hub
+from .obs import metrics
 from .obs.metrics import LagCollector
 from .persist.pool import ServerWatch, create_pool
 from .persist.worker import Persister
@@ -50,6 +51,7 @@ def create_app(config: Config, *, redis: RedisClient | None = None,
     app[keys.CONFIG] = config
     app[keys.VERIFIER] = TokenVerifier(config)
     app[keys.LAG] = LagCollector()
+    app.cleanup_ctx.append(metrics.tally_step)
     app.cleanup_ctx.append(_redis_step(redis))
     app.cleanup_ctx.append(_pg_step(pg))
     app.cleanup_ctx.append(_services_step)

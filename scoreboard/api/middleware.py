@@ -19,7 +19,13 @@ from aiohttp.typedefs import Handler
 
 from .. import errors
 from ..obs import metrics
-from ..obs.logs import REQUEST_ID, REQUEST_ID_KEY, note_if_unusual, request_id_for
+from ..obs.logs import (
+    REQUEST_ID,
+    REQUEST_ID_KEY,
+    SLOW_REQUEST_S,
+    note_if_unusual,
+    request_id_for,
+)
 from ..store.client import OUTAGE
 from . import envelope
 
@@ -49,8 +55,10 @@ def served(handler: Handler) -> Handler:
         finally:
             REQUEST_ID.reset(token)
         elapsed = time.perf_counter() - start
-        metrics.observe(request, response.status, elapsed)
-        note_if_unusual(request, response.status, elapsed, rid)
+        status = response.status
+        metrics.observe(request, status, elapsed)
+        if status >= 500 or elapsed >= SLOW_REQUEST_S:  # the common case costs no call
+            note_if_unusual(request, status, elapsed, rid)
         if not response.prepared:
             headers = response.headers
             headers["X-Request-Id"] = rid
