@@ -104,8 +104,8 @@ def note_if_unusual(request: web.BaseRequest, status: int, seconds: float,
                     request_id: str) -> None:
     """At the default level (INFO) only the requests worth a look get an access line: a
     5xx, or one slower than ``SLOW_REQUEST_S``. The layer in front of every handler
-    (api/middleware.py) calls this with
-    the time it measured, so aiohttp's access logging stays off the request's path.
+    (api/middleware.py) calls this with the time it measured, so aiohttp's access
+    logging stays off the request's path.
     A WebSocket (101) lasts as long as its watcher stays: that is not a slow request,
     and 10,000 sockets closing at a shutdown would otherwise write 10,000 lines."""
     slow = seconds >= SLOW_REQUEST_S and status != 101
