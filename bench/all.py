@@ -4,9 +4,10 @@
 
 Each run starts the benchmarks below one after the other (each its own servers,
 each with its own baseline measured in the same run) and reads the figures they
-write to ``bench/results/``. The table shows every run's figure, the spread, the
-goal, and in how many runs it was met; it is printed and written to
-``bench/results/all.md``.
+write to ``bench/results/``. The rate ratios are the benchmarks' own: the median of
+rounds in which the measure and its baseline ran back to back. The table shows
+every run's figure, the spread, the goal, and in how many runs it was met; it is
+printed and written to ``bench/results/all.md``.
 """
 
 from __future__ import annotations
