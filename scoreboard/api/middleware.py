@@ -14,8 +14,9 @@ import logging
 import time
 
 import asyncpg
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
+from multidict import istr
 
 from .. import errors
 from ..obs import metrics
@@ -23,6 +24,7 @@ from ..obs.logs import (
     REQUEST_ID,
     REQUEST_ID_KEY,
     SLOW_REQUEST_S,
+    X_REQUEST_ID,
     note_if_unusual,
     request_id_for,
 )
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 # a 500 (nothing was counted; the caller retries).
 OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
            ConnectionRefusedError, TimeoutError)
+
+NOSNIFF_HEADER = istr("X-Content-Type-Options")
 
 
 def served(handler: Handler) -> Handler:
@@ -61,9 +65,9 @@ def served(handler: Handler) -> Handler:
             note_if_unusual(request, status, elapsed, rid)
         if not response.prepared:
             headers = response.headers
-            headers["X-Request-Id"] = rid
-            headers["Server"] = "scoreboard"  # not the framework and its version
-            headers["X-Content-Type-Options"] = "nosniff"
+            headers[X_REQUEST_ID] = rid
+            headers[hdrs.SERVER] = "scoreboard"  # not the framework and its version
+            headers[NOSNIFF_HEADER] = "nosniff"
         return response
 
     return serve

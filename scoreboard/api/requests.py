@@ -8,7 +8,7 @@ import re
 from typing import Any, TypeVar
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from marshmallow import Schema, ValidationError, fields, validate
 
 from .. import errors
@@ -131,7 +131,7 @@ def schema(cls: type[S]) -> S:
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise errors.PayloadTooLarge(f"Request body must be at most {MAX_BODY} bytes")
-    if request.headers.get("Content-Encoding", "identity").lower() != "identity":
+    if request.headers.get(hdrs.CONTENT_ENCODING, "identity").lower() != "identity":
         # the server does not inflate bodies (a small gzip can hold gigabytes of zeros)
         raise errors.UnsupportedMediaType("Compressed request bodies are not accepted")
     raw = await _read_body(request)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from .. import errors
 from ..settings import MAX_TOKEN_TTL_S, Config
@@ -113,7 +113,7 @@ def mint(config: Config, user_id: str, *, ttl_s: int | None = None, admin: bool 
 
 
 def bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
+    header = request.headers.get(hdrs.AUTHORIZATION, "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()

@@ -14,9 +14,12 @@ import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
+from multidict import istr
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+# header names as istr: a lookup or a set with a plain str case-folds it every time
+X_REQUEST_ID = istr("X-Request-Id")
 
 
 _PREFIX = uuid.uuid4().hex[:8]
@@ -26,7 +29,7 @@ _COUNTER = itertools.count(1)
 def request_id_for(request: web.BaseRequest) -> str:
     """The caller's X-Request-Id when it is sane, else a new one: a per-process random
     prefix and a counter (unique, and cheaper than a uuid4 per request)."""
-    given = request.headers.get("X-Request-Id", "")
+    given = request.headers.get(X_REQUEST_ID, "")
     if 0 < len(given) <= 64 and given.isascii() and given.isprintable():
         return given
     return f"{_PREFIX}-{next(_COUNTER):x}"

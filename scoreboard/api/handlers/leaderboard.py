@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ... import errors
 from ...appkeys import READER, TOP10
@@ -34,7 +34,7 @@ async def top10_response(request: web.Request, top10: Top10Cache,
                          more: bytes = b"") -> web.Response:
     """The cached body; ``more`` (``,"name":value...``) is added to its data object."""
     cached = top10.memo.get() or await top10.current()  # a memo hit needs no await
-    if request.headers.get("If-None-Match") == cached.etag:
+    if request.headers.get(hdrs.IF_NONE_MATCH) == cached.etag:
         return web.Response(status=304, headers=cached.headers)
     data = cached.data[:-1] + more + b"}" if more else cached.data
     body = b'{"success":true,"data":' + data + b',"timestamp":%d}' % envelope.now_ms()

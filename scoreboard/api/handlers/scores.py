@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from multidict import istr
 
 from ... import errors
 from ...appkeys import CONFIG, SCORES
@@ -9,6 +10,8 @@ from ...scoring.limits import check_idempotency_key
 from .. import envelope, requests, responses
 from ..docs import BEARER, body, fails, ok, operation
 from .common import claims_of
+
+IDEMPOTENCY_KEY = istr("Idempotency-Key")
 
 
 @operation(
@@ -28,7 +31,7 @@ async def post_update(request: web.Request, board_id: str | None = None) -> web.
     try:
         claims = claims_of(request)  # session, user and ban are checked inside the script
         action_type, increment = await requests.load_update(request)
-        idem = check_idempotency_key(request.headers.get("Idempotency-Key"))
+        idem = check_idempotency_key(request.headers.get(IDEMPOTENCY_KEY))
         outcome = await request.app[SCORES].update(claims, action_type, increment, idem,
                                                    board_id)
     except errors.ApiError as exc:
