@@ -1,10 +1,10 @@
 """The layer in front of every handler: every failure becomes the seed's JSON envelope.
 
 It wraps each handler when its route is registered (``api/routes.py``) rather than
-being an aiohttp middleware: with any middleware at all, aiohttp builds and calls a
-chain of wrappers on every request, which cost about a tenth of the cached top 10's
-rate. Requests no route takes go to one last catch-all route (``unmatched``), so a
-404 or 405 gets the envelope too.
+being an aiohttp middleware. With any middleware at all, aiohttp builds and calls a
+chain of wrappers on every request: a hello world behind a middleware that did
+nothing ran at 0.88 of its rate. Requests no route takes go to one last catch-all
+route (``unmatched``), so a 404 or 405 gets the envelope too.
 """
 
 from __future__ import annotations
