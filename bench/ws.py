@@ -66,6 +66,12 @@ class P(asyncio.Protocol):
                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
     def data_received(self, data):
+        if self.open and not self.buf and data[0] == 0x81 and len(data) >= 4 and (
+                data[1] == 126 and len(data) == 4 + int.from_bytes(data[2:4], "big")):
+            # the usual case, a whole text frame of 126 to 65535 bytes: no parsing
+            if mark[0] is not None and self.i not in arrivals:
+                arrivals[self.i] = time.monotonic()
+            return
         self.buf += data
         if not self.open:
             end = self.buf.find(b"\r\n\r\n")

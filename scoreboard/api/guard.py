@@ -16,6 +16,7 @@ factory that
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, cast
 
 from aiohttp import web
@@ -72,9 +73,14 @@ class ConnectionGuard:
         # this Server is ours alone: wrap the two hooks that tell a connection's state
         server.request_factory = request_started
         server.connection_lost = gone  # type: ignore[method-assign]
+        # ``Server.connections`` copies its dict into a list on every call: with 10,000
+        # sockets open, each new one would cost a 10,000-item copy. Its size is enough.
+        live = getattr(server, "_connections", None)
+        self._open: Callable[[], int] = (
+            live.__len__ if isinstance(live, dict) else lambda: len(server.connections))
 
     def __call__(self) -> asyncio.Protocol:
-        if len(self.server.connections) >= self.max_connections and not self._evict_one():
+        if self._open() >= self.max_connections and not self._evict_one():
             return Refusal()
         handler = self.server()
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ class Hub:
         self.listener = Listener(redis, self.on_event, self._resnapshot, locate)
         self.subscribed = self.listener.subscribed  # set while the Pub/Sub subscription is live
         self.clients: set[Client] = set()
+        self._per_user: Counter[str] = Counter()  # sockets per player, for the cap
         self.sent = 0
         self.dropped = 0
         self.feeds: dict[str, Feed] = {GLOBAL: Feed()}
@@ -118,7 +120,7 @@ class Hub:
 
     # sockets ---------------------------------------------------------------
     def count_for(self, user_id: str) -> int:
-        return sum(1 for c in self.clients if c.user_id == user_id)
+        return self._per_user[user_id]
 
     def add(self, ws: web.WebSocketResponse, user_id: str, jti: str,
             transport: asyncio.Transport | None, board: str = GLOBAL) -> Client:
@@ -126,12 +128,18 @@ class Hub:
         client = Client(ws, user_id, jti, transport, board, slot=self._joined % HEARTBEAT_SLICES)
         self.feeds.setdefault(board, Feed())
         self.clients.add(client)
+        self._per_user[user_id] += 1
         self._slots[client.slot].add(client)
         metrics.WS_CLIENTS.set(len(self.clients))
         return client
 
     def remove(self, client: Client) -> None:
+        if client not in self.clients:  # removed already (a drop, then its handler's end)
+            return
         self.clients.discard(client)
+        self._per_user[client.user_id] -= 1
+        if not self._per_user[client.user_id]:
+            del self._per_user[client.user_id]
         self._slots[client.slot].discard(client)
         metrics.WS_CLIENTS.set(len(self.clients))
 

@@ -190,6 +190,19 @@ async def test_sockets_per_player_are_capped(make_client: Any, make_player: Any)
     socks = [await client.ws_connect(f"{WS}?token={token}") for _ in range(2)]
     status, _ = await handshake_status(client, f"{WS}?token={token}")
     assert status == 429
+    other = await make_player()  # the cap is per player
+    socks.append(await client.ws_connect(f"{WS}?token={other[1]}"))
+    await socks.pop(0).close()  # a socket that closes frees its place
+
+    async def admitted() -> bool:
+        try:
+            socks.append(await client.ws_connect(f"{WS}?token={token}"))
+        except aiohttp.WSServerHandshakeError as exc:
+            assert exc.status == 429
+            return False
+        return True
+
+    await eventually(admitted, what="a place freed by a closed socket")
     for ws in socks:
         await ws.close()
 
