@@ -80,6 +80,9 @@ FIGURES = [
                       - _ws(r, "plain hub", "bytes_per_socket")) / 1024, 2.0, False, " KiB"),
     Figure("Worker 1 / staged COPY + upsert", lambda r: _rps(r, "persist", "Worker 1 (persist)")
            / _rps(r, "persist", "staged COPY + upsert"), 0.6, True),
+    Figure("(context) Worker 1 / the same staged SQL on the service's tables",
+           lambda r: _rps(r, "persist", "Worker 1 (persist)")
+           / _rps(r, "persist", "staged COPY + upsert, service's tables"), None, True),
     Figure("(context) the same staged SQL on the service's tables / on bare tables",
            lambda r: _rps(r, "persist", "staged COPY + upsert, service's tables")
            / _rps(r, "persist", "staged COPY + upsert"), None, True),
