@@ -34,8 +34,9 @@ class Views:
             return view
         if view is not None and (view.board.season, view.board.order) == (board.season,
                                                                           board.order):
-            if view.board != board:  # a title or schedule change: the readers still hold
-                view = self._views[board.id] = View(board, view.reader, view.top10)
+            # the same season (a reload's copy, or a title or schedule change): the
+            # readers still hold; keep this copy, so the next call finds it by identity
+            view = self._views[board.id] = View(board, view.reader, view.top10)
             return view
         reader = Reader(self.redis, self.pipe, board)
         top10 = Top10Cache(self.redis, reader, Top10Memo(self.memo_age_s), self.ttl_s)
