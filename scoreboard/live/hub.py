@@ -136,7 +136,7 @@ class Hub:
     def remove(self, client: Client) -> None:
         if client not in self.clients:  # removed already (a drop, then its handler's end)
             return
-        self.clients.discard(client)
+        self.clients.remove(client)
         self._per_user[client.user_id] -= 1
         if not self._per_user[client.user_id]:
             del self._per_user[client.user_id]

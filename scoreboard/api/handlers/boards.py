@@ -40,9 +40,21 @@ async def _live_board(request: web.Request) -> Board:
     return boards.cached(board_id) or await boards.get(board_id)
 
 
+def _cached_view(request: web.Request) -> View | None:
+    """The live view of the board named in the path, when that board is cached here and
+    no query string asks for another season: the hot path, with nothing to await."""
+    board = request.app[BOARDS].cached(request.match_info["board"])
+    if board is None or request.query_string:
+        return None
+    return request.app[VIEWS].of(board)
+
+
 async def _view(request: web.Request) -> View | PastView:
     """The board named in the path, at the season asked for (``?season=``, default the
     live one); a past season is read from PostgreSQL."""
+    cached = _cached_view(request)
+    if cached is not None:
+        return cached
     boards, board_id = request.app[BOARDS], request.match_info["board"]
     board = boards.cached(board_id) or await boards.get(board_id)  # no await when cached
     if request.query_string and "season" in request.query:
@@ -82,11 +94,7 @@ async def get_board(request: web.Request) -> web.Response:
            responses={**ok(responses.BoardTop10Data), "304": {"description": "Not modified"},
                       **fails(400, 404, 503)})
 async def top10(request: web.Request) -> web.Response:
-    board = request.app[BOARDS].cached(request.match_info["board"])
-    if board is not None and not request.query_string:  # the hot path: no await to find it
-        view: View | PastView = request.app[VIEWS].of(board)
-    else:
-        view = await _view(request)
+    view = _cached_view(request) or await _view(request)
     if isinstance(view, PastView):
         return envelope.ok({"leaderboard": await view.reader.top(),
                             "last_updated": int(view.past.ended_at.timestamp() * 1000),
