@@ -121,11 +121,10 @@ async def staged_upsert(pool: Any, rows: list[tuple[Any, ...]]) -> float:
 
 async def staged_upsert_like_service(pool: Any, rows: list[tuple[Any, ...]]) -> float:
     """The same staged SQL into tables built like the service's own (``LIKE ...
-    INCLUDING ALL``: the same indexes and checks) with the same foreign keys to
-    ``users``: what Worker 1's writes cost PostgreSQL, without Worker 1. The totals
-    table keeps the seed's three indexes on ``scores``. Events per second."""
+    INCLUDING ALL``: the same indexes and checks) with the same foreign key to
+    ``users`` (the totals table's; the events table has none, sql/008): what Worker 1's
+    writes cost PostgreSQL, without Worker 1. Events per second."""
     await pool.execute("CREATE TABLE like_events (LIKE score_events INCLUDING ALL)")
-    await pool.execute("ALTER TABLE like_events ADD FOREIGN KEY (user_id) REFERENCES users(id)")
     await pool.execute("CREATE TABLE like_scores (LIKE scores INCLUDING ALL)")
     await pool.execute("ALTER TABLE like_scores ADD FOREIGN KEY (user_id) REFERENCES users(id)")
     return await _timed_batches(

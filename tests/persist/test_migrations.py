@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
+import pytest
 
 from scoreboard.persist.migrations import migrate, migrations
+from scoreboard.persist.sql import write_events
 
 
 async def test_migrate_twice_is_a_noop(database_url: str) -> None:
@@ -32,12 +36,39 @@ async def test_seed_tables_exactly(database_url: str) -> None:
         assert got[("scores", "total_score")] == "bigint"
         assert got[("scores", "version")] == "integer"
         indexes = {r["indexname"] for r in await conn.fetch("SELECT indexname FROM pg_indexes")}
-        assert {"idx_users_username", "idx_scores_total_desc", "idx_scores_user_id"} <= indexes
+        assert {"idx_users_username", "idx_scores_total_desc"} <= indexes
+        # the seed's second index on scores(user_id) is dropped (009): its UNIQUE's serves
+        assert "idx_scores_user_id" not in indexes and "scores_user_id_key" in indexes
         # a fresh user gets a generated UUID and the seed's defaults
         uid = await conn.fetchval(
             "INSERT INTO users (username, email) VALUES ('m1', 'm1@x.io') RETURNING id")
         await conn.execute("INSERT INTO scores (user_id) VALUES ($1)", uid)
         row = await conn.fetchrow("SELECT total_score, version FROM scores WHERE user_id=$1", uid)
         assert (row["total_score"], row["version"]) == (0, 1)
+    finally:
+        await conn.close()
+
+
+async def test_events_follow_their_player(database_url: str) -> None:
+    """score_events has no foreign key of its own (008): the player is checked through
+    the totals row written in the same transaction, and a deleted player's events go
+    with it."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        uid = await conn.fetchval(
+            "INSERT INTO users (username, email) VALUES ('ev1', 'ev1@x.io') RETURNING id")
+        now = 1_700_000_000_000
+        await write_events(conn, [("1-1", str(uid), "kill", 5, 1, now, None),
+                                  ("1-2", str(uid), "kill", 2, 2, now, None)])
+        assert await conn.fetchval("SELECT total_score FROM scores WHERE user_id = $1",
+                                   uid) == 7
+        ghost = uuid.uuid4()
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await write_events(conn, [("1-3", str(ghost), "kill", 1, 3, now, None)])
+        assert await conn.fetchval("SELECT count(*) FROM score_events WHERE id = '1-3'") == 0
+        await conn.execute("DELETE FROM users WHERE id = $1", uid)
+        assert await conn.fetchval("SELECT count(*) FROM score_events WHERE user_id = $1",
+                                   uid) == 0
+        assert await conn.fetchval("SELECT count(*) FROM scores WHERE user_id = $1", uid) == 0
     finally:
         await conn.close()
