@@ -66,12 +66,6 @@ CREATE TEMP TABLE IF NOT EXISTS score_stage (
 """
 STAGE_COLUMNS = ["id", "user_id", "action_type", "score_increment", "seq", "created_ms",
                  "boards"]
-INSERT_STAGED = """
-INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at, boards)
-SELECT id, user_id, action_type, score_increment, seq, to_timestamp(created_ms / 1000.0), boards
-FROM score_stage
-ON CONFLICT (id) DO NOTHING
-RETURNING id"""
 INSERT_ONE = """
 INSERT INTO score_events
     (id, user_id, action_type, score_increment, seq, created_at, idempotency_key, boards)
@@ -79,44 +73,103 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT DO NOTHING
 RETURNING id"""
 
-RAISE_GLOBAL = """
-INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
-SELECT u, inc, to_timestamp(at_ms / 1000.0) AT TIME ZONE 'UTC', n, seq
-FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[])
-    AS t(u, inc, at_ms, n, seq)
+_SET_GLOBAL = """
 ON CONFLICT (user_id) DO UPDATE SET
     total_score = s.total_score + EXCLUDED.total_score,
     version = s.version + EXCLUDED.version,
     last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated),
     reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq)"""
+RAISE_GLOBAL = """
+INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
+SELECT u, inc, to_timestamp(at_ms / 1000.0) AT TIME ZONE 'UTC', n, seq
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[])
+    AS t(u, inc, at_ms, n, seq)""" + _SET_GLOBAL
 
-_BOARD_ROWS = """
+_BOARD_INTO = """
 INSERT INTO board_scores AS s (board_id, season, user_id, score, reached_seq, last_updated,
-                               version)
-SELECT b, s, u, sc, seq, to_timestamp(at_ms / 1000.0), n
-FROM unnest($1::text[], $2::int[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[],
-            $7::int[]) AS t(b, s, u, sc, seq, at_ms, n)
-ON CONFLICT (board_id, season, user_id) DO UPDATE SET version = s.version + EXCLUDED.version,
-"""
-_BETTER = "EXCLUDED.score * $8::int > s.score * $8::int"
-_LATER = "EXCLUDED.reached_seq > s.reached_seq"
-RAISE_BOARD = {
-    "incr": _BOARD_ROWS + """
+                               version)"""
+
+
+def _set_board(operator: str, sign: str) -> str:
+    """How a board's row takes an upsert's folded row under ``operator`` (``sign``: 1 for
+    a desc board, -1 for asc, as SQL)."""
+    better = f"EXCLUDED.score * {sign} > s.score * {sign}"
+    later = "EXCLUDED.reached_seq > s.reached_seq"
+    head = """
+ON CONFLICT (board_id, season, user_id) DO UPDATE SET version = s.version + EXCLUDED.version,"""
+    if operator == "incr":
+        return head + """
     score = s.score + EXCLUDED.score,
     reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq),
-    last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated)""",
-    "best": _BOARD_ROWS + f"""
-    score = CASE WHEN {_BETTER} THEN EXCLUDED.score ELSE s.score END,
-    reached_seq = CASE WHEN {_BETTER} THEN EXCLUDED.reached_seq
+    last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated)"""
+    if operator == "best":
+        return head + f"""
+    score = CASE WHEN {better} THEN EXCLUDED.score ELSE s.score END,
+    reached_seq = CASE WHEN {better} THEN EXCLUDED.reached_seq
                        WHEN EXCLUDED.score = s.score
                        THEN LEAST(s.reached_seq, EXCLUDED.reached_seq)
                        ELSE s.reached_seq END,
-    last_updated = CASE WHEN {_BETTER} THEN EXCLUDED.last_updated ELSE s.last_updated END""",
-    "latest": _BOARD_ROWS + f"""
-    score = CASE WHEN {_LATER} THEN EXCLUDED.score ELSE s.score END,
+    last_updated = CASE WHEN {better} THEN EXCLUDED.last_updated ELSE s.last_updated END"""
+    return head + f"""
+    score = CASE WHEN {later} THEN EXCLUDED.score ELSE s.score END,
     reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq),
-    last_updated = CASE WHEN {_LATER} THEN EXCLUDED.last_updated ELSE s.last_updated END""",
-}
+    last_updated = CASE WHEN {later} THEN EXCLUDED.last_updated ELSE s.last_updated END"""
+
+
+# direct mode: rows folded in Python, one statement per operator
+RAISE_BOARD = {op: _BOARD_INTO + """
+SELECT b, s, u, sc, seq, to_timestamp(at_ms / 1000.0), n
+FROM unnest($1::text[], $2::int[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[],
+            $7::int[]) AS t(b, s, u, sc, seq, at_ms, n)""" + _set_board(op, "$8::int")
+               for op in ("incr", "best", "latest")}
+
+# Worker 1: the staged batch in one statement. It inserts the events that are new,
+# and folds only those (RETURNING) per board, season and player, as fold() does:
+# incr sums; best keeps the better score (at equal scores, the earlier sequence);
+# latest keeps the later sequence. Each board's row then moves as in direct mode.
+_PICK = """
+SELECT DISTINCT ON (board, season, user_id) board, season, user_id, v, seq, at,
+       count(*) OVER (PARTITION BY board, season, user_id) AS n, sign
+FROM fed WHERE op = '{op}' AND board <> '{glob}'
+ORDER BY board, season, user_id, {rank}"""
+WRITE_STAGED = f"""
+WITH fresh AS (
+    INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at,
+                              boards)
+    SELECT id, user_id, action_type, score_increment, seq,
+           to_timestamp(created_ms / 1000.0), boards
+    FROM score_stage
+    ON CONFLICT (id) DO NOTHING
+    RETURNING user_id, score_increment, seq, created_at, boards
+), fed AS (
+    SELECT f.user_id, f.score_increment AS v, f.seq, f.created_at AS at,
+           split_part(b, '/', 1) AS board, split_part(b, '/', 2)::int AS season,
+           split_part(b, '/', 3) AS op,
+           CASE split_part(b, '/', 4) WHEN 'asc' THEN -1 ELSE 1 END AS sign
+    FROM fresh f,
+         unnest(string_to_array(coalesce(nullif(f.boards, ''), '{GLOBAL}/1/incr/desc'), ','))
+         AS b
+), raise_global AS (
+    INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
+    SELECT user_id, sum(v), max(at) AT TIME ZONE 'UTC', count(*), max(seq)
+    FROM fed WHERE board = '{GLOBAL}' GROUP BY user_id{_SET_GLOBAL}
+), raise_incr AS ({_BOARD_INTO}
+    SELECT board, season, user_id, sum(v), max(seq), max(at), count(*)
+    FROM fed WHERE op = 'incr' AND board <> '{GLOBAL}' GROUP BY board, season, user_id
+    {_set_board("incr", "1")}
+), best AS ({_PICK.format(op="best", glob=GLOBAL, rank="v * sign DESC, seq")}
+), raise_best_desc AS ({_BOARD_INTO}
+    SELECT board, season, user_id, v, seq, at, n FROM best WHERE sign = 1
+    {_set_board("best", "1")}
+), raise_best_asc AS ({_BOARD_INTO}
+    SELECT board, season, user_id, v, seq, at, n FROM best WHERE sign = -1
+    {_set_board("best", "-1")}
+), latest AS ({_PICK.format(op="latest", glob=GLOBAL, rank="seq DESC")}
+), raise_latest AS ({_BOARD_INTO}
+    SELECT board, season, user_id, v, seq, at, n FROM latest
+    {_set_board("latest", "1")}
+)
+SELECT count(*) FROM fresh"""
 
 
 @dataclass(slots=True)
@@ -185,21 +238,17 @@ async def _raise(conn: asyncpg.Connection, rows: Folded) -> None:
         await conn.execute(RAISE_BOARD[operator], *args)
 
 
-async def write_events(conn: asyncpg.Connection, records: list[tuple[Any, ...]],
-                       folded: Folded | None = None) -> int:
-    """One transaction: stage by COPY, insert what is new, move totals by what was new.
-    ``records`` are rows in ``STAGE_COLUMNS`` order, with distinct ids; ``folded`` is
-    their fold, made beforehand (outside the transaction) for the usual case where all
-    of them are new. Returns how many were new."""
+async def write_lines(conn: asyncpg.Connection, lines: Sequence[bytes]) -> int:
+    """One transaction: stage the events by COPY (``lines``: rows of COPY's text format
+    in ``STAGE_COLUMNS`` order, distinct ids), insert what is new and move every board's
+    totals by exactly that (``WRITE_STAGED``). Returns how many were new."""
     async with conn.transaction():
         await conn.execute(STAGE)
-        await conn.copy_records_to_table("score_stage", records=records, columns=STAGE_COLUMNS)
-        inserted = await conn.fetch(INSERT_STAGED)
-        if folded is None or len(inserted) != len(records):  # some were there already
-            fresh = {r["id"] for r in inserted}
-            folded = fold([r for r in records if r[0] in fresh])
-        await _raise(conn, folded)
-    return len(inserted)
+        # a memoryview: asyncpg takes bytes for a file's path
+        await conn.copy_to_table("score_stage", source=memoryview(b"".join(lines)),
+                                 columns=STAGE_COLUMNS, format="text")
+        inserted: int = await conn.fetchval(WRITE_STAGED)
+    return inserted
 
 
 async def standing(conn: Any, user_id: uuid.UUID, fed: Sequence[Fed]) -> list[tuple[int, int]]:

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from scoreboard import appkeys
-from scoreboard.persist.sql import write_events
-from scoreboard.persist.worker import event_record
+from scoreboard.persist.sql import write_lines
+from scoreboard.persist.worker import event_line
 from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
 from scoreboard.testing.chaos import ACTION, Load, check, settle
@@ -71,10 +71,10 @@ async def test_checker_catches_a_doubled_batch(make_client: Any, make_player: An
     async def doubler(client: Any) -> None:
         # the bug: a batch written twice under new ids (no dedupe by the stream id)
         entries = await read_pending(redis, "doubler")
-        doubled.extend(event_record(i, f) for i, f in entries)
+        doubled.extend(event_line(i, f) for i, f in entries)
         async with pool.acquire() as conn:
-            await write_events(conn, doubled)
-            await write_events(conn, [(f"x{r[0]}", *r[1:]) for r in doubled])
+            await write_lines(conn, doubled)
+            await write_lines(conn, [b"x" + line for line in doubled])
         await redis.xack(keys.EVENTS, keys.PERSIST_GROUP, *[i for i, _ in entries])
 
     problems = await problems_after(make_client, make_player, pool, redis, doubler, within=1)

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from scoreboard.persist.migrations import migrate, migrations
-from scoreboard.persist.sql import write_events
+from scoreboard.persist.sql import write_lines
 
 
 async def test_migrate_twice_is_a_noop(database_url: str) -> None:
@@ -57,14 +57,14 @@ async def test_events_follow_their_player(database_url: str) -> None:
     try:
         uid = await conn.fetchval(
             "INSERT INTO users (username, email) VALUES ('ev1', 'ev1@x.io') RETURNING id")
-        now = 1_700_000_000_000
-        await write_events(conn, [("1-1", str(uid), "kill", 5, 1, now, None),
-                                  ("1-2", str(uid), "kill", 2, 2, now, None)])
+        await write_lines(conn, [f"1-1\t{uid}\tkill\t5\t1\t1700000000000\t\\N\n".encode(),
+                                 f"1-2\t{uid}\tkill\t2\t2\t1700000000000\t\\N\n".encode()])
         assert await conn.fetchval("SELECT total_score FROM scores WHERE user_id = $1",
                                    uid) == 7
         ghost = uuid.uuid4()
         with pytest.raises(asyncpg.ForeignKeyViolationError):
-            await write_events(conn, [("1-3", str(ghost), "kill", 1, 3, now, None)])
+            await write_lines(conn, [f"1-3\t{ghost}\tkill\t1\t3\t1700000000000\t\\N\n"
+                                     .encode()])
         assert await conn.fetchval("SELECT count(*) FROM score_events WHERE id = '1-3'") == 0
         await conn.execute("DELETE FROM users WHERE id = $1", uid)
         assert await conn.fetchval("SELECT count(*) FROM score_events WHERE user_id = $1",

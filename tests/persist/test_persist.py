@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from scoreboard import appkeys
 from scoreboard.auth.tokens import mint
 from scoreboard.board.reseed import reseed
-from scoreboard.persist.sql import write_events
-from scoreboard.persist.worker import Persister, event_record
+from scoreboard.persist.sql import write_lines
+from scoreboard.persist.worker import Persister, event_line
 from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
 from scoreboard.testing.servers import PostgresServer
@@ -63,7 +63,7 @@ async def test_replayed_batch_changes_nothing(client: Any, make_player: Any, poo
         await post_score(client, token, 25)
     worker, entries = await read_without_ack(redis, pool, "crashy")
     async with pool.acquire() as conn:
-        await write_events(conn, [event_record(i, f) for i, f in entries])  # COMMIT, no XACK
+        await write_lines(conn, [event_line(i, f) for i, f in entries])  # COMMIT, no XACK
     assert await pool.fetchval("SELECT total_score FROM scores") == 100
     assert await worker.flush() == 4  # the same consumer's pending entries come back
     assert await pool.fetchval("SELECT total_score FROM scores") == 100
