@@ -137,7 +137,9 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
     raw = await _read_body(request)
     if not raw and allow_empty:
         return {}
-    if request.content_type != "application/json":
+    # the usual header as is; any other spelling (parameters, case) is parsed
+    if (request.headers.get(hdrs.CONTENT_TYPE) != "application/json"
+            and request.content_type != "application/json"):
         raise errors.UnsupportedMediaType()
     try:
         return orjson.loads(raw)

@@ -69,21 +69,10 @@ def route_of(request: web.Request) -> str:
     return info.canonical
 
 
-_update_children: dict[tuple[str, str], Any] = {}
-
-
-def count_update(action: str, outcome: str) -> None:
-    """``outcome``: accepted, replay, or ``errors.outcome_of(code)`` for a refusal."""
-    child = _update_children.get((action, outcome))
-    if child is None:
-        child = _update_children[(action, outcome)] = UPDATES.labels(action, outcome)
-    child.inc()
-
-
 class RequestTally:
-    """Every request counted in plain Python on its path, handed to prometheus-client
-    in bulk by ``flush``: at each scrape of this process, and every second (for the
-    other processes' scrapes under ``--workers``).
+    """Every request, and every score update's outcome, counted in plain Python on its
+    path, handed to prometheus-client in bulk by ``flush``: at each scrape of this
+    process, and every second (for the other processes' scrapes under ``--workers``).
 
     prometheus-client takes a lock per value and walks the buckets in Python on each
     ``observe``; per request that was about a tenth of the cached top 10's cost. It has
@@ -93,13 +82,15 @@ class RequestTally:
     prometheus-client that changes them fails there.
     """
 
-    def __init__(self, requests: Counter, latency: Histogram,
-                 bounds: tuple[float, ...]) -> None:
+    def __init__(self, requests: Counter, latency: Histogram, bounds: tuple[float, ...],
+                 updates: Counter) -> None:
         self.requests = requests
         self.latency = latency
         self.bounds = bounds
+        self.update_counter = updates
         # (method, route, status) -> [count, sum of seconds, count per bucket (+Inf last)]
         self._rows: dict[tuple[str, str, int], list[Any]] = {}
+        self._updates: dict[tuple[str, str], int] = {}  # (action, outcome) -> count
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         row = self._rows.get((method, route, status))
@@ -109,7 +100,14 @@ class RequestTally:
         row[1] += seconds
         row[2][bisect.bisect_left(self.bounds, seconds)] += 1
 
+    def count_update(self, action: str, outcome: str) -> None:
+        key = (action, outcome)
+        self._updates[key] = self._updates.get(key, 0) + 1
+
     def flush(self) -> None:
+        updates, self._updates = self._updates, {}
+        for (action, outcome), n in updates.items():
+            self.update_counter.labels(action, outcome).inc(n)
         rows, self._rows = self._rows, {}
         for (method, route, status), (count, total, buckets) in rows.items():
             self.requests.labels(method, route, str(status)).inc(count)
@@ -120,7 +118,12 @@ class RequestTally:
                     child._buckets[i].inc(n)
 
 
-TALLY = RequestTally(REQUESTS, LATENCY, LATENCY_BUCKETS)
+TALLY = RequestTally(REQUESTS, LATENCY, LATENCY_BUCKETS, UPDATES)
+
+
+def count_update(action: str, outcome: str) -> None:
+    """``outcome``: accepted, replay, or ``errors.outcome_of(code)`` for a refusal."""
+    TALLY.count_update(action, outcome)
 
 
 FLUSH_S = 1.0

@@ -16,7 +16,7 @@ def rank_change(r: BoardResult) -> int:
     return 0 if r.previous_rank is None else r.previous_rank - r.rank
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per update (see store/scripts.py, BoardResult)
 class Outcome:
     user_id: str
     boards: tuple[Board, ...]
