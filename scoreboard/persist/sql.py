@@ -171,6 +171,35 @@ WITH fresh AS (
 )
 SELECT count(*) FROM fresh"""
 
+# Worker 1, a batch whose every event fed `global` alone (the only board a service
+# without boards has): WRITE_STAGED's result without splitting each event's boards
+# field or scanning the folded rows once per operator. bench.persist measured the
+# batch statement at about four fifths of WRITE_STAGED's time.
+WRITE_STAGED_GLOBAL = f"""
+WITH fresh AS (
+    INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at,
+                              boards)
+    SELECT id, user_id, action_type, score_increment, seq,
+           to_timestamp(created_ms / 1000.0), boards
+    FROM score_stage
+    ON CONFLICT (id) DO NOTHING
+    RETURNING user_id, score_increment, seq, created_at
+), raise_global AS (
+    INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
+    SELECT user_id, sum(score_increment), max(created_at) AT TIME ZONE 'UTC', count(*),
+           max(seq)
+    FROM fresh GROUP BY user_id{_SET_GLOBAL}
+)
+SELECT count(*) FROM fresh"""
+# how a staging row that fed `global` alone ends: no boards field (events from before
+# boards), an empty one, or `global`'s own
+GLOBAL_ONLY_TAILS = (b"\t\\N\n", b"\t\n", f"\t{format_boards(GLOBAL_ONLY)}\n".encode())
+
+
+def global_only(lines: Sequence[bytes]) -> bool:
+    """Whether every staging row (``STAGE_COLUMNS``, boards last) fed `global` alone."""
+    return all(line.endswith(GLOBAL_ONLY_TAILS) for line in lines)
+
 
 @dataclass(slots=True)
 class Row:
@@ -247,7 +276,8 @@ async def write_lines(conn: asyncpg.Connection, lines: Sequence[bytes]) -> int:
         # a memoryview: asyncpg takes bytes for a file's path
         await conn.copy_to_table("score_stage", source=memoryview(b"".join(lines)),
                                  columns=STAGE_COLUMNS, format="text")
-        inserted: int = await conn.fetchval(WRITE_STAGED)
+        inserted: int = await conn.fetchval(
+            WRITE_STAGED_GLOBAL if global_only(lines) else WRITE_STAGED)
     return inserted
 
 

@@ -9,7 +9,15 @@ import uuid
 
 import asyncpg
 
-from scoreboard.persist.sql import _raise, fold, write_lines
+from scoreboard.persist.sql import (
+    STAGE,
+    STAGE_COLUMNS,
+    WRITE_STAGED,
+    _raise,
+    fold,
+    global_only,
+    write_lines,
+)
 
 BOARDS = "global/1/incr/desc,tot/1/incr/asc,hi/2/best/desc,lap/1/best/asc,now/3/latest/desc"
 
@@ -61,3 +69,44 @@ async def test_the_batch_statement_folds_as_direct_mode(pool: asyncpg.Pool) -> N
     assert got["global"][1:4] == (sum(e[3] for f in (1, 100) for e in _events(batch, f)),
                                   139, 80)
     assert got["hi"][1] == 9 and got["lap"][1] == 3 and got["now"][2] == 139
+
+
+async def test_a_batch_that_fed_global_alone_moves_totals_as_the_full_statement(
+        pool: asyncpg.Pool) -> None:
+    # three ways an event says it fed `global` alone: no boards field, an empty one,
+    # and global's own; write_lines takes WRITE_STAGED_GLOBAL for them
+    fast, full = uuid.uuid4(), uuid.uuid4()
+    for uid in (fast, full):
+        await pool.execute("INSERT INTO users (id, username, email) VALUES ($1, $2, $3)",
+                           uid, uid.hex[:12], f"{uid.hex[:12]}@x.io")
+
+    def lines(uid: uuid.UUID, first: int) -> list[bytes]:
+        tails = ["\\N", "", "global/1/incr/desc"]
+        return [_line((f"{uid.hex[:6]}-{seq}", str(uid), "kill", seq % 7 + 1, seq,
+                       1_700_000_000_000 + seq * 1000 - first, tails[seq % 3]))
+                for seq in range(first, first + 30)]
+
+    async with pool.acquire() as conn:
+        for first in (1, 100):
+            mine = lines(fast, first)
+            assert global_only(mine)
+            assert await write_lines(conn, mine) == 30
+            assert await write_lines(conn, mine) == 0  # a replay
+            async with conn.transaction():
+                await conn.execute(STAGE)
+                await conn.copy_to_table("score_stage", source=memoryview(
+                    b"".join(lines(full, first))), columns=STAGE_COLUMNS, format="text")
+                assert await conn.fetchval(WRITE_STAGED) == 30
+        got, want = await _rows(conn, fast), await _rows(conn, full)
+    assert got == want
+    assert got["global"][1:4] == (sum(s % 7 + 1 for f in (1, 100) for s in range(f, f + 30)),
+                                  129, 60)
+
+
+def test_a_batch_feeding_any_other_board_takes_the_full_statement() -> None:
+    event = ("1-1", str(uuid.uuid4()), "kill", 5, 1, 1_700_000_000_000)
+    alone = [_line((*event, "global/1/incr/desc")), _line((*event, "\\N"))]
+    assert global_only(alone)
+    for boards in ("global/1/incr/desc,tot/1/incr/asc", "tot/1/incr/asc", "global/2/incr/desc",
+                   "global/1/best/desc"):
+        assert not global_only([*alone, _line((*event, boards))])
