@@ -123,6 +123,16 @@ FROM unnest($1::text[], $2::int[], $3::uuid[], $4::bigint[], $5::bigint[], $6::b
             $7::int[]) AS t(b, s, u, sc, seq, at_ms, n)""" + _set_board(op, "$8::int")
                for op in ("incr", "best", "latest")}
 
+# the staged events that are new, into score_events; RETURNING lists what is folded
+_INSERT_STAGED = """
+    INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at,
+                              boards)
+    SELECT id, user_id, action_type, score_increment, seq,
+           to_timestamp(created_ms / 1000.0), boards
+    FROM score_stage
+    ON CONFLICT (id) DO NOTHING
+    RETURNING user_id, score_increment, seq, created_at"""
+
 # Worker 1: the staged batch in one statement. It inserts the events that are new,
 # and folds only those (RETURNING) per board, season and player, as fold() does:
 # incr sums; best keeps the better score (at equal scores, the earlier sequence);
@@ -133,14 +143,7 @@ SELECT DISTINCT ON (board, season, user_id) board, season, user_id, v, seq, at,
 FROM fed WHERE op = '{op}' AND board <> '{glob}'
 ORDER BY board, season, user_id, {rank}"""
 WRITE_STAGED = f"""
-WITH fresh AS (
-    INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at,
-                              boards)
-    SELECT id, user_id, action_type, score_increment, seq,
-           to_timestamp(created_ms / 1000.0), boards
-    FROM score_stage
-    ON CONFLICT (id) DO NOTHING
-    RETURNING user_id, score_increment, seq, created_at, boards
+WITH fresh AS ({_INSERT_STAGED}, boards
 ), fed AS (
     SELECT f.user_id, f.score_increment AS v, f.seq, f.created_at AS at,
            split_part(b, '/', 1) AS board, split_part(b, '/', 2)::int AS season,
@@ -176,14 +179,7 @@ SELECT count(*) FROM fresh"""
 # field or scanning the folded rows once per operator. bench.persist measured the
 # batch statement at about four fifths of WRITE_STAGED's time.
 WRITE_STAGED_GLOBAL = f"""
-WITH fresh AS (
-    INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at,
-                              boards)
-    SELECT id, user_id, action_type, score_increment, seq,
-           to_timestamp(created_ms / 1000.0), boards
-    FROM score_stage
-    ON CONFLICT (id) DO NOTHING
-    RETURNING user_id, score_increment, seq, created_at
+WITH fresh AS ({_INSERT_STAGED}
 ), raise_global AS (
     INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
     SELECT user_id, sum(score_increment), max(created_at) AT TIME ZONE 'UTC', count(*),
