@@ -19,20 +19,22 @@ from .reader import Reader
 @dataclass(frozen=True, slots=True)
 class CachedTop10:
     data: bytes  # the serialized ``data`` object of the seed's response
-    etag: str
+    etag: str  # weak: names the board shown, whenever that body was built
     expires: float  # monotonic time after which the memo is not used
     headers: dict[str, str]  # for a 304
     json_headers: dict[str, str]  # for a 200
 
 
-def top10_data(entries: list[dict[str, Any]], last_updated: int, ttl: int,
-               extra: dict[str, Any] | None = None) -> bytes:
-    return orjson.dumps({"leaderboard": entries, "last_updated": last_updated, "cache_ttl": ttl,
-                         **(extra or {})})
+def top10_data(entries: bytes, last_updated: int, ttl: int, extra: bytes = b"") -> bytes:
+    """The ``data`` object around ``entries`` (a JSON array); ``extra`` is ``,"name":value...``."""
+    return (b'{"leaderboard":%s,"last_updated":%d,"cache_ttl":%d%s}'
+            % (entries, last_updated, ttl, extra))
 
 
-def etag_of(data: bytes) -> str:
-    return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+def etag_of(entries: bytes, extra: bytes = b"") -> str:
+    """A weak tag of the board shown: the entries and the board's own fields, not when the
+    body was built, so a rebuild of an unchanged top 10 keeps the tag (and a 304 holds)."""
+    return 'W/"' + hashlib.blake2b(entries + extra, digest_size=12).hexdigest() + '"'
 
 
 class Top10Memo:
@@ -52,8 +54,7 @@ class Top10Memo:
             return cur
         return None
 
-    def put(self, data: bytes) -> CachedTop10:
-        etag = etag_of(data)
+    def put(self, data: bytes, etag: str) -> CachedTop10:
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         self.current = CachedTop10(data, etag, time.monotonic() + self.max_age_s, headers,
                                    {**headers, "Content-Type": "application/json"})
@@ -76,12 +77,16 @@ class Top10Cache:
         board = reader.board
         self.key = board.keys.top10
         # the seed's body for `global`; every other board also names itself and its season
-        self.extra = {} if board.id == keys.GLOBAL else {"board": board.id,
-                                                          "season": board.season}
+        self.extra = b"" if board.id == keys.GLOBAL else (
+            b',"board":%s,"season":%d' % (orjson.dumps(board.id), board.season))
+
+    def _put(self, raw: bytes, updated: int) -> CachedTop10:
+        return self.memo.put(top10_data(raw, updated, self.ttl_s, self.extra),
+                             etag_of(raw, self.extra))
 
     def remember(self, entries: list[dict[str, Any]], updated: int) -> CachedTop10:
         """This process's memo only (the hub does this before it pushes)."""
-        return self.memo.put(top10_data(entries, updated, self.ttl_s, self.extra))
+        return self._put(orjson.dumps(entries), updated)
 
     async def store(self, entries: list[dict[str, Any]]) -> None:
         """The Redis copy only, for every process."""
@@ -104,5 +109,5 @@ class Top10Cache:
             raw, pttl = await pipe.execute()
         if raw is not None and pttl > 0:
             updated = now_ms() - (self.ttl_s * 1000 - pttl)
-            return self.memo.put(top10_data(orjson.loads(raw), updated, self.ttl_s, self.extra))
+            return self._put(raw, updated)
         return await self.publish(await self.reader.top())

@@ -71,14 +71,33 @@ async def test_top10_empty_board(client: Any) -> None:
 
 
 async def test_top10_etag_revalidates(client: Any, make_player: Any) -> None:
-    await seed_board(make_player, client, [5])
+    (uid,) = await seed_board(make_player, client, [5])
+    hub = client.app[appkeys.HUB]
+    await eventually(hub.settled, what="the hub to push the last change")
     resp = await client.get("/api/v1/leaderboard/top10")
     etag = resp.headers["ETag"]
     assert resp.headers["Cache-Control"] == "no-cache"
+    entries = (await resp.json())["data"]["leaderboard"]
+    # a later rebuild of the same board (another last_updated) keeps the tag
+    top10 = client.app[appkeys.TOP10]
+    rebuilt = top10.remember(entries, (await resp.json())["data"]["last_updated"] + 5000)
+    assert top10.memo.get() is rebuilt
     again = await client.get("/api/v1/leaderboard/top10", headers={"If-None-Match": etag})
     assert again.status == 304
+    assert again.headers["ETag"] == etag
+    listed = await client.get("/api/v1/leaderboard/top10",
+                              headers={"If-None-Match": '"x", ' + etag.removeprefix("W/")})
+    assert listed.status == 304
     other = await client.get("/api/v1/leaderboard/top10", headers={"If-None-Match": '"x"'})
     assert other.status == 200
+    # a change to the board changes the tag
+    _, token = await make_player("player01")
+    await post_score(client, token, 9)
+    await eventually(hub.settled, what="the hub to push the new leader")
+    changed = await client.get("/api/v1/leaderboard/top10", headers={"If-None-Match": etag})
+    assert changed.status == 200
+    assert changed.headers["ETag"] != etag
+    assert [e["user_id"] for e in (await changed.json())["data"]["leaderboard"]][1] == uid
 
 
 async def test_job_refreshes_the_cache_and_profiles(client: Any, make_player: Any, pool: Any,

@@ -23,6 +23,17 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
     return int(raw)
 
 
+def not_modified(header: str | None, etag: str) -> bool:
+    """``If-None-Match`` by weak comparison (RFC 9110 13.1.2): a list, ``*``, either form."""
+    if header is None:
+        return False
+    if header == etag:  # what a client sends back
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(t == "*" or t.removeprefix("W/") == opaque
+               for t in (part.strip() for part in header.split(",")))
+
+
 @operation(summary="The cached top 10", parameters=[],
            responses={**ok(responses.Top10Data), "304": {"description": "Not modified"},
                       **fails(503)})
@@ -34,7 +45,7 @@ async def top10_response(request: web.Request, top10: Top10Cache,
                          more: bytes = b"") -> web.Response:
     """The cached body; ``more`` (``,"name":value...``) is added to its data object."""
     cached = top10.memo.get() or await top10.current()  # a memo hit needs no await
-    if request.headers.get(hdrs.IF_NONE_MATCH) == cached.etag:
+    if not_modified(request.headers.get(hdrs.IF_NONE_MATCH), cached.etag):
         return web.Response(status=304, headers=cached.headers)
     data = cached.data[:-1] + more + b"}" if more else cached.data
     body = b'{"success":true,"data":' + data + b',"timestamp":%d}' % envelope.now_ms()
