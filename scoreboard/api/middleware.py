@@ -22,7 +22,6 @@ from .. import errors
 from ..obs import metrics
 from ..obs.logs import (
     REQUEST_ID,
-    REQUEST_ID_KEY,
     SLOW_REQUEST_S,
     X_REQUEST_ID,
     note_if_unusual,
@@ -41,26 +40,27 @@ OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
 NOSNIFF_HEADER = istr("X-Content-Type-Options")
 
 
-def served(handler: Handler) -> Handler:
+def served(handler: Handler, route: str) -> Handler:
     """``handler`` behind the one layer: a request id for logs, the error envelope,
-    metrics, and the access line of an unusual request (5xx, slow). Whatever the
-    handler carries (its OpenAPI operation) stays on the wrapper."""
+    metrics (under ``route``, the route's template), and the access line of an unusual
+    request (5xx, slow). Whatever the handler carries (its OpenAPI operation) stays on
+    the wrapper."""
+    observe = metrics.TALLY.observe
 
     @functools.wraps(handler)
     async def serve(request: web.Request) -> web.StreamResponse:
         rid = request_id_for(request)
-        request[REQUEST_ID_KEY] = rid
-        token = REQUEST_ID.set(rid)
+        # aiohttp runs each request in a task of its own, on its own copy of the context:
+        # the id ends with the task, nothing to reset
+        REQUEST_ID.set(rid)
         start = time.perf_counter()
         try:
             response = await handler(request)
         except Exception as exc:  # the envelope for whatever the handler raised
             response = _error_response(request, exc)
-        finally:
-            REQUEST_ID.reset(token)
         elapsed = time.perf_counter() - start
         status = response.status
-        metrics.observe(request, status, elapsed)
+        observe(request.method, route, status, elapsed)
         if status >= 500 or elapsed >= SLOW_REQUEST_S:  # the common case costs no call
             note_if_unusual(request, status, elapsed, rid)
         if not response.prepared:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_urldispatcher import DynamicResource
 
 from .handlers import admin, auth, boards, health, leaderboard, page, scores, ws
 from .middleware import UNMATCHED, served, unmatched
@@ -11,10 +12,12 @@ from .middleware import UNMATCHED, served, unmatched
 
 def add(app: web.Application, method: str, path: str, handler: Handler) -> None:
     """One route, its handler behind the layer (a GET answers HEAD too)."""
+    # the metrics' route label: the template as aiohttp spells it ({path:.+} -> {path})
+    route = DynamicResource(path).canonical if "{" in path else path
     if method == "GET":
-        app.router.add_get(path, served(handler))
+        app.router.add_get(path, served(handler, route))
     else:
-        app.router.add_route(method, path, served(handler))
+        app.router.add_route(method, path, served(handler, route))
 
 
 def setup_routes(app: web.Application) -> None:
@@ -58,4 +61,4 @@ def setup_routes(app: web.Application) -> None:
     # whatever no route above takes: 404 or 405 in the envelope (routes added later
     # under a path of their own are still found first: aiohttp tries the most
     # specific path before this one)
-    app.router.add_route("*", UNMATCHED, served(unmatched))
+    app.router.add_route("*", UNMATCHED, served(unmatched, "unmatched"))

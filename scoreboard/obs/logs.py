@@ -17,7 +17,6 @@ from aiohttp.http_exceptions import HttpProcessingError
 from multidict import istr
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
-REQUEST_ID_KEY = web.RequestKey("request_id", str)
 # header names as istr: a lookup or a set with a plain str case-folds it every time
 X_REQUEST_ID = istr("X-Request-Id")
 
@@ -132,4 +131,4 @@ class AccessLogger(AbstractAccessLogger):
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time_: float) -> None:
         access_line(request.method, request.path, response.status, time_,
-                    request.get(REQUEST_ID_KEY, ""))
+                    response.headers.get(X_REQUEST_ID, ""))

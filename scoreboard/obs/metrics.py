@@ -61,14 +61,6 @@ BACKEND_ERRORS = Counter("scoreboard_backend_errors_total", "Redis and PostgreSQ
 UNMATCHED_CANONICAL = "/{unmatched}"  # the catch-all route's (api/middleware.py)
 
 
-def route_of(request: web.Request) -> str:
-    """The route's template (``/api/v1/users/{id}/rank``), never the raw path."""
-    info = request.match_info.route.resource
-    if info is None or info.canonical == UNMATCHED_CANONICAL:
-        return "unmatched"
-    return info.canonical
-
-
 class RequestTally:
     """Every request, and every score update's outcome, counted in plain Python on its
     path, handed to prometheus-client in bulk by ``flush``: at each scrape of this
@@ -145,11 +137,6 @@ async def tally_step(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         TALLY.flush()
-
-
-def observe(request: web.Request, status: int, seconds: float) -> None:
-    """Count one request and its latency (into ``TALLY``)."""
-    TALLY.observe(request.method, route_of(request), status, seconds)
 
 
 class LagCollector:
