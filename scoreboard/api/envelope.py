@@ -7,15 +7,18 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from .. import headers as headers_
 from ..clock import now_ms
 
-JSON = "application/json"
+JSON = headers_.JSON
 
 
 def ok(data: Any, *, status: int = 200, timestamp: int | None = None,
        headers: dict[str, str] | None = None) -> web.Response:
     body = orjson.dumps({"success": True, "data": data, "timestamp": timestamp or now_ms()})
-    return web.Response(body=body, status=status, content_type=JSON, headers=headers)
+    return web.Response(body=body, status=status,
+                        headers={**headers_.JSON_COMMON, **headers} if headers
+                        else headers_.JSON_COMMON)
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> bytes:

@@ -14,11 +14,11 @@ import logging
 import time
 
 import asyncpg
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Handler
-from multidict import istr
 
 from .. import errors
+from .. import headers as common
 from ..obs import metrics
 from ..obs.logs import (
     REQUEST_ID,
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
            ConnectionRefusedError, TimeoutError)
 
-NOSNIFF_HEADER = istr("X-Content-Type-Options")
 
 
 def served(handler: Handler, route: str) -> Handler:
@@ -66,8 +65,8 @@ def served(handler: Handler, route: str) -> Handler:
         if not response.prepared:
             headers = response.headers
             headers[X_REQUEST_ID] = rid
-            headers[hdrs.SERVER] = "scoreboard"  # not the framework and its version
-            headers[NOSNIFF_HEADER] = "nosniff"
+            if common.NOSNIFF not in headers:
+                headers.update(common.COMMON)
         return response
 
     return serve

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from .. import headers as common
 from ..clock import now_ms
 from ..store import keys
 from ..store.client import RedisClient
@@ -55,9 +56,9 @@ class Top10Memo:
         return None
 
     def put(self, data: bytes, etag: str) -> CachedTop10:
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        headers = {"ETag": etag, "Cache-Control": "no-cache", **common.COMMON}
         self.current = CachedTop10(data, etag, time.monotonic() + self.max_age_s, headers,
-                                   {**headers, "Content-Type": "application/json"})
+                                   {**headers, **common.JSON_COMMON})
         return self.current
 
 

@@ -12,7 +12,7 @@ ROOT = Path(scoreboard.__file__).parent
 
 # Lower layers never import higher ones. A module not listed takes its room's layer.
 LAYERS: dict[str, int] = {
-    "scoreboard": 0, "scoreboard.errors": 0, "scoreboard.clock": 0,
+    "scoreboard": 0, "scoreboard.errors": 0, "scoreboard.clock": 0, "scoreboard.headers": 0,
     "scoreboard.scoring.actions": 0, "scoreboard.store.keys": 0, "scoreboard.live.events": 0,
     "scoreboard.settings": 1, "scoreboard.obs": 1, "scoreboard.store": 1,
     "scoreboard.auth": 2, "scoreboard.players": 2, "scoreboard.persist.locks": 2,

@@ -102,7 +102,8 @@ async def top10(request: web.Request) -> web.Response:
                             "board": view.board.id, "season": view.board.season})
     # `global`'s cache is the seed's body; here it names its board and season too
     more = b',"board":"global","season":%d' % view.board.season if view.board.id == GLOBAL else b""
-    return await leaderboard.top10_response(request, view.top10, more)
+    top10 = view.top10
+    return leaderboard.top10_response(request, top10.memo.get() or await top10.current(), more)
 
 
 @operation(summary="Any page of a board",

@@ -5,7 +5,7 @@ from aiohttp import hdrs, web
 from ... import errors
 from ...appkeys import READER, TOP10
 from ...board.reader import MAX_PAGE, MAX_WINDOW, Ranking
-from ...board.top10 import Top10Cache
+from ...board.top10 import CachedTop10
 from ...players.users import parse_user_id
 from .. import envelope, responses
 from ..docs import BEARER, UUID_PARAM, fails, int_query, ok, operation
@@ -38,13 +38,13 @@ def not_modified(header: str | None, etag: str) -> bool:
            responses={**ok(responses.Top10Data), "304": {"description": "Not modified"},
                       **fails(503)})
 async def top10(request: web.Request) -> web.Response:
-    return await top10_response(request, request.app[TOP10])
+    top10 = request.app[TOP10]
+    return top10_response(request, top10.memo.get() or await top10.current())
 
 
-async def top10_response(request: web.Request, top10: Top10Cache,
-                         more: bytes = b"") -> web.Response:
-    """The cached body; ``more`` (``,"name":value...``) is added to its data object."""
-    cached = top10.memo.get() or await top10.current()  # a memo hit needs no await
+def top10_response(request: web.Request, cached: CachedTop10, more: bytes = b"") -> web.Response:
+    """A cached body (a memo hit needs no await); ``more`` (``,"name":value...``) is added
+    to its data object."""
     if not_modified(request.headers.get(hdrs.IF_NONE_MATCH), cached.etag):
         return web.Response(status=304, headers=cached.headers)
     data = cached.data[:-1] + more + b"}" if more else cached.data
