@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from scoreboard.app import create_app
 from scoreboard.auth.tokens import mint
+from scoreboard.obs.logs import AccessLogger
 from scoreboard.persist.migrations import migrate
 from scoreboard.players import users
 from scoreboard.settings import Config
@@ -164,13 +165,14 @@ AppFactory = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
-def make_client(aiohttp_client: Any, config: Config, redis: Redis,
+def make_client(aiohttp_server: Any, aiohttp_client: Any, config: Config, redis: Redis,
                 pool: asyncpg.Pool) -> AppFactory:
     """A test client for an app built by create_app; keyword arguments override the config."""
 
     async def make(**overrides: Any) -> Any:
         app = create_app(replace(config, **overrides))
-        return await aiohttp_client(app)
+        # the access logging `scoreboard serve` runs with (cli/server.py)
+        return await aiohttp_client(await aiohttp_server(app, access_log_class=AccessLogger))
 
     return make
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from scoreboard.obs.logs import AccessLogger, JsonFormatter
 from scoreboard.testing.servers import RedisServer
 from tests.support import eventually
 
@@ -102,7 +106,8 @@ async def test_a_body_of_unknown_fields_gets_a_short_error(client: Any, make_pla
     assert "action_type" in fields and "score_increment" in fields  # the real problems first
 
 
-async def test_unhandled_errors_are_a_generic_500(aiohttp_client: Any, config: Any,
+async def test_unhandled_errors_are_a_generic_500(aiohttp_server: Any, aiohttp_client: Any,
+                                                  config: Any,
                                                   redis: Any, pool: Any,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     from aiohttp import web
@@ -115,12 +120,78 @@ async def test_unhandled_errors_are_a_generic_500(aiohttp_client: Any, config: A
 
     app = create_app(config)
     add(app, "GET", "/boom", boom)
-    client = await aiohttp_client(app)
+    client = await aiohttp_client(await aiohttp_server(app, access_log_class=AccessLogger))
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
     resp = await client.get("/boom")
     assert resp.status == 500
     assert await resp.json() == {"success": False, "error": {
         "code": "INTERNAL_ERROR", "message": "Internal server error"}}
     assert resp.headers["X-Request-Id"]
-    # the cause is in the log, not in the answer
+    # the cause is in the log, not in the answer; the answer names the log's lines
     logged = [r for r in caplog.records if r.getMessage().startswith("unhandled error")]
     assert logged and logged[0].exc_info is not None
+    access = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert [r.request_id for r in access] == [resp.headers["X-Request-Id"]]
+
+
+async def test_request_ids_come_back_and_name_access_lines(
+        client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # the caller's id comes back, whatever the answer
+    resp = await client.get("/healthz", headers={"X-Request-Id": "game-7f3a"})
+    assert resp.headers["X-Request-Id"] == "game-7f3a"
+    resp = await client.get("/api/v1/nope", headers={"X-Request-Id": "game-7f3b"})
+    assert resp.status == 404 and resp.headers["X-Request-Id"] == "game-7f3b"
+    # one that is not sane is replaced, as is none
+    resp = await client.get("/healthz", headers={"X-Request-Id": "x" * 65})
+    assert resp.headers["X-Request-Id"] not in ("", "x" * 65)
+    assert (await client.get("/healthz")).headers["X-Request-Id"]
+    # every request logged (LOG_LEVEL=DEBUG): each answer names its own line (aiohttp asks
+    # the access logger whether it is on when a connection opens: new ones here)
+    caplog.set_level(logging.DEBUG, logger="aiohttp.access")
+    ids = []
+    for _ in range(2):
+        async with aiohttp.ClientSession() as fresh:
+            async with fresh.get(client.make_url("/healthz")) as resp:
+                ids.append(resp.headers["X-Request-Id"])
+    assert ids[0] != ids[1]
+    logged = [getattr(r, "request_id", None) for r in caplog.records if r.name == "aiohttp.access"]
+    assert set(ids) <= set(logged)
+
+
+async def test_a_line_logged_inside_a_request_gets_its_id(aiohttp_client: Any, config: Any,
+                                                          redis: Any, pool: Any) -> None:
+    from aiohttp import web
+
+    from scoreboard.api.routes import add
+    from scoreboard.app import create_app
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("scoreboard.test.inside")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+    async def noted(request: web.Request) -> web.Response:
+        log.info("noted")
+        log.info("noted again")
+        return web.Response(text="ok")
+
+    app = create_app(config)
+    add(app, "GET", "/noted", noted)
+    client = await aiohttp_client(app)
+    try:
+        resp = await client.get("/noted")
+        rid = resp.headers["X-Request-Id"]
+        assert [json.loads(line)["request_id"] for line in lines] == [rid, rid]
+        lines.clear()
+        resp = await client.get("/noted", headers={"X-Request-Id": "game-1"})
+        assert resp.headers["X-Request-Id"] == "game-1"
+        assert [json.loads(line)["request_id"] for line in lines] == ["game-1", "game-1"]
+    finally:
+        log.removeHandler(handler)
