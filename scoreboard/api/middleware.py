@@ -38,7 +38,6 @@ OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
            ConnectionRefusedError, TimeoutError)
 
 
-
 def served(handler: Handler, route: str) -> Handler:
     """``handler`` behind the one layer: a request id for logs, the error envelope,
     metrics (under ``route``, the route's template), and the access line of an unusual

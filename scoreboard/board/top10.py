@@ -94,9 +94,10 @@ class Top10Cache:
         await self.redis.set(self.key, orjson.dumps(entries), px=self.ttl_s * 1000)
 
     async def publish(self, entries: list[dict[str, Any]]) -> CachedTop10:
-        """A freshly read top 10, into the memo and into Redis."""
-        cached = self.remember(entries, now_ms())
-        await self.store(entries)
+        """A freshly read top 10, into the memo and into Redis (serialized once)."""
+        raw = orjson.dumps(entries)
+        cached = self._put(raw, now_ms())
+        await self.redis.set(self.key, raw, px=self.ttl_s * 1000)
         return cached
 
     async def current(self) -> CachedTop10:
