@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from aiohttp import hdrs
+from multidict import CIMultiDict
 
 from .. import headers as common
 from ..clock import now_ms
@@ -22,8 +24,10 @@ class CachedTop10:
     data: bytes  # the serialized ``data`` object of the seed's response
     etag: str  # weak: names the board shown, whenever that body was built
     expires: float  # monotonic time after which the memo is not used
-    headers: dict[str, str]  # for a 304
-    json_headers: dict[str, str]  # for a 200
+    # a response copies its headers: from a CIMultiDict that is a copy of its entries,
+    # from a dict it case-folds and hashes each name again
+    headers: CIMultiDict[str]  # for a 304
+    json_headers: CIMultiDict[str]  # for a 200
 
 
 def top10_data(entries: bytes, last_updated: int, ttl: int, extra: bytes = b"") -> bytes:
@@ -56,9 +60,10 @@ class Top10Memo:
         return None
 
     def put(self, data: bytes, etag: str) -> CachedTop10:
-        headers = {"ETag": etag, "Cache-Control": "no-cache", **common.COMMON}
-        self.current = CachedTop10(data, etag, time.monotonic() + self.max_age_s, headers,
-                                   {**headers, **common.JSON_COMMON})
+        headers = {hdrs.ETAG: etag, hdrs.CACHE_CONTROL: "no-cache", **common.COMMON}
+        self.current = CachedTop10(data, etag, time.monotonic() + self.max_age_s,
+                                   CIMultiDict(headers),
+                                   CIMultiDict({**headers, **common.JSON_COMMON}))
         return self.current
 
 

@@ -43,10 +43,11 @@ async def _live_board(request: web.Request) -> Board:
 def _cached_view(request: web.Request) -> View | None:
     """The live view of the board named in the path, when that board is cached here and
     no query string asks for another season: the hot path, with nothing to await."""
-    board = request.app[BOARDS].cached(request.match_info["board"])
+    app = request.app
+    board = app[BOARDS].cached(request.match_info["board"])
     if board is None or request.query_string:
         return None
-    return request.app[VIEWS].of(board)
+    return app[VIEWS].of(board)
 
 
 async def _view(request: web.Request) -> View | PastView:
