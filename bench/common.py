@@ -46,11 +46,12 @@ def token_script(tokens: list[str], method: str, path: str, body: str | None = N
                              json.dumps(path), "nil" if body is None else json.dumps(body))
 
 # the baseline the goals are stated against: aiohttp + uvloop answering a 40-byte JSON body
+HELLO_BODY = b'{"message":"Hello, World","status":"ok"}'
 HELLO = """
 import uvloop
 from aiohttp import web
 
-BODY = b'{"message":"Hello, World","status":"ok"}'
+BODY = """ + repr(HELLO_BODY) + """
 
 async def hello(request):
     return web.Response(body=BODY, content_type="application/json")
@@ -63,17 +64,23 @@ web.run_app(app, host="127.0.0.1", port={port}, access_log=None, print=None,
 """
 
 
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
+def ensure_tool(name: str) -> str:
+    """The path of the Debian-packaged tool ``name``, installed first if missing (as
+    root, where apt-get is)."""
+    found = shutil.which(name)
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run("apt-get update -qq && apt-get install -y -qq wrk", shell=True,
+        subprocess.run(f"apt-get update -qq && apt-get install -y -qq {name}", shell=True,
                        check=True, stdout=subprocess.DEVNULL)
-        found = shutil.which("wrk")
+        found = shutil.which(name)
     if not found:
-        raise SystemExit("wrk is needed: apt-get install wrk")
+        raise SystemExit(f"{name} is needed: apt-get install {name}")
     return found
+
+
+def ensure_wrk() -> str:
+    return ensure_tool("wrk")
 
 
 def http_ok(url: str) -> bool:

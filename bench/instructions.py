@@ -27,7 +27,6 @@ import gc
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, SECRET, backing_servers, service
+from bench.common import HELLO_BODY, ROOT, SECRET, backing_servers, ensure_tool, service
 
 KINDS = {  # name: (app, path, layer on)
     "hello world": ("hello", "/", True),
@@ -44,18 +43,6 @@ KINDS = {  # name: (app, path, layer on)
     "GET top10, no layer": ("service", "/api/v1/leaderboard/top10", False),
     "board top10, no layer": ("service", "/api/v1/boards/b1/top10", False),
 }
-HELLO_BODY = b'{"message":"Hello, World","status":"ok"}'  # bench.common's HELLO
-
-
-def ensure_valgrind() -> str:
-    found = shutil.which("valgrind")
-    if not found and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run("apt-get update -qq && apt-get install -y -qq valgrind", shell=True,
-                       check=True, stdout=subprocess.DEVNULL)
-        found = shutil.which("valgrind")
-    if not found:
-        raise SystemExit("valgrind is needed: apt-get install valgrind")
-    return found
 
 
 class Transport(asyncio.Transport):
@@ -200,7 +187,7 @@ def main() -> None:
 
         uvloop.run(_counted(args.requests))
         return
-    valgrind = ensure_valgrind()
+    valgrind = ensure_tool("valgrind")
     from bench.boards import ACTIONS, make_boards
     from bench.updates import make_players
 
