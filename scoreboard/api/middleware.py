@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 
 import asyncpg
 from aiohttp import web
@@ -38,12 +39,29 @@ OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
            ConnectionRefusedError, TimeoutError)
 
 
+FastPath = Callable[[web.Request], "web.StreamResponse | None"]
+
+
+def fast_path(answer: FastPath) -> Callable[[Handler], Handler]:
+    """Gives a handler a synchronous first try: ``answer(request)`` returns the response
+    when it needs nothing awaited (a memo hit), else None and the handler runs. The
+    layer calls it in place of the handler's coroutine: a cached top 10 is served
+    without creating and running one more coroutine per request."""
+
+    def mark(handler: Handler) -> Handler:
+        handler.fast_path = answer  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
 def served(handler: Handler, route: str) -> Handler:
     """``handler`` behind the one layer: a request id for logs, the error envelope,
     metrics (under ``route``, the route's template), and the access line of an unusual
-    request (5xx, slow). Whatever the handler carries (its OpenAPI operation) stays on
-    the wrapper."""
+    request (5xx, slow). Whatever the handler carries (its OpenAPI operation, its
+    ``fast_path``) stays on the wrapper."""
     observe = metrics.TALLY.observe
+    fast: FastPath | None = getattr(handler, "fast_path", None)
 
     @functools.wraps(handler)
     async def serve(request: web.Request) -> web.StreamResponse:
@@ -53,7 +71,9 @@ def served(handler: Handler, route: str) -> Handler:
         REQUEST_ID.set(rid)
         start = time.perf_counter()
         try:
-            response = await handler(request)
+            response = fast(request) if fast is not None else None
+            if response is None:
+                response = await handler(request)
         except Exception as exc:  # the envelope for whatever the handler raised
             response = _error_response(request, exc)
         elapsed = time.perf_counter() - start

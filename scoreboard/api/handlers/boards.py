@@ -15,9 +15,11 @@ from ...appkeys import BOARDS, CONFIG, HISTORY, VIEWS
 from ...board.definitions import GLOBAL, Board, iso
 from ...board.history import PastSeason, SeasonReader
 from ...board.schedule import next_reset
+from ...board.top10 import CachedTop10
 from ...board.views import View
 from .. import envelope, requests, responses
 from ..docs import BEARER, UUID_PARAM, body, fails, int_query, ok, operation
+from ..middleware import fast_path
 from . import leaderboard
 from .scores import post_update
 
@@ -91,6 +93,17 @@ async def get_board(request: web.Request) -> web.Response:
     return envelope.ok(detail(view.board, request.app[CONFIG].actions, players))
 
 
+def top10_now(request: web.Request) -> web.Response | None:
+    """A live board's top 10 from this process's memo, or None when that needs an
+    await (a board not cached here, a past season, no fresh memo)."""
+    view = _cached_view(request)
+    if view is None:
+        return None
+    cached = view.top10.memo.get()
+    return None if cached is None else _live_top10(request, view, cached)
+
+
+@fast_path(top10_now)
 @operation(summary="A board's cached top 10", parameters=[BOARD_PARAM, SEASON_PARAM],
            responses={**ok(responses.BoardTop10Data), "304": {"description": "Not modified"},
                       **fails(400, 404, 503)})
@@ -101,10 +114,14 @@ async def top10(request: web.Request) -> web.Response:
                             "last_updated": int(view.past.ended_at.timestamp() * 1000),
                             "cache_ttl": request.app[CONFIG].cache_ttl_s,
                             "board": view.board.id, "season": view.board.season})
+    top10 = view.top10
+    return _live_top10(request, view, top10.memo.get() or await top10.current())
+
+
+def _live_top10(request: web.Request, view: View, cached: CachedTop10) -> web.Response:
     # `global`'s cache is the seed's body; here it names its board and season too
     more = b',"board":"global","season":%d' % view.board.season if view.board.id == GLOBAL else b""
-    top10 = view.top10
-    return leaderboard.top10_response(request, top10.memo.get() or await top10.current(), more)
+    return leaderboard.top10_response(request, cached, more)
 
 
 @operation(summary="Any page of a board",

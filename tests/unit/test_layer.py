@@ -1,0 +1,64 @@
+"""The layer in front of every handler (api/middleware.py) with a handler's synchronous
+first try (``fast_path``): what it answers goes out through the whole layer, None
+falls through to the handler, and what it raises becomes the envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from scoreboard import errors
+from scoreboard.api.middleware import fast_path
+from scoreboard.api.routes import add
+from scoreboard.obs import metrics
+
+
+def _app(answer: Any, ran: list[str]) -> web.Application:
+    def first_try(request: web.Request) -> web.Response | None:
+        return answer(request)
+
+    @fast_path(first_try)
+    async def handler(request: web.Request) -> web.Response:
+        ran.append(request.path)
+        return web.json_response({"from": "handler"})
+
+    app = web.Application()
+    add(app, "GET", "/thing", handler)
+    add(app, "GET", "/things/{board}", handler)  # the board routes' own resource
+    return app
+
+
+async def test_an_answer_skips_the_handler_and_passes_the_layer(aiohttp_client: Any) -> None:
+    ran: list[str] = []
+    client = await aiohttp_client(_app(lambda r: web.json_response({"from": "fast"}), ran))
+    before = metrics.TALLY._rows.get(("GET", "/thing", 200), [0])[0]
+    for path in ("/thing", "/things/b1"):
+        resp = await client.get(path, headers={"X-Request-Id": "game-1"})
+        assert resp.status == 200 and await resp.json() == {"from": "fast"}
+        assert resp.headers["X-Request-Id"] == "game-1"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert ran == []
+    assert metrics.TALLY._rows[("GET", "/thing", 200)][0] == before + 1
+    head = await client.head("/thing")
+    assert head.status == 200 and ran == []
+
+
+async def test_none_falls_through_to_the_handler(aiohttp_client: Any) -> None:
+    ran: list[str] = []
+    client = await aiohttp_client(_app(lambda r: None, ran))
+    resp = await client.get("/things/b1")
+    assert await resp.json() == {"from": "handler"} and resp.headers["X-Request-Id"]
+    assert ran == ["/things/b1"]
+
+
+async def test_what_it_raises_becomes_the_envelope(aiohttp_client: Any) -> None:
+    def refuse(request: web.Request) -> web.Response:
+        raise errors.NotFound("no such thing")
+
+    ran: list[str] = []
+    client = await aiohttp_client(_app(refuse, ran))
+    resp = await client.get("/thing")
+    assert resp.status == 404 and ran == []
+    body = await resp.json()
+    assert body["success"] is False and body["error"]["message"] == "no such thing"
