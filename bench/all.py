@@ -83,6 +83,10 @@ FIGURES = [
     Figure("(context) Worker 1 / the same staged SQL on the service's tables",
            lambda r: _rps(r, "persist", "Worker 1 (persist)")
            / _rps(r, "persist", "staged COPY + upsert, service's tables"), None, True),
+    Figure("(context) plain hub p99, 10,000 sockets", lambda r: _ws(r, "plain hub", "p99_ms"),
+           None, False, " ms"),
+    Figure("(context) hello world, thousand req/s (bench.reads)",
+           lambda r: _rps(r, "reads", "hello world") / 1000, None, True),
     Figure("(context) the same staged SQL on the service's tables / on bare tables",
            lambda r: _rps(r, "persist", "staged COPY + upsert, service's tables")
            / _rps(r, "persist", "staged COPY + upsert"), None, True),
