@@ -15,7 +15,10 @@ with the layer in front of every handler taken off (what that layer costs).
 
 What this does not count: the kernel's and the load tool's share of a request (the
 same calls for every kind, and about a third of the CPU under wrk), and cache
-misses, which make some instructions dearer than others. It ranks and sizes
+misses, which make some instructions dearer than others. The service's own
+periodic tasks (the metrics' flush, the sockets' heartbeat) still run and land in
+the windows: a kind's count moves by about 1k (0.5%) from run to run, so a change
+is best sized against the same run's count without the layer. It ranks and sizes
 changes to the request path; the rate goals are still measured by bench.all.
 """
 
