@@ -39,7 +39,7 @@ OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
            ConnectionRefusedError, TimeoutError)
 
 
-FastPath = Callable[[web.Request], "web.StreamResponse | None"]
+FastPath = Callable[[web.Request], web.StreamResponse | None]
 
 
 def fast_path(answer: FastPath) -> Callable[[Handler], Handler]:

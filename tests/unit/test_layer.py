@@ -15,10 +15,7 @@ from scoreboard.obs import metrics
 
 
 def _app(answer: Any, ran: list[str]) -> web.Application:
-    def first_try(request: web.Request) -> web.Response | None:
-        return answer(request)
-
-    @fast_path(first_try)
+    @fast_path(answer)
     async def handler(request: web.Request) -> web.Response:
         ran.append(request.path)
         return web.json_response({"from": "handler"})
