@@ -193,6 +193,10 @@ class Config:
     ws_send_buffer_kb: int = setting(
         "WS_SEND_BUFFER_KB", integer(16), 256,
         "unsent bytes after which a client that stopped reading is dropped")
+    ws_send_threads: int = setting(
+        "WS_SEND_THREADS", integer(0, 64), None,
+        "threads besides the event loop's that write a broadcast to its sockets",
+        shown="cores - 1, at most 7", factory=lambda: min(len(os.sched_getaffinity(0)), 8) - 1)
     data_dir: Path = setting("SCOREBOARD_DATA_DIR", Path, Path(".scoreboard"),
                              "embedded servers' data and the dev secret",
                              shown="./.scoreboard")

@@ -35,6 +35,7 @@ from ..obs import metrics
 from ..settings import Config
 from ..store.client import RedisClient, reraise_if_cancelling
 from .events import BoardsChanged, Change, Event, Refresh, Revoke
+from .fanout import Writers, socket_fd
 from .frames import merge_changes, message, text_frame
 from .listener import Listener
 
@@ -57,6 +58,7 @@ class Client:
     joined: bool = False  # has had its snapshot: broadcasts go to it from now on
     slot: int = 0  # its heartbeat slice
     heard: bool = True  # it sent something (a pong) since its last ping
+    fd: int = -1  # its socket, for the fan-out's threads (-1: through the transport only)
 
 
 @dataclass(eq=False)
@@ -94,6 +96,7 @@ class Hub:
         self._slots: list[set[Client]] = [set() for _ in range(HEARTBEAT_SLICES)]
         self._joined = 0
         self._heartbeat: asyncio.Task[None] | None = None
+        self.writers = Writers(config.ws_send_threads)
 
     # lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -113,6 +116,7 @@ class Hub:
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(task, 5)
         await self.close_all()
+        self.writers.close()
 
     async def close_all(self, code: int = WSCloseCode.GOING_AWAY) -> None:
         await asyncio.gather(*(self._close(c, code, b"server shutdown") for c in set(self.clients)),
@@ -125,7 +129,8 @@ class Hub:
     def add(self, ws: web.WebSocketResponse, user_id: str, jti: str,
             transport: asyncio.Transport | None, board: str = GLOBAL) -> Client:
         self._joined += 1
-        client = Client(ws, user_id, jti, transport, board, slot=self._joined % HEARTBEAT_SLICES)
+        client = Client(ws, user_id, jti, transport, board, slot=self._joined % HEARTBEAT_SLICES,
+                        fd=socket_fd(transport))
         self.feeds.setdefault(board, Feed())
         self.clients.add(client)
         self._per_user[user_id] += 1
@@ -177,7 +182,8 @@ class Hub:
         task.add_done_callback(self._tasks.discard)
 
     def send(self, client: Client, frame: bytes) -> None:
-        """Write one ready frame; drop the client if it has stopped reading."""
+        """Write one ready frame (or its rest); drop the client if it has stopped
+        reading."""
         tr = client.transport
         if tr is None or tr.is_closing():
             self.remove(client)
@@ -325,9 +331,8 @@ class Hub:
                                                      board_id, season))
         view.top10.remember(entries, now_ms())  # GET top10 here serves what was pushed
         before = self.sent
-        for client in list(self.clients):
-            if client.joined and client.board == board_id:
-                self.send(client, frame)
+        watchers = [c for c in self.clients if c.joined and c.board == board_id]
+        self.sent += self.writers.write(watchers, frame, self.send)
         metrics.WS_SENT.inc(self.sent - before)
         await view.top10.store(entries)
 

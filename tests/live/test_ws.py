@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from scoreboard import appkeys
 from scoreboard.auth.tokens import mint
+from scoreboard.live import fanout
 from scoreboard.players import users
 from scoreboard.players.moderation import Moderation
 from scoreboard.scoring.actions import Action
@@ -24,6 +25,16 @@ from scoreboard.testing.servers import RedisServer
 from tests.support import bearer, eventually, post_score
 
 WS = "/ws/leaderboard"
+
+
+@pytest.fixture(params=["loop", "threads"])
+def send_threads(request: Any, monkeypatch: pytest.MonkeyPatch) -> int:
+    """WS_SEND_THREADS for a test run twice: the loop's thread writing every socket,
+    and two more threads sharing the writes even for a few sockets."""
+    if request.param == "loop":
+        return 0
+    monkeypatch.setattr(fanout, "PARALLEL_MIN", 1)
+    return 2
 
 
 async def next_update(ws: Any, within: float = 5.0) -> dict[str, Any]:
@@ -116,8 +127,8 @@ async def test_burst_is_coalesced(make_client: Any, make_player: Any) -> None:
 
 
 async def test_stalled_reader_is_dropped_healthy_keeps_pace(make_client: Any, make_player: Any,
-                                                            pool: Any, redis: Redis) -> None:
-    client = await make_client(ws_send_buffer_kb=64)
+                                                            send_threads: int) -> None:
+    client = await make_client(ws_send_buffer_kb=64, ws_send_threads=send_threads)
     hub = client.app[appkeys.HUB]
     # big rows make each message about 20 KB, so a silent reader's buffers fill fast
     long_avatar = "https://cdn.example.com/" + "a" * 1900
@@ -275,11 +286,11 @@ async def test_snapshot_after_a_restart_the_client_repairs_by_itself(
         server.stop()
 
 
-async def test_watchers_joining_during_changes_never_go_back(make_client: Any,
-                                                             make_player: Any) -> None:
+async def test_watchers_joining_during_changes_never_go_back(make_client: Any, make_player: Any,
+                                                             send_threads: int) -> None:
     """A socket that connects while changes are being pushed gets its snapshot first and
     the changes after: its seq never goes back, and it ends on GET top10."""
-    client = await make_client(ws_coalesce_ms=0)
+    client = await make_client(ws_coalesce_ms=0, ws_send_threads=send_threads)
     players = [await make_player() for _ in range(12)]
 
     async def scores() -> None:
@@ -313,6 +324,31 @@ async def test_watchers_joining_during_changes_never_go_back(make_client: Any,
     for seqs, last in seen:
         assert seqs == sorted(seqs), seqs
         assert last == top
+
+
+async def test_many_watchers_get_every_change_whole_and_in_order(make_client: Any,
+                                                                 make_player: Any) -> None:
+    """More sockets than the loop's thread writes alone: the fan-out's threads write to
+    them, and each gets every broadcast, each a whole frame, in order."""
+    client = await make_client(ws_coalesce_ms=0, ws_send_threads=2, ws_max_per_user=200)
+    hub = client.app[appkeys.HUB]
+    players = [await make_player() for _ in range(3)]
+    sockets = [await client.ws_connect(f"{WS}?token={players[0][1]}")
+               for _ in range(fanout.PARALLEL_MIN + 16)]
+    for ws in sockets:
+        await next_update(ws)
+    for i in range(6):
+        await post_score(client, players[i % 3][1], 5 + i)
+        await eventually(hub.settled, what="the change pushed")
+    top = (await (await client.get("/api/v1/leaderboard/top10")).json())["data"]["leaderboard"]
+    for ws in sockets:
+        seqs, last = [], None
+        while last != top:
+            update = await next_update(ws)  # a torn frame fails the client's parser here
+            seqs.append(update["seq"])
+            last = update["data"]["leaderboard"]
+        assert seqs == sorted(set(seqs)) and seqs[-1] == 6, seqs
+        await ws.close()
 
 
 async def test_fan_out_between_two_apps(make_client: Any, make_player: Any) -> None:
