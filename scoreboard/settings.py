@@ -43,6 +43,13 @@ def setting(var: str, parse: Callable[[str], Any], default: Any, help: str, *,
     return field(default=default, metadata=meta)
 
 
+def _cores() -> int:
+    """The cores this process may run on (all of the machine's where that is unknown)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 # parsers ------------------------------------------------------------------------
 def _at_least(convert: Callable[[str], Any], minimum: float, expected: str,
               maximum: float = float("inf")) -> Callable[[str], Any]:
@@ -196,7 +203,7 @@ class Config:
     ws_send_threads: int = setting(
         "WS_SEND_THREADS", integer(0, 64), None,
         "threads besides the event loop's that write a broadcast to its sockets",
-        shown="cores - 1, at most 7", factory=lambda: min(len(os.sched_getaffinity(0)), 8) - 1)
+        shown="cores - 1, at most 7", factory=lambda: min(_cores(), 8) - 1)
     data_dir: Path = setting("SCOREBOARD_DATA_DIR", Path, Path(".scoreboard"),
                              "embedded servers' data and the dev secret",
                              shown="./.scoreboard")
