@@ -10,6 +10,8 @@ import sys
 from dataclasses import MISSING
 from pathlib import Path
 
+import pytest
+
 from scoreboard.settings import Config, declared, from_env, help_text
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -63,7 +65,7 @@ def test_shown_defaults_are_the_real_defaults() -> None:
             assert s.shown_default == str(value), s.var
 
 
-def test_send_threads_default_to_the_cores_but_one(monkeypatch) -> None:
+def test_send_threads_default_to_the_cores_but_one(monkeypatch: pytest.MonkeyPatch) -> None:
     for cores, threads in ((1, 0), (2, 1), (4, 3), (8, 7), (64, 7)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
         assert Config().ws_send_threads == threads
