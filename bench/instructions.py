@@ -38,7 +38,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.common import HELLO_BODY, ROOT, SECRET, backing_servers, ensure_tool, service
+from bench.common import (
+    HELLO_BODY,
+    ROOT,
+    SECRET,
+    backing_servers,
+    ensure_tool,
+    service,
+    wait_until,
+)
 
 KINDS = {  # name: (app, path, layer on)
     "hello world": ("hello", "/", True),
@@ -168,6 +176,18 @@ def _fill(url: str, tokens: list[str]) -> None:
                                               "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             assert resp.status == 200
+    # the hub stores each board's top 10 in its Redis cache as it pushes it: wait until
+    # the seed's and b1's both list every player (else the seed's cache can hold an
+    # early, shorter list, and the two kinds would answer bodies of different sizes)
+    rows = min(len(tokens), 10)
+    wait_until(lambda: all(len(_top10(url + path)) == rows for path in
+                           (KINDS["GET top10"][1], KINDS["board top10"][1])),
+               what="both top 10s filled")
+
+
+def _top10(url: str) -> list[Any]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return list(json.load(resp)["data"]["leaderboard"])
 
 
 def _per_request(out_dir: Path, requests: int) -> dict[str, float]:
