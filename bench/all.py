@@ -68,9 +68,13 @@ FIGURES = [
            2.0, True),
     Figure("update feeding 3 boards / feeding 1",
            _ratio("boards", "update, 3 boards", "update, 1 board"), 0.8, True),
+    Figure("update feeding 3 boards / hello world",
+           _ratio("boards", "update, 3 boards", "hello world"), 0.30, True),
     Figure("GET top10 / hello world", _ratio("reads", "GET top10", "hello world"), 0.70, True),
     Figure("board top10 / seed top10", _ratio("boards_reads", "top10, board b1", "top10, seed"),
            0.9, True),
+    Figure("board top10 / hello world", _ratio("boards_reads", "top10, board b1", "hello world"),
+           0.70, True),
     Figure("ws p99, 10,000 sockets", lambda r: _ws(r, "scoreboard hub", "p99_ms"), 150, False,
            " ms"),
     Figure("ws p99 / plain hub p99", lambda r: _ws(r, "scoreboard hub", "p99_ms")
