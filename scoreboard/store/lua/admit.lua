@@ -12,9 +12,8 @@ local version = ARGV[9]
 local boards = per_board(KEYS, 7, {'scores', 'member'}, ARGV, 9, {'operator', 'order'})
 
 if stale(k_version, version) then return {'STALE'} end
-local k = {profiles = k_profiles, banned = k_banned, revoked = k_revoked, rate = k_rate, idem = k_idem}
-local refusal, now = admit_update(k, uid, body, use_idem, limit, period_ms,
-  function() return exceeds_on(boards, uid, value, max_total) end)
+local refusal, now = admit_update(k_revoked, k_profiles, k_banned, k_rate, k_idem, uid, body,
+  use_idem, limit, period_ms, boards, value, max_total)
 if refusal then return refusal end
 if use_idem then
   redis.call('SET', k_idem, cjson.encode({h = body, p = 1}), 'EX', claim_ttl_s)

@@ -25,12 +25,12 @@ for _, b in ipairs(boards) do
     rank = rank or redis.call('ZREVRANK', b.scores, member)  -- once visible (unban)
     if rank + 1 <= top_n then
       changed = changed + 1
-      publish_event(channel, 'refresh', {board = b.board, season = tonumber(b.season),
-                                         seq = redis.call('INCR', b.boardseq)})
+      publish_event(channel, {kind = 'refresh', board = b.board, season = tonumber(b.season),
+                              seq = redis.call('INCR', b.boardseq)})
     end
   end
 end
 if action == 'ban' then
-  publish_event(channel, 'revoke', {user_id = uid})
+  publish_event(channel, {kind = 'revoke', user_id = uid})
 end
 return changed

@@ -7,7 +7,8 @@ local TIE_BASE = 999999999999999
 
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local us = t[2] + 0  -- arithmetic reads the digits: no call into C (tonumber, math.floor)
+  return t[1] * 1000 + (us - us % 1000) / 1000
 end
 
 -- cjson and tostring print numbers with 14 digits; totals need all of theirs.
@@ -39,30 +40,34 @@ local function check_idem(k_idem, body)
   return reply
 end
 
--- The reply of an applied update: {status, now, n, then for each of n boards: previous
--- score, new score, previous rank (-1: unranked), rank, board sequence}; with an
--- Idempotency-Key it is recorded for replays (check_idem).
+-- The reply of an applied update: `r` is {'OK', now, n, then for each of n boards:
+-- previous score, new score, previous rank (-1: unranked), rank, board sequence}, the
+-- numbers as Lua numbers (integer replies: exact, as every one is below 2^53). With an
+-- Idempotency-Key it is recorded for replays (check_idem), as text: cjson prints 14 digits.
+-- (Loops here and below count instead of calling ipairs: in Redis's Lua a call into C
+-- costs about as much as a redis.call.)
 local function score_reply(k_idem, use_idem, body, ttl_s, r)
-  local saved = {}
-  for i, v in ipairs(r) do saved[i] = int_str(v) end
   if use_idem then
+    local saved = {}
+    for i = 2, #r do saved[i - 1] = int_str(r[i]) end
     redis.call('SET', k_idem, cjson.encode({h = body, r = saved}), 'EX', ttl_s)
   end
-  local reply = {'OK'}
-  for _, v in ipairs(saved) do reply[#reply + 1] = v end
-  return reply
+  return r
 end
 
 -- GCRA: at most `limit` admissions per `period` ms, spread or in one burst.
--- Returns 0 when admitted, else the milliseconds to wait.
+-- Returns 0 when admitted, else the milliseconds to wait. The key lives until the
+-- theoretical arrival time (PXAT: an absolute instant, which Redis also propagates as
+-- given, where PX is rewritten for replicas on every call).
 local function rate_limit(k_rate, limit, period, now)
   local interval = period / limit
-  local tat = tonumber(redis.call('GET', k_rate) or now)
+  local raw = redis.call('GET', k_rate)
+  local tat = raw and tonumber(raw) or now
   if tat < now then tat = now end
   local new_tat = tat + interval
   local allow_at = new_tat - period
   if allow_at > now then return math.ceil(allow_at - now) end
-  redis.call('SET', k_rate, string.format('%d', new_tat), 'PX', math.max(1, math.ceil(new_tat - now)))
+  redis.call('SET', k_rate, string.format('%d', new_tat), 'PXAT', math.ceil(new_tat))
   return 0
 end
 
@@ -74,34 +79,17 @@ local function rate_refund(k_rate, limit, period)
   end
 end
 
--- The checks every update passes, in order: session and player, Idempotency-Key,
--- the totals' ceiling (`exceeds()`), the rate. Returns a reply to give at once, or
--- nil and the time.
--- k: {profiles, banned, revoked, rate, idem}
-local function admit_update(k, uid, body, use_idem, limit, period, exceeds)
-  local status = check_player(k.revoked, k.profiles, k.banned, uid)
-  if status then return {status} end
-  if use_idem then
-    local reply = check_idem(k.idem, body)
-    if reply then return reply end
-  end
-  if exceeds() then return {'SCORE_LIMIT_EXCEEDED'} end
-  local now = now_ms()
-  local wait = rate_limit(k.rate, limit, period, now)
-  if wait > 0 then return {'RATE_LIMITED', wait} end
-  return nil, now
-end
-
 -- Boards. A script that works on several boards takes a fixed head of KEYS and ARGV,
 -- then one group per board; per_board reads the groups into tables by name.
 local function per_board(keys, key_head, key_names, argv, arg_head, arg_names)
   local boards = {}
-  local n = (#keys - key_head) / #key_names
-  for i = 1, n do
-    local b = {}
-    for j, name in ipairs(key_names) do b[name] = keys[key_head + (i - 1) * #key_names + j] end
-    for j, name in ipairs(arg_names) do b[name] = argv[arg_head + (i - 1) * #arg_names + j] end
-    b.sign = (b.order == 'asc') and -1 or 1
+  local nk, na = #key_names, #arg_names
+  for i = 1, (#keys - key_head) / nk do
+    local b = {sign = 1}
+    local kb, ab = key_head + (i - 1) * nk, arg_head + (i - 1) * na
+    for j = 1, nk do b[key_names[j]] = keys[kb + j] end
+    for j = 1, na do b[arg_names[j]] = argv[ab + j] end
+    if b.order == 'asc' then b.sign = -1 end
     boards[i] = b
   end
   return boards
@@ -138,12 +126,31 @@ end
 -- Would `value` take an incr board past the ceiling? (best/latest scores are capped by
 -- the action's maximum, far below it.)
 local function exceeds_on(boards, uid, value, max_total)
-  for _, b in ipairs(boards) do
+  for i = 1, #boards do
+    local b = boards[i]
     if b.operator == 'incr' and (shown_score(b, uid) or 0) + value > max_total then
       return true
     end
   end
   return false
+end
+
+-- The checks every update passes, in order: session and player, Idempotency-Key,
+-- the totals' ceiling on the boards (exceeds_on, below), the rate. Returns a reply to
+-- give at once, or nil and the time.
+local function admit_update(k_revoked, k_profiles, k_banned, k_rate, k_idem, uid, body,
+                            use_idem, limit, period, boards, value, max_total)
+  local status = check_player(k_revoked, k_profiles, k_banned, uid)
+  if status then return {status} end
+  if use_idem then
+    local reply = check_idem(k_idem, body)
+    if reply then return reply end
+  end
+  if exceeds_on(boards, uid, value, max_total) then return {'SCORE_LIMIT_EXCEEDED'} end
+  local now = now_ms()
+  local wait = rate_limit(k_rate, limit, period, now)
+  if wait > 0 then return {'RATE_LIMITED', wait} end
+  return nil, now
 end
 
 -- Moves the player to `total` reached at board sequence `seq`.
@@ -168,26 +175,27 @@ local function apply_total(k_scores, k_member, uid, total, seq, known, known_sco
 end
 
 -- Pub/Sub messages: a JSON object whose `kind` is change, refresh or revoke
--- (live/events.py decodes them; it holds the same vocabulary).
-local function publish_event(channel, kind, fields)
-  fields.kind = kind
+-- (live/events.py decodes them; it holds the same vocabulary). The callers build
+-- `fields` with its kind: one table, sized once.
+local function publish_event(channel, fields)
   redis.call('PUBLISH', channel, cjson.encode(fields))
 end
 
 -- A change of a board's top 10: bump that board's sequence and tell every process.
-local function announce(b, channel, top_n, uid, prev_rank, rank, score, now)
+-- `now_s`: the time as text.
+local function announce(b, channel, top_n, uid, prev_rank, rank, score, now_s)
   if rank > top_n then return 0 end
   local board = redis.call('INCR', b.boardseq)
-  publish_event(channel, 'change', {
-    board = b.board, season = tonumber(b.season), seq = board, user_id = uid,
-    previous_rank = prev_rank, rank = rank, score = int_str(score), t = int_str(now),
+  publish_event(channel, {
+    kind = 'change', board = b.board, season = tonumber(b.season), seq = board,
+    user_id = uid, previous_rank = prev_rank, rank = rank, score = int_str(score), t = now_s,
   })
   return board
 end
 
 -- Applies `value` to board b at tie sequence `seq`; appends to `out` what the reply
 -- says of the board (previous and new score, previous rank, rank, board sequence).
-local function update_board(b, uid, value, seq, now, channel, top_n, out)
+local function update_board(b, uid, value, seq, now_s, channel, top_n, out)
   local current = shown_score(b, uid)
   local target = next_score(b, current, value)
   local prev_score, prev_rank, rank, board
@@ -199,7 +207,7 @@ local function update_board(b, uid, value, seq, now, channel, top_n, out)
     prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, target * b.sign, seq,
                                               b.own, known_score)
     prev_score = prev_score * b.sign
-    board = announce(b, channel, top_n, uid, prev_rank, rank, target, now)
+    board = announce(b, channel, top_n, uid, prev_rank, rank, target, now_s)
   end
   local n = #out
   out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = prev_score, target, prev_rank,
@@ -208,9 +216,11 @@ end
 
 -- The boards an event fed, for PostgreSQL: "id/season/operator/order,...".
 local function boards_field(boards)
-  local parts = {}
-  for i, b in ipairs(boards) do
-    parts[i] = b.board .. '/' .. b.season .. '/' .. b.operator .. '/' .. b.order
+  local field = ''
+  for i = 1, #boards do
+    local b = boards[i]
+    if i > 1 then field = field .. ',' end
+    field = field .. b.board .. '/' .. b.season .. '/' .. b.operator .. '/' .. b.order
   end
-  return table.concat(parts, ',')
+  return field
 end

@@ -14,5 +14,5 @@ if status then return {status} end
 local wait = rate_limit(k_rate, limit, period_ms, now_ms())
 if wait > 0 then return {'RATE_LIMITED', wait} end
 redis.call('SET', k_revoked, 1, 'PX', ttl_ms)
-publish_event(channel, 'revoke', {jti = jti})
+publish_event(channel, {kind = 'revoke', jti = jti})
 return {'OK'}

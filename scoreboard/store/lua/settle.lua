@@ -9,8 +9,9 @@ local uid, use_idem, idem_ttl_s, channel = ARGV[1], ARGV[2] == '1', tonumber(ARG
 local top_n, now, body = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local boards = per_board(KEYS, 1, {'scores', 'member', 'boardseq'}, ARGV, 7, {'board', 'season', 'operator', 'order', 'score', 'reached'})
 
-local out = {now, #boards}
-for _, b in ipairs(boards) do
+local out, now_s = {'OK', now, #boards}, int_str(now)
+for i = 1, #boards do
+  local b = boards[i]
   local score, reached = tonumber(b.score), tonumber(b.reached)
   local member = redis.call('HGET', b.member, uid)
   local current = shown_score(b, uid)
@@ -28,11 +29,13 @@ for _, b in ipairs(boards) do
   if newer then
     prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, score * b.sign, reached)
     prev_score = prev_score * b.sign
-    board = announce(b, channel, top_n, uid, prev_rank, rank, score, now)
+    board = announce(b, channel, top_n, uid, prev_rank, rank, score, now_s)
   else
     rank = redis.call('ZREVRANK', b.scores, member) + 1
     prev_rank = rank  -- the committed score is still what this update made
   end
-  for _, v in ipairs({prev_score, score, prev_rank, rank, board}) do out[#out + 1] = v end
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = prev_score, score, prev_rank,
+    rank, board
 end
 return score_reply(k_idem, use_idem, body, idem_ttl_s, out)
