@@ -7,7 +7,8 @@ each with its own baseline measured in the same run) and reads the figures they
 write to ``bench/results/``. The rate ratios are the benchmarks' own: the median of
 rounds in which the measure and its baseline ran back to back. The table shows
 every run's figure, the spread, the goal, and in how many runs it was met; it is
-printed and written to ``bench/results/all.md``.
+printed and written to ``bench/results/all.md``, and every run's raw figures to
+``bench/results/all.json``.
 """
 
 from __future__ import annotations
@@ -111,13 +112,20 @@ def one_run() -> dict[str, Any]:
     return results
 
 
+def _shown(fig: Figure, value: float) -> str:
+    """Two decimals, or three where two would round a miss onto its goal (0.298 is
+    not 0.30)."""
+    two = f"{value:.2f}"
+    return two if fig.met(float(two)) == fig.met(value) else f"{value:.3f}"
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     lines = ["| measure | " + " | ".join(f"run {i + 1}" for i in range(len(runs)))
              + " | spread | goal | met |",
              "|---|" + "---|" * len(runs) + "---|---|---|"]
     for fig in FIGURES:
         values = [fig.compute(r) for r in runs]
-        shown = [f"{v:.2f}{fig.unit}" for v in values]
+        shown = [f"{_shown(fig, v)}{fig.unit}" for v in values]
         goal, met = "-", "-"
         if fig.goal is not None:
             goal = f"{'>=' if fig.at_least else '<='} {fig.goal:g}{fig.unit}"
@@ -135,6 +143,8 @@ def main() -> None:
     out = table(runs)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "all.md").write_text(out + "\n")
+    # every run's figures as the benchmarks wrote them (the next run overwrites theirs)
+    (RESULTS / "all.json").write_text(json.dumps(runs, indent=1) + "\n")
     print("\n== all benchmarks, as shipped ==")
     print(out)
 

@@ -222,7 +222,7 @@ def print_ratio(what: str, ratios: list[float], goal: str) -> float:
     """The median of the rounds' ratios, with every round's beside it."""
     spread = ", ".join(f"{r:.2f}" for r in ratios)
     median = statistics.median(ratios)
-    print(f"{what:<32} median {median:.2f} (goal {goal}; rounds: {spread})")
+    print(f"{what:<32} median {median:.3f} (goal {goal}; rounds: {spread})")
     return median
 
 
