@@ -66,15 +66,17 @@ def served(handler: Handler, route: str) -> Handler:
     @functools.wraps(handler)
     async def serve(request: web.Request) -> web.StreamResponse:
         rid = request_id_for(request)
-        # aiohttp runs each request in a task of its own, on its own copy of the context:
-        # the id ends with the task, nothing to reset
-        REQUEST_ID.set(rid)
         start = time.perf_counter()
         try:
             response = fast(request) if fast is not None else None
             if response is None:
+                # for the handler's log lines. aiohttp runs each request in a task of its
+                # own, on its own copy of the context: the id ends with the task, nothing
+                # to reset. A fast path logs nothing, so its answer skips the set.
+                REQUEST_ID.set(rid)
                 response = await handler(request)
         except Exception as exc:  # the envelope for whatever the handler raised
+            REQUEST_ID.set(rid)
             response = _error_response(request, exc)
         elapsed = time.perf_counter() - start
         status = response.status

@@ -22,16 +22,17 @@ X_REQUEST_ID = istr("X-Request-Id")
 
 
 _PREFIX = uuid.uuid4().hex[:8]
-_COUNTER = itertools.count(1)
+# the prefix, "-", the counter in hex: each formatted by C code, no Python call per id
+_IDS = map(f"{_PREFIX}-%x".__mod__, itertools.count(1))
 
 
 def request_id_for(request: web.BaseRequest) -> str:
     """The caller's X-Request-Id when it is sane, else a new one: a per-process random
     prefix and a counter (unique, and cheaper than a uuid4 per request)."""
-    given = request.headers.get(X_REQUEST_ID, "")
-    if 0 < len(given) <= 64 and given.isascii() and given.isprintable():
+    given = request.headers.get(X_REQUEST_ID)
+    if given is not None and 0 < len(given) <= 64 and given.isascii() and given.isprintable():
         return given
-    return f"{_PREFIX}-{next(_COUNTER):x}"
+    return next(_IDS)
 
 
 # A token never reaches a log line, whoever writes it (aiohttp quotes whole request

@@ -4,6 +4,7 @@ falls through to the handler, and what it raises becomes the envelope."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -59,3 +60,39 @@ async def test_what_it_raises_becomes_the_envelope(aiohttp_client: Any) -> None:
     assert resp.status == 404 and ran == []
     body = await resp.json()
     assert body["success"] is False and body["error"]["message"] == "no such thing"
+
+
+async def test_the_handler_and_an_error_line_know_the_request_id(aiohttp_client: Any) -> None:
+    """A fast path's answer skips setting the id for log lines (it logs nothing); the
+    handler it falls through to, and the line of an error it raises, still have it."""
+    from scoreboard.obs.logs import REQUEST_ID
+
+    def answer(request: web.Request) -> None:
+        if request.path == "/thing":
+            raise RuntimeError("broken")
+        return None
+
+    ids: list[str] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            ids.append(REQUEST_ID.get())
+
+    @fast_path(answer)
+    async def handler(request: web.Request) -> web.Response:
+        ids.append(REQUEST_ID.get())
+        return web.json_response({})
+
+    app = web.Application()
+    add(app, "GET", "/thing", handler)
+    add(app, "GET", "/other", handler)
+    client = await aiohttp_client(app)
+    seen, layer_log = Seen(), logging.getLogger("scoreboard.api.middleware")
+    layer_log.addHandler(seen)
+    try:
+        assert (await client.get("/other", headers={"X-Request-Id": "game-1"})).status == 200
+        resp = await client.get("/thing", headers={"X-Request-Id": "game-2"})
+    finally:
+        layer_log.removeHandler(seen)
+    assert resp.status == 500
+    assert ids == ["game-1", "game-2"]

@@ -95,12 +95,20 @@ async def get_board(request: web.Request) -> web.Response:
 
 def top10_now(request: web.Request) -> web.Response | None:
     """A live board's top 10 from this process's memo, or None when that needs an
-    await (a board not cached here, a past season, no fresh memo)."""
-    view = _cached_view(request)
-    if view is None:
+    await (a board not cached here, a query string such as a past season, no fresh
+    memo). ``_cached_view`` and ``_live_top10`` written out: the hot read of a board."""
+    if request.rel_url.raw_query_string:
         return None
+    app = request.app
+    board = app[BOARDS].by_id.get(request.match_info["board"])
+    if board is None:
+        return None
+    view = app[VIEWS].of(board)
     cached = view.top10.memo.get()
-    return None if cached is None else _live_top10(request, view, cached)
+    if cached is None:
+        return None
+    return leaderboard.top10_response(request, cached, b"" if board.id != GLOBAL else
+                                      b',"board":"global","season":%d' % board.season)
 
 
 @fast_path(top10_now)
