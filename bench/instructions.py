@@ -10,8 +10,11 @@ of GET requests through an in-memory transport: no kernel, no wrk, no other proc
 on the clock. Callgrind counts only while it is switched on, around ``N`` and then
 ``2N`` requests of each kind; the difference over ``N`` is the cost of one request
 with the switching left out. Kinds: hello world, the seed's top 10, a board's top
-10 (a board fed by the same action as `global` and one other), and both top 10s
-with the layer in front of every handler taken off (what that layer costs).
+10 (a board fed by the same action as `global` and one other; live when the
+process started, so read through a path of its own, api/shortcuts.py), the same
+board read through the template's route (as a board created after the process
+started is, by a second app built without those paths), and both top 10s with the
+layer in front of every handler taken off (what that layer costs).
 
 What this does not count: the kernel's and the load tool's share of a request (the
 same calls for every kind, and about a third of the CPU under wrk), and cache
@@ -52,6 +55,9 @@ KINDS = {  # name: (app, path, layer on)
     "hello world": ("hello", "/", True),
     "GET top10": ("service", "/api/v1/leaderboard/top10", True),
     "board top10": ("service", "/api/v1/boards/b1/top10", True),
+    # b1 as a board created after the process started is read: through the template's
+    # route, without a path of its own (api/shortcuts.py)
+    "board top10, template": ("late", "/api/v1/boards/b1/top10", True),
     "GET top10, no layer": ("service", "/api/v1/leaderboard/top10", False),
     "board top10, no layer": ("service", "/api/v1/boards/b1/top10", False),
 }
@@ -118,6 +124,7 @@ async def _counted(requests: int) -> None:
     """Runs under callgrind: each kind's windows of N and 2N requests, one dump each."""
     from aiohttp import web
 
+    from scoreboard.api import shortcuts
     from scoreboard.api.guard import GuardedRunner
     from scoreboard.app import create_app
     from scoreboard.live import listener
@@ -128,10 +135,18 @@ async def _counted(requests: int) -> None:
     # Pub/Sub listener's poll; the heartbeat's is set by the caller): under callgrind
     # a window lasts seconds, and a run inside one would count as the requests' cost
     metrics.FLUSH_S = listener.POLL_S = 3600.0
+    def runner_of(app: web.Application) -> GuardedRunner:
+        return GuardedRunner(app, max_connections=1000, read_timeout_s=30,
+                             handle_signals=False, access_log_class=logs.AccessLogger,
+                             auto_decompress=False)
+
     app = create_app(from_env(), scheduler=False)
-    runner = GuardedRunner(app, max_connections=1000, read_timeout_s=30, handle_signals=False,
-                           access_log_class=logs.AccessLogger, auto_decompress=False)
+    runner = runner_of(app)
     await runner.setup()
+    late_app = create_app(from_env(), scheduler=False)
+    shortcuts.MAX_BOARDS = 0  # as if every board had been created after it started
+    late = runner_of(late_app)
+    await late.setup()
 
     async def hello(request: web.Request) -> web.Response:
         return web.Response(body=HELLO_BODY, content_type="application/json")
@@ -142,15 +157,16 @@ async def _counted(requests: int) -> None:
     await hello_runner.setup()
     # the layer's wrapper keeps the handler it wraps (functools.wraps); a route's handler
     # has no public setter, so the bench swaps it on aiohttp's route object
+    top10s = (KINDS["GET top10"][1], "/api/v1/boards/{board}/top10", KINDS["board top10"][1])
     routes = [route for resource in app.router.resources() for route in resource
-              if resource.canonical in (KINDS["GET top10"][1], "/api/v1/boards/{board}/top10")]
+              if resource.canonical in top10s]
     served = {route: route.handler for route in routes}
     try:
         for name, (which, path, layer) in KINDS.items():
             for route in routes:
                 route._handler = (  # type: ignore[attr-defined]
                     served[route] if layer else served[route].__wrapped__)  # type: ignore[attr-defined]
-            server = hello_runner.server if which == "hello" else runner.server
+            server = {"hello": hello_runner, "service": runner, "late": late}[which].server
             await _requests(server, path, 300)  # warm: memo filled, caches and code hot
             for n in (requests, 2 * requests):
                 gc.collect()  # a full collection lands in no window by chance
@@ -164,6 +180,7 @@ async def _counted(requests: int) -> None:
         for route in routes:
             route._handler = served[route]  # type: ignore[attr-defined]
         await runner.cleanup()
+        await late.cleanup()
         await hello_runner.cleanup()
 
 
@@ -251,6 +268,7 @@ def _report(per: dict[str, float]) -> None:
     ratios = {
         "hello world / GET top10": hello / per["GET top10"],
         "GET top10 / board top10": per["GET top10"] / per["board top10"],
+        "GET top10 / board top10, template": per["GET top10"] / per["board top10, template"],
         "layer share of GET top10": 1 - per["GET top10, no layer"] / per["GET top10"],
         "layer share of board top10": 1 - per["board top10, no layer"] / per["board top10"],
     }

@@ -30,6 +30,7 @@ from ..obs.logs import (
 )
 from ..store.client import OUTAGE
 from . import envelope
+from .shortcuts import BoardPath
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ async def unmatched(request: web.Request) -> web.StreamResponse:
     """404, or 405 with ``Allow`` when another route has this path for other methods."""
     allowed: set[str] = set()
     for resource in request.app.router.resources():
-        if resource.canonical != metrics.UNMATCHED_CANONICAL:
+        # a board's own path is a shortcut to a template's routes, tried there too
+        if (resource.canonical != metrics.UNMATCHED_CANONICAL
+                and not isinstance(resource, BoardPath)):
             _, methods = await resource.resolve(request)
             allowed |= methods
     if allowed:

@@ -15,6 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .. import __version__
 from . import docs, responses
+from .shortcuts import BoardPath
 
 
 def paths(routes: Iterable[web.AbstractRoute]) -> dict[str, dict[str, Any]]:
@@ -22,7 +23,8 @@ def paths(routes: Iterable[web.AbstractRoute]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for route in routes:
         spec = getattr(route.handler, docs.OPERATION, None)
-        if spec is None or route.method == "HEAD" or route.resource is None:
+        if (spec is None or route.method == "HEAD" or route.resource is None
+                or isinstance(route.resource, BoardPath)):  # documented under its template
             continue
         out.setdefault(route.resource.canonical, {})[route.method.lower()] = spec
     return out

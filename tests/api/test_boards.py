@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
@@ -333,3 +334,46 @@ async def test_demo_boards(make_client: Any) -> None:
         ("laps", "asc", "best", None)]
     daily = (await get(client, "/api/v1/boards/daily"))["data"]
     assert daily["next_reset_at"].endswith("T00:00:00+00:00")  # the page counts down to it
+
+
+async def test_a_board_live_at_start_is_read_through_its_own_path(
+        make_client: Any, admin_token: str, make_player: Any) -> None:
+    """api/shortcuts.py: a process started after a board exists finds that board's top
+    10 by its own path; it answers what the template's route answers, is counted under
+    the template, and says 404 once the board is retired by another process."""
+    from scoreboard.api.shortcuts import BoardPath
+    from scoreboard.obs import metrics
+
+    one = await make_client(actions=ACTIONS)
+    await create(one, admin_token, id="kills", title="Kills", actions=["kill"])
+    players = [await make_player() for _ in range(3)]
+    for i, (_, token) in enumerate(players):
+        await post_to(one, token, "kills", 10 * (i + 1), "kill")
+    two = await make_client(actions=ACTIONS)  # started with `kills` live
+    path = "/api/v1/boards/kills/top10"
+    shortcut = [r for r in two.app.router.resources() if isinstance(r, BoardPath)]
+    assert sorted(r.canonical for r in shortcut) == ["/api/v1/boards/global/top10", path]
+    assert not any(isinstance(r, BoardPath) for r in one.app.router.resources()
+                   if r.canonical == path)  # `one` started before it: the template
+
+    async def same_top10() -> bool:
+        a, b = [dict((await get(c, path))["data"]) for c in (one, two)]
+        a.pop("last_updated"), b.pop("last_updated")  # when each process's copy was built
+        return bool(a["leaderboard"] and a == b)
+
+    await eventually(same_top10, what="both processes' top 10 of kills")
+    assert [e["score"] for e in (await get(two, path))["data"]["leaderboard"]] == [30, 20, 10]
+    resolved = await two.app.router.resolve(make_mocked_request("GET", path, app=two.app))
+    assert isinstance(resolved.route.resource, BoardPath) and resolved["board"] == "kills"
+    row = ("GET", "/api/v1/boards/{board}/top10", 200)
+    counted = metrics.TALLY._rows.get(row, [0])[0]
+    await get(two, path)
+    assert metrics.TALLY._rows[row][0] == counted + 1
+    resp = await one.delete("/api/v1/admin/boards/kills", headers=bearer(admin_token))
+    assert resp.status == 200
+
+    async def gone() -> bool:  # once `two` has heard of it (Pub/Sub), through its path
+        resp = await two.get(path)
+        return resp.status == 404 and (await resp.json())["error"]["code"] == "NOT_FOUND"
+
+    await eventually(gone, what="the retired board's own path answering 404")

@@ -14,6 +14,7 @@ from openapi_spec_validator import validate
 
 from scoreboard import appkeys
 from scoreboard.api import openapi
+from scoreboard.api.shortcuts import BoardPath
 from scoreboard.app import create_app
 from scoreboard.auth.tokens import mint
 from scoreboard.players import users
@@ -32,13 +33,18 @@ def test_document_is_valid_openapi_3() -> None:
 
 
 async def test_document_matches_live_routes(client: Any) -> None:
-    live = set()
+    live, shortcuts = set(), set()
     for route in client.app.router.routes():
         info = route.get_info()
         path = info.get("path") or info.get("formatter")
         if route.method in ("HEAD", "*") or path is None or path.startswith("/static"):
             continue
+        if isinstance(route.resource, BoardPath):  # a live board's own path to a template
+            shortcuts.add((route.method.lower(), route.resource.template))
+            continue
         live.add((route.method.lower(), path))
+    assert shortcuts == {("get", "/api/v1/boards/{board}/top10")}  # `global`'s, at least
+    assert shortcuts <= live
     paths = openapi.paths(client.app.router.routes())  # the routes whose views say what they do
     documented = {(method, path) for path, ops in paths.items() for method in ops}
     assert live == documented

@@ -3,6 +3,8 @@ regex matcher for the same templates: the same paths match, with the same values
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
@@ -10,7 +12,10 @@ from aiohttp.web_urldispatcher import DynamicResource
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scoreboard.api.middleware import unmatched
 from scoreboard.api.routes import SegmentResource, setup_routes
+from scoreboard.api.shortcuts import BoardPath, add_board_paths
+from scoreboard.obs.metrics import UNMATCHED_CANONICAL
 
 TEMPLATES = ["/api/v1/boards/{board}/top10", "/api/v1/boards/{board}",
              "/api/v1/admin/users/{id}/ban", "/api/v1/boards/{board}/users"]
@@ -63,3 +68,33 @@ async def test_the_service_routes_resolve_through_it() -> None:
     info = await app.router.resolve(request)
     assert info.route.resource is resources["/api/v1/boards/{board}/top10"]
     assert info["board"] == "b/1"
+
+
+async def test_a_boards_own_path_resolves_as_its_template_would() -> None:
+    """api/shortcuts.py: a board's own path is found first and gives the template's
+    handlers the same match; any other board, and any other method, resolve as before."""
+    app = web.Application()
+    setup_routes(app)
+    assert add_board_paths(app, ["b1", "global", "a/b", ""]) == 2  # no path for the odd ids
+    app.router.freeze()
+    assert add_board_paths(app, ["b2"]) == 0  # a started app takes no routes
+    template = next(r for r in app.router.resources()
+                    if r.canonical == "/api/v1/boards/{board}/top10")
+
+    async def resolve(method: str, path: str) -> Any:
+        return await app.router.resolve(make_mocked_request(method, path, app=app))
+
+    own = await resolve("GET", "/api/v1/boards/b1/top10")
+    assert type(own.route.resource) is BoardPath and dict(own) == {"board": "b1"}
+    assert own.route.handler is next(r.handler for r in template if r.method == "GET")
+    assert type((await resolve("HEAD", "/api/v1/boards/b1/top10")).route.resource) is BoardPath
+    other = await resolve("GET", "/api/v1/boards/b2/top10")
+    assert other.route.resource is template and dict(other) == {"board": "b2"}
+    for board in ("b1", "b2"):  # the same 405 for a board with a path and one without
+        path = f"/api/v1/boards/{board}/top10"
+        assert (await resolve("POST", path)).route.resource.canonical == UNMATCHED_CANONICAL
+        with pytest.raises(web.HTTPMethodNotAllowed) as refused:
+            await unmatched(make_mocked_request("POST", path, app=app))
+        assert refused.value.allowed_methods == {"GET", "HEAD"}
+    assert type((await resolve("GET", "/api/v1/boards/b1/top10/")).route.resource) \
+        is not BoardPath
