@@ -135,6 +135,7 @@ async def _counted(requests: int) -> None:
     # Pub/Sub listener's poll; the heartbeat's is set by the caller): under callgrind
     # a window lasts seconds, and a run inside one would count as the requests' cost
     metrics.FLUSH_S = listener.POLL_S = 3600.0
+
     def runner_of(app: web.Application) -> GuardedRunner:
         return GuardedRunner(app, max_connections=1000, read_timeout_s=30,
                              handle_signals=False, access_log_class=logs.AccessLogger,
