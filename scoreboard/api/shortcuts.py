@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.web_urldispatcher import PlainResource
 
+from ..board.definitions import ID_PATTERN
+
 TEMPLATES = ("/api/v1/boards/{board}/top10",)  # the reads worth a path per board
 MAX_BOARDS = 1000  # the first this many live boards by id get one
 
@@ -41,17 +43,16 @@ class BoardPath(PlainResource):
 
 def add_board_paths(app: web.Application, board_ids: Iterable[str]) -> int:
     """A ``BoardPath`` per template for each of ``board_ids`` (the first
-    ``MAX_BOARDS`` by id) that can be a path; the number added. Nothing once
+    ``MAX_BOARDS`` by id) that is a well-formed id; the number added. Nothing once
     the router is frozen."""
     router = app.router
     if router.frozen:
         return 0
+    ids = [b for b in sorted(board_ids)[:MAX_BOARDS] if ID_PATTERN.match(b)]
     added = 0
     for template in TEMPLATES:
         general = next(r for r in router.resources() if r.canonical == template)
-        for board_id in sorted(board_ids)[:MAX_BOARDS]:
-            if not board_id or "/" in board_id or "{" in board_id or "}" in board_id:
-                continue
+        for board_id in ids:
             resource = BoardPath(template, board_id)
             router.register_resource(resource)
             for route in general:

@@ -14,6 +14,8 @@ from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
+from scoreboard.api.shortcuts import BoardPath
+from scoreboard.obs import metrics
 from scoreboard.scoring.actions import Action
 from tests.support import bearer, eventually, post_score
 
@@ -341,9 +343,6 @@ async def test_a_board_live_at_start_is_read_through_its_own_path(
     """api/shortcuts.py: a process started after a board exists finds that board's top
     10 by its own path; it answers what the template's route answers, is counted under
     the template, and says 404 once the board is retired by another process."""
-    from scoreboard.api.shortcuts import BoardPath
-    from scoreboard.obs import metrics
-
     one = await make_client(actions=ACTIONS)
     await create(one, admin_token, id="kills", title="Kills", actions=["kill"])
     players = [await make_player() for _ in range(3)]

@@ -13,6 +13,7 @@ from scoreboard import errors
 from scoreboard.api.middleware import fast_path
 from scoreboard.api.routes import add
 from scoreboard.obs import metrics
+from scoreboard.obs.logs import REQUEST_ID
 
 
 def _app(answer: Any, ran: list[str]) -> web.Application:
@@ -65,8 +66,6 @@ async def test_what_it_raises_becomes_the_envelope(aiohttp_client: Any) -> None:
 async def test_the_handler_and_an_error_line_know_the_request_id(aiohttp_client: Any) -> None:
     """A fast path's answer skips setting the id for log lines (it logs nothing); the
     handler it falls through to, and the line of an error it raises, still have it."""
-    from scoreboard.obs.logs import REQUEST_ID
-
     def answer(request: web.Request) -> None:
         if request.path == "/thing":
             raise RuntimeError("broken")
