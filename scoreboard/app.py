@@ -140,8 +140,11 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     app[keys.VIEWS] = Views(redis, app.get(keys.AUTOPIPE), ttl_s=config.cache_ttl_s,
                             memo_age_s=config.cache_refresh_interval_s,
                             seed=View(boards.global_board, app[keys.READER], app[keys.TOP10]))
-    app[keys.BOARD_ADMIN] = BoardAdmin(app[keys.PG], redis, boards, config.actions)
-    app[keys.HISTORY] = History(app[keys.PG])
+    app[keys.BOARD_ADMIN] = BoardAdmin(app[keys.PG], redis, boards, config.actions,
+                                       boards_max=config.boards_max)
+    app[keys.HISTORY] = History(app[keys.PG], redis, app.get(keys.AUTOPIPE),
+                                timeout_s=config.request_timeout_s,
+                                slots=max(1, config.pg_pool_size // 2))
     app[keys.SEASONS] = Seasons(app[keys.PG], redis, boards,
                                 batch=config.persist_mode == "batch")
     app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],

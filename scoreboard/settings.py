@@ -6,6 +6,7 @@ README's table (checked by a test) are all built from these declarations.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
@@ -224,6 +225,8 @@ class Config:
         "REDIS_WAIT_REPLICAS", integer(0, 16), None,
         "an update is answered 200 only once this many replicas have it (WAIT), else 503",
         shown="1 with REDIS_SENTINELS, else 0")
+    boards_max: int = setting("BOARDS_MAX", integer(1, 100_000), 1000,
+                              "live boards at most, `global` included")
     request_timeout_s: float = setting(
         "REQUEST_TIMEOUT_S", number(0.1), 2.0,
         "Redis command timeout (a request fails with 503 after it)")
@@ -314,12 +317,22 @@ def describe_redis(config: Config) -> str | None:
     return mask_url(config.redis_url)
 
 
+_SECRET_PARAMS = re.compile(r"([?&](?:password|sslpassword|pass)=)[^&#]*", re.IGNORECASE)
+
+
 def mask_url(raw: str | None) -> str | None:
-    """Hide the password in a DSN for logs: ``redis://u:secret@h`` -> ``redis://u:***@h``."""
-    if not raw or "@" not in raw or "://" not in raw:
+    """Hide the passwords in a DSN for logs: ``redis://u:secret@h`` -> ``redis://u:***@h``,
+    ``postgresql://u@h/db?password=secret`` -> ``...?password=***``."""
+    if not raw:
         return raw
-    scheme, rest = raw.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
+    masked = _SECRET_PARAMS.sub(r"\1***", raw)
+    if "@" not in masked or "://" not in masked:
+        return masked
+    scheme, rest = masked.split("://", 1)
+    head, query_sep, query = rest.partition("?")
+    if "@" not in head:
+        return masked
+    creds, host = head.rsplit("@", 1)
     if ":" in creds:
         creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}://{creds}@{host}"
+    return f"{scheme}://{creds}@{host}{query_sep}{query}"

@@ -25,7 +25,8 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
     err: dict[str, Any] = {"code": code, "message": message}
     if fields:
         err["fields"] = fields
-    return orjson.dumps({"success": False, "error": err})  # the seed's error shape, exactly
+    # the seed's error shape, exactly; a list's errors are keyed by position (ints)
+    return orjson.dumps({"success": False, "error": err}, option=orjson.OPT_NON_STR_KEYS)
 
 
 def error(status: int, code: str, message: str, *, fields: dict[str, Any] | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -56,6 +57,20 @@ class CreateUserSchema(Schema):
                             validate=validate.Length(max=2000))
 
 
+_UNPRINTABLE = frozenset(("Cc", "Cs", "Zl", "Zp"))  # controls, lone surrogates, line breaks
+
+
+def _printable(value: str) -> None:
+    """A title is text to show on one line: no control characters (NUL, escapes, tabs)."""
+    import unicodedata
+
+    if any(unicodedata.category(c) in _UNPRINTABLE for c in value):
+        raise ValidationError("Printable characters only (no control characters).")
+
+
+TITLE: list[Callable[[Any], Any]] = [validate.Length(min=1, max=100), _printable]
+
+
 def _cron(value: str | None) -> None:
     if value is None:
         return
@@ -91,7 +106,7 @@ _ACTIONS = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
 class BoardPatchSchema(Schema):
     """PATCH /api/v1/admin/boards/{id}: any of these."""
 
-    title = fields.String(validate=validate.Length(min=1, max=100))
+    title = fields.String(validate=TITLE)
     order = fields.String(validate=validate.OneOf(("desc", "asc")))
     operator = fields.String(validate=validate.OneOf(("incr", "best", "latest")))
     actions = _ACTIONS
@@ -103,7 +118,7 @@ class BoardSchema(BoardPatchSchema):
     """POST /api/v1/admin/boards: a new board's definition."""
 
     id = fields.String(required=True, validate=_board_id)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    title = fields.String(required=True, validate=TITLE)
     actions = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
                           required=True, validate=validate.Length(min=1, max=100))
     order = fields.String(load_default="desc", validate=validate.OneOf(("desc", "asc")))

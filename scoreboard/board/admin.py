@@ -5,39 +5,58 @@ the COMMIT: if Redis refuses, nothing changed; two admins changing one board
 reach Redis in the order they reach PostgreSQL. Each change bumps
 ``{lb}:boards:version`` (so every process's next write sees it) and tells every
 process on Pub/Sub.
+
+Limits (DESIGN "Limits"), checked under one advisory lock so two admins can't both
+take the last place: at most ``boards_max`` live boards, at most
+``BOARDS_PER_ACTION`` boards fed by one action, a schedule that fires within the
+next 366 days in the board's own zone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from .. import errors
 from ..live.events import encode_boards
+from ..persist.locks import LOCK_BOARDS, LOCK_SEASON
 from ..players.moderation import audit
 from ..store import keys
 from ..store.client import RedisClient
 from .definitions import GLOBAL, Board, from_row
 from .registry import Boards, store
+from .schedule import check_fires_soon
+
+BOARDS_MAX = 1000  # live boards, `global` included (BOARDS_MAX)
+BOARDS_PER_ACTION = 20  # boards fed by one action, `global` included
 
 _INSERT = """
 INSERT INTO boards (id, title, sort_order, operator, actions, reset, timezone)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (id) DO NOTHING
 RETURNING *"""
+_LIVE_COUNT = "SELECT count(*) FROM boards WHERE retired_at IS NULL AND id <> $1"
+# the actions of $1 that already feed BOARDS_PER_ACTION live boards other than $2
+_CROWDED = f"""
+SELECT a.action FROM unnest($1::text[]) AS a(action)
+JOIN boards b ON b.retired_at IS NULL AND b.id <> $2
+             AND (b.actions IS NULL OR a.action = ANY(b.actions))
+GROUP BY a.action HAVING count(*) >= {BOARDS_PER_ACTION} ORDER BY a.action"""
 _COLUMNS = {"title": "title", "order": "sort_order", "operator": "operator",
             "actions": "actions", "reset": "reset", "timezone": "timezone"}
 
 
 class BoardAdmin:
     def __init__(self, pool: asyncpg.Pool, redis: RedisClient, boards: Boards,
-                 catalogue: Collection[str]) -> None:
+                 catalogue: Collection[str], *, boards_max: int = BOARDS_MAX) -> None:
         self.pool = pool
         self.redis = redis
         self.boards = boards
         self.catalogue = catalogue
+        self.boards_max = boards_max
 
     def _check_actions(self, actions: list[str] | None) -> None:
         unknown = sorted(set(actions or ()) - set(self.catalogue))
@@ -45,14 +64,39 @@ class BoardAdmin:
             raise errors.ValidationFailed(fields={"actions": [
                 f"Not in the action catalogue: {', '.join(unknown)}."]})
 
-    async def _publish(self, board: Board, *, retired: bool = False) -> None:
-        await store(self.redis, board, retired=retired)
+    @staticmethod
+    def _check_schedule(reset: str | None, timezone: str) -> None:
+        if reset is None:
+            return
+        try:
+            check_fires_soon(reset, timezone, datetime.now(UTC))
+        except ValueError as exc:
+            raise errors.ValidationFailed(fields={"reset": [f"{str(exc).capitalize()}."]}) \
+                from None
+
+    async def _check_limits(self, conn: asyncpg.Connection, board_id: str,
+                            actions: list[str] | None, *, new: bool) -> None:
+        """409 when the board would pass a limit. Holds the boards' lock to the COMMIT."""
+        await conn.execute(LOCK_BOARDS)
+        if new and await conn.fetchval(_LIVE_COUNT, board_id) + 1 > self.boards_max:
+            raise errors.Conflict(f"At most {self.boards_max} live boards (BOARDS_MAX)")
+        fed = list(self.catalogue) if actions is None else actions
+        crowded = [r["action"] for r in await conn.fetch(_CROWDED, fed, board_id)]
+        if crowded:
+            raise errors.Conflict(f"At most {BOARDS_PER_ACTION} boards per action; already "
+                                  f"at it: {', '.join(crowded)}")
+
+    async def _publish(self, board: Board, *, retired: bool = False) -> str | None:
+        cut_id = await store(self.redis, board, retired=retired)
         # apart from the MULTI: the channel is not under {lb} (one slot in a cluster)
         await self.redis.publish(keys.CHANNEL, encode_boards(board.id))
+        return cut_id
 
     async def create(self, actor_id: str, data: dict[str, Any]) -> Board:
         self._check_actions(data["actions"])
+        self._check_schedule(data["reset"], data["timezone"])
         async with self.pool.acquire() as conn, conn.transaction():
+            await self._check_limits(conn, data["id"], data["actions"], new=True)
             row = await conn.fetchrow(_INSERT, data["id"], data["title"], data["order"],
                                       data["operator"], data["actions"], data["reset"],
                                       data["timezone"])
@@ -75,6 +119,8 @@ class BoardAdmin:
         if "actions" in data:
             self._check_actions(data["actions"])
         async with self.pool.acquire() as conn, conn.transaction():
+            if "actions" in data:
+                await self._check_limits(conn, board_id, data["actions"], new=False)
             row = await conn.fetchrow(
                 "SELECT * FROM boards WHERE id = $1 AND retired_at IS NULL FOR UPDATE", board_id)
             if row is None:
@@ -82,6 +128,12 @@ class BoardAdmin:
             board = from_row(row)
             if board_id == GLOBAL and data.get("reset") is not None:
                 raise errors.Conflict("`global` has no reset schedule")
+            if board_id == GLOBAL and any(f in data and data[f] != getattr(board, f)
+                                          for f in ("order", "operator")):
+                raise errors.Conflict("`global` is always desc and incr (the seed's board)")
+            if "reset" in data or "timezone" in data:
+                self._check_schedule(data.get("reset", board.reset),
+                                     data.get("timezone", board.timezone))
             rules = {f for f in ("order", "operator") if f in data and
                      data[f] != getattr(board, f)}
             if rules and (board.season > 1 or await self._has_scores(board)):
@@ -101,6 +153,8 @@ class BoardAdmin:
         if board_id == GLOBAL:
             raise errors.Conflict("`global` cannot be deleted")
         async with self.pool.acquire() as conn, conn.transaction():
+            # as a season's end: after the direct-mode commits under way (seasons.py)
+            await conn.execute(LOCK_SEASON, board_id)
             row = await conn.fetchrow(
                 "UPDATE boards SET retired_at = now() WHERE id = $1 AND retired_at IS NULL"
                 " RETURNING *", board_id)
@@ -108,6 +162,11 @@ class BoardAdmin:
                 raise errors.NotFound(f"No board {board_id!r}")
             board = from_row(row)
             await audit(conn, actor_id, "retire_board", None, {"board": board_id})
-            await self._publish(board, retired=True)
+            cut_id = await self._publish(board, retired=True)
+            # its last season ends here: archived like any other, so it stays readable
+            await conn.execute(
+                "INSERT INTO board_seasons (board_id, season, started_at, ended_at, cut_id)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", board_id, board.season,
+                row["season_started_at"], row["retired_at"], cut_id)
         await self.boards.load()
         return board

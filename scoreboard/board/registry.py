@@ -5,19 +5,27 @@ every script checks its caller against, and each process a cached view of it.
 takes the version its caller's view was read at and answers STALE when Redis has
 moved on; the caller reloads and tries again. So a board created, changed or retired
 by any process is obeyed by every other one from its next write on.
+
+A reload first reads the version alone and reads the definitions only when it moved;
+one reload is in flight per process, and a caller never returns on a read that
+started before it asked (so a caller told STALE sees the new version). Listeners
+(the hub) are told which boards changed: a process that missed a ``boards`` Pub/Sub
+message catches up at the next reload, at the latest at the once-a-second season
+check.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
 from .. import errors
 from ..store import keys
 from ..store.client import RedisClient, as_text
-from .definitions import GLOBAL, Board, decode, from_row
+from .definitions import GLOBAL, ID_PATTERN, Board, decode, from_row
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,14 @@ class Boards:
         self.version = -1
         self.by_id: dict[str, Board] = {}
         self._feeding: dict[str, list[Board]] = {}  # per action, for this version
+        self._raw: dict[str, bytes] = {}  # each definition as Redis holds it
+        self._flight: asyncio.Future[None] | None = None
+        self._flights = 0  # reads started so far; the one in flight is number _flights
+        self._listeners: list[Callable[[set[str]], None]] = []
+
+    def subscribe(self, listener: Callable[[set[str]], None]) -> None:
+        """``listener(ids)`` after each reload that changed, added or removed boards."""
+        self._listeners.append(listener)
 
     async def ensure(self) -> None:
         """A Redis without the definitions (new, or wiped) gets them from PostgreSQL.
@@ -46,16 +62,40 @@ class Boards:
         log.info("board definitions copied to Redis: %d", len(rows))
 
     async def load(self) -> None:
+        """Bring this process's view up to Redis's version (one GET when it has not
+        moved). Joins a read in flight only if that read started after this call."""
+        asked = self._flights
+        while True:
+            if self._flight is None or self._flight.done():
+                self._flights += 1
+                self._flight = asyncio.ensure_future(self._read())
+                self._flight.add_done_callback(_retrieved)
+            flight, number = self._flight, self._flights
+            await asyncio.shield(flight)
+            if number > asked:
+                return
+
+    async def _read(self) -> None:
+        version = int(await self.redis.get(keys.BOARDS_VERSION) or 0)
+        if version == self.version and self.by_id:
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(keys.BOARDS_VERSION)
             pipe.hgetall(keys.BOARDS)
             version, raw = await pipe.execute()
         if not raw:  # wiped under us: copy again, then read
             await self.ensure()
-            return await self.load()
-        self.by_id = {as_text(k): decode(v) for k, v in raw.items()}
+            return await self._read()
+        raw = {as_text(k): bytes(v) for k, v in raw.items()}
+        changed = {i for i in raw.keys() | self._raw.keys() if raw.get(i) != self._raw.get(i)}
+        self.by_id = {i: self.by_id[i] if i not in changed else decode(v)
+                      for i, v in raw.items()}
+        self._raw = raw
         self.version = int(version or 0)
         self._feeding = {}
+        if changed:
+            for listener in self._listeners:
+                listener(changed)
 
     def live(self) -> list[Board]:
         return sorted(self.by_id.values(), key=lambda b: b.id)
@@ -74,7 +114,7 @@ class Boards:
     async def get(self, board_id: str) -> Board:
         """A live board; one created by another process a moment ago is found too."""
         board = self.by_id.get(board_id)
-        if board is None:
+        if board is None and ID_PATTERN.fullmatch(board_id):  # a malformed id costs nothing
             await self.load()
             board = self.by_id.get(board_id)
         if board is None:
@@ -86,6 +126,13 @@ class Boards:
         return self.by_id.get(GLOBAL) or Board(GLOBAL, "Global")
 
 
+def _retrieved(flight: asyncio.Future[None]) -> None:
+    """A read's error is raised to each caller waiting on it; none left waiting (all
+    cancelled) is no error to report."""
+    if not flight.cancelled():
+        flight.exception()
+
+
 def primary(boards: Sequence[Board]) -> Board:
     """The board whose fields the seed's update reply shows: `global` if fed, else the
     first of ``boards`` (in id order, as ``feeding`` gives them)."""
@@ -94,13 +141,13 @@ def primary(boards: Sequence[Board]) -> Board:
 
 async def store(redis: RedisClient, board: Board, *, retired: bool = False) -> str | None:
     """Redis's copy of one definition, changed in one MULTI with the version (a retired
-    board's live keys go with it). Returns the stream's last entry at that instant (None:
-    empty): what had been applied before the change. Every process is told apart, on
-    Pub/Sub (its channel is another cluster slot)."""
+    board's sequence goes with it; ids are never reused). Returns the stream's last
+    entry at that instant (None: empty): what had been applied before the change.
+    Every process is told apart, on Pub/Sub (its channel is another cluster slot)."""
     async with redis.pipeline(transaction=True) as pipe:
-        if retired:
+        if retired:  # its season's keys stay until that season is archived
             pipe.hdel(keys.BOARDS, board.id)
-            pipe.delete(*board.keys)
+            pipe.delete(board.keys.boardseq)
         else:
             pipe.hset(keys.BOARDS, board.id, board.encode())
         pipe.incr(keys.BOARDS_VERSION)

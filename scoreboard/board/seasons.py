@@ -135,14 +135,15 @@ class Seasons:
         now = now or datetime.now(UTC)
         rows = await self.pool.fetch(
             "SELECT * FROM boards WHERE retired_at IS NULL AND id <> $1", GLOBAL)
-        # what Redis shows, read aside: reloading the registry every second would
-        # replace the boards the hot path has cached
-        shown_seasons = {as_text(k): decode(v).season
-                         for k, v in (await self.redis.hgetall(keys.BOARDS)).items()}
+        # what Redis shows: a reload reads the definitions only when their version moved
+        # (and keeps unchanged boards as they are); it also catches this process up on a
+        # change whose Pub/Sub message it missed
+        await self.boards.load()
         done = []
         for row in rows:
             board = from_row(row)
-            shown = shown_seasons.get(board.id)
+            cached = self.boards.cached(board.id)
+            shown = cached.season if cached is not None else None
             started = row["season_started_at"]
             if is_due(board.reset, board.timezone, started, now) or (
                     shown is not None and shown > board.season):

@@ -212,6 +212,12 @@ def cmd_replay(cfg: config_mod.Config, args: argparse.Namespace) -> int:
 CLI_ACTOR = "00000000-0000-0000-0000-000000000000"  # admin_audit's actor for the command line
 
 
+def _shown(text: str) -> str:
+    """Text for a terminal line: control characters (a title stored before they were
+    refused) are written as escapes, never sent raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from marshmallow import ValidationError
 
@@ -235,7 +241,7 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         boards = Boards(redis, pool)
         await boards.ensure()
         await boards.load()
-        admin = BoardAdmin(pool, redis, boards, cfg.actions)
+        admin = BoardAdmin(pool, redis, boards, cfg.actions, boards_max=cfg.boards_max)
         if args.boards_command == "create":
             return [await admin.create(CLI_ACTOR, data)]
         if args.boards_command == "delete":
@@ -253,7 +259,7 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
         for board in result:
             actions = ",".join(board.public(cfg.actions)["actions"])
             print(f"{board.id}\t{board.order}\t{board.operator}\tseason {board.season}"
-                  f"\t{actions}\t{board.title}")
+                  f"\t{actions}\t{_shown(board.title)}")
     else:
         print(orjson.dumps(result[0].public(cfg.actions)).decode())
     return 0

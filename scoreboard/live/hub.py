@@ -97,6 +97,8 @@ class Hub:
         self._joined = 0
         self._heartbeat: asyncio.Task[None] | None = None
         self.writers = Writers(config.ws_send_threads)
+        if boards is not None:
+            boards.subscribe(self._boards_moved)
 
     # lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -252,17 +254,23 @@ class Hub:
             self._mark(event.board)
 
     async def _boards_changed(self, board_id: str) -> None:
-        """Another process changed a board: reload; a retired board's watchers are let go."""
+        """Another process changed a board: reload (``_boards_moved`` hears what moved)."""
         if self.boards is None:
             return
         with contextlib.suppress(RedisError):
             await self.boards.load()
-        if self.boards.cached(board_id) is None:
-            for c in [c for c in self.clients if c.board == board_id]:
-                self._spawn(self._close(c, WSCloseCode.GOING_AWAY, b"board retired"))
-            self.feeds.pop(board_id, None)
-        else:
-            self._mark(board_id)  # a new season (or title) shows at once
+
+    def _boards_moved(self, board_ids: set[str]) -> None:
+        """Boards whose definitions changed here: a retired board's watchers are let go,
+        the others see the change (a new season, a title) at once."""
+        assert self.boards is not None
+        for board_id in board_ids:
+            if self.boards.cached(board_id) is None:
+                for c in [c for c in self.clients if c.board == board_id]:
+                    self._spawn(self._close(c, WSCloseCode.GOING_AWAY, b"board retired"))
+                self.feeds.pop(board_id, None)
+            elif board_id in self.feeds or any(c.board == board_id for c in self.clients):
+                self._mark(board_id)
 
     def _resnapshot(self) -> None:
         """After a Pub/Sub gap: push a fresh snapshot to every socket."""

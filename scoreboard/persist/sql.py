@@ -294,6 +294,10 @@ async def standing(conn: Any, user_id: uuid.UUID, fed: Sequence[Fed]) -> list[tu
     return out
 
 
+class BoardsMoved(Exception):
+    """A board the caller meant to write to was retired: nothing was committed."""
+
+
 async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: int,
                         seq: int, at_ms: int, idempotency_key: str | None,
                         fed: Sequence[Fed]
@@ -317,7 +321,10 @@ async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: in
         if seasonal:
             await conn.execute(LOCK_SEASONS_SHARED, seasonal)
             live = dict(await conn.fetch(
-                "SELECT id, season FROM boards WHERE id = ANY($1::text[])", seasonal))
+                "SELECT id, season FROM boards WHERE id = ANY($1::text[])"
+                " AND retired_at IS NULL", seasonal))
+            if len(live) < len(set(seasonal)):  # retired meanwhile (the retire held the lock)
+                raise BoardsMoved(sorted(set(seasonal) - live.keys()))
             fed = tuple(Fed(f.board, live.get(f.board, f.season), f.operator, f.order)
                         for f in fed)
         boards = format_boards(fed)

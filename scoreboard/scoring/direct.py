@@ -17,7 +17,7 @@ from .. import errors
 from ..auth.tokens import Claims
 from ..board.definitions import Board
 from ..obs import metrics
-from ..persist.sql import Fed, commit_direct
+from ..persist.sql import BoardsMoved, Fed, commit_direct
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
@@ -34,6 +34,14 @@ class DirectScorer:
         self._admit = scripts.load("admit", redis, pipe)
         self._settle = scripts.load("settle", redis, pipe, durable=True)
         self._release = scripts.load("release", redis, pipe)
+
+    async def _give_back(self, rate: str, idem: str, action: Action, use_idem: str) -> None:
+        """What admit.lua took for an update that was not committed."""
+        with contextlib.suppress(RedisError):
+            await self._release(
+                keys=scripts.ReleaseKeys(rate=rate, idem=idem),
+                args=scripts.ReleaseArgs(limit=action.rate_per_minute,
+                                         period_ms=RATE_PERIOD_MS, use_idem=use_idem))
 
     async def apply(self, claims: Claims, action: Action, value: int,
                     idempotency_key: str | None, boards: list[Board], version: int,
@@ -60,14 +68,13 @@ class DirectScorer:
             scores, fresh, counted = await commit_direct(self.pool, uid, action.name, value,
                                                 admission.seq, admission.now, idempotency_key,
                                                 fed)
+        except BoardsMoved:  # a board was retired under the caller: reload, try again
+            await self._give_back(rate, idem, action, use_idem)
+            return scripts.ScoreReply("STALE")
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             metrics.BACKEND_ERRORS.labels("postgres").inc()
             log.warning("direct commit failed: %s", exc.__class__.__name__)
-            with contextlib.suppress(RedisError):
-                await self._release(
-                    keys=scripts.ReleaseKeys(rate=rate, idem=idem),
-                    args=scripts.ReleaseArgs(limit=action.rate_per_minute,
-                                             period_ms=RATE_PERIOD_MS, use_idem=use_idem))
+            await self._give_back(rate, idem, action, use_idem)
             raise errors.ServiceUnavailable("Score database unavailable; nothing was counted, "
                                             "retry later") from None
         # a season that ended meanwhile: the commit counted in the next one, shown there

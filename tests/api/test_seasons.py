@@ -97,8 +97,8 @@ async def test_a_reset_starts_an_empty_season_and_keeps_the_last(app_client: Any
                                                                            (players[1][0], 4)]
     seasons = (await call(app_client, "GET", "/api/v1/boards/daily/seasons"))["data"]["seasons"]
     assert [(s["season"], s["players"], s["ended_at"] is None) for s in seasons] == [
-        (1, 4, False), (2, 0, True)]
-    assert seasons[0]["winner"] == {"user_id": players[3][0],
+        (2, 0, True), (1, 4, False)]  # newest first
+    assert seasons[1]["winner"] == {"user_id": players[3][0],
                                     "username": before["leaderboard"][0]["username"],
                                     "score": 40}
     # the Redis keys of the archived season are gone; PostgreSQL holds it
@@ -130,9 +130,11 @@ async def test_refusals_change_nothing(app_client: Any, admin_token: str,
         assert field in body["error"]["fields"]
     await call(app_client, "GET", "/api/v1/boards/daily/top10?season=2", 404)
     await call(app_client, "GET", "/api/v1/boards/daily/top10?season=0", 400)
+    assert await app_client.app[appkeys.PG].fetchval("SELECT count(*) FROM board_seasons") == 0
     await call(app_client, "DELETE", "/api/v1/admin/boards/daily", headers=bearer(admin_token))
     await reset(app_client, admin_token, "daily", 404)
-    assert await app_client.app[appkeys.PG].fetchval("SELECT count(*) FROM board_seasons") == 0
+    # the retire ended its one season (kept readable); the refused reset added none
+    assert await app_client.app[appkeys.PG].fetchval("SELECT count(*) FROM board_seasons") == 1
     assert await app_client.app[appkeys.PG].fetchval(
         "SELECT season FROM boards WHERE id = 'daily'") == 1
 

@@ -83,7 +83,7 @@ async def test_boards_create_list_reset_delete(client: Any, config: Config) -> N
     assert ended.returncode == 0, ended.stderr
     assert json.loads(ended.stdout)["season"] == 2
     board = await (await client.get("/api/v1/boards/weekly/seasons")).json()
-    assert [s["season"] for s in board["data"]["seasons"]] == [1, 2]
+    assert [s["season"] for s in board["data"]["seasons"]] == [2, 1]  # newest first
     refused = run_cli(config, "boards", "reset", "global")
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     gone = run_cli(config, "boards", "delete", "weekly")

@@ -14,6 +14,7 @@ from ... import errors
 from ...appkeys import BOARDS, CONFIG, HISTORY, VIEWS
 from ...board.definitions import GLOBAL, Board, iso
 from ...board.history import PastSeason, SeasonReader
+from ...board.reader import MAX_PAGE
 from ...board.schedule import next_reset
 from ...board.top10 import CachedTop10
 from ...board.views import View
@@ -24,10 +25,12 @@ from . import leaderboard
 from .scores import post_update
 
 MAX_FRIENDS = 100
+MAX_SEASON = 2**31 - 1
+SEASONS_PAGE = 20  # seasons per page by default
 BOARD_PARAM = {"name": "board", "in": "path", "required": True,
                "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}
 SEASON_PARAM = {"name": "season", "in": "query", "required": False,
-                "schema": {"type": "integer", "minimum": 1}}
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SEASON}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,15 @@ async def _live_board(request: web.Request) -> Board:
     return boards.cached(board_id) or await boards.get(board_id)
 
 
+async def _any_board(request: web.Request) -> tuple[Board, bool]:
+    """The board named in the path and whether it is live; a retired board's definition
+    comes from PostgreSQL (its history stays readable)."""
+    try:
+        return await _live_board(request), True
+    except errors.NotFound:
+        return await request.app[HISTORY].board(request.match_info["board"]), False
+
+
 def _cached_view(request: web.Request) -> View | None:
     """The live view of the board named in the path, when that board is cached here and
     no query string asks for another season: the hot path, with nothing to await."""
@@ -54,21 +66,21 @@ def _cached_view(request: web.Request) -> View | None:
 
 async def _view(request: web.Request) -> View | PastView:
     """The board named in the path, at the season asked for (``?season=``, default the
-    live one); a past season is read from PostgreSQL."""
+    live one); a past season (of a live or a retired board) is read from history."""
     cached = _cached_view(request)
     if cached is not None:
         return cached
-    boards, board_id = request.app[BOARDS], request.match_info["board"]
-    board = boards.cached(board_id) or await boards.get(board_id)  # no await when cached
-    if request.query_string and "season" in request.query:
-        season = leaderboard.int_param(request, "season", board.season, 1, 2**31 - 1)
-        if season != board.season:
-            reader = (await request.app[HISTORY].reader(board, season)
-                      if season < board.season else None)
-            if reader is None:
-                raise errors.NotFound(f"Board {board.id!r} has no season {season}")
-            return PastView(reader.board, reader, reader.past)
-    return request.app[VIEWS].of(board)
+    if not (request.query_string and "season" in request.query):
+        return request.app[VIEWS].of(await _live_board(request))
+    board, live = await _any_board(request)
+    season = leaderboard.int_param(request, "season", board.season, 1, MAX_SEASON)
+    if live and season == board.season:
+        return request.app[VIEWS].of(board)
+    reader = (await request.app[HISTORY].reader(board, season)
+              if season <= board.season else None)
+    if reader is None:
+        raise errors.NotFound(f"Board {board.id!r} has no season {season}")
+    return PastView(reader.board, reader, reader.past)
 
 
 @operation(summary="Every live board's definition", parameters=[],
@@ -182,15 +194,28 @@ async def ranks(request: web.Request) -> web.Response:
                         "leaderboard": part.entries})
 
 
-@operation(summary="A board's seasons: every past one, then the live one",
-           parameters=[BOARD_PARAM], responses={**ok(responses.SeasonList), **fails(404, 503)})
+@operation(summary="A board's seasons, newest first: the live one, then each past one; "
+                   "paged (a retired board's stay readable)",
+           parameters=[BOARD_PARAM, int_query("limit", 1, MAX_PAGE, SEASONS_PAGE),
+                       {"name": "cursor", "in": "query", "required": False,
+                        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"}}],
+           responses={**ok(responses.SeasonList), **fails(400, 404, 503)})
 async def seasons(request: web.Request) -> web.Response:
-    board = await _live_board(request)
-    past = await request.app[HISTORY].seasons(board)
-    players = (await request.app[VIEWS].of(board).reader.page(0, 1)).total
-    live = {"season": board.season, "started_at": iso(board.season_started_at),
-            "ended_at": None, "players": players, "winner": None}
-    return envelope.ok({"board": board.id, "seasons": [*past, live]})
+    limit = leaderboard.int_param(request, "limit", SEASONS_PAGE, 1, MAX_PAGE)
+    cursor = leaderboard.int_param(request, "cursor", 0, 1, MAX_SEASON) or None
+    board, live = await _any_board(request)
+    page: list[dict[str, Any]] = []
+    if live and cursor is None:
+        players = (await request.app[VIEWS].of(board).reader.page(0, 1)).total
+        page.append({"season": board.season, "started_at": iso(board.season_started_at),
+                     "ended_at": None, "players": players, "winner": None})
+    below = cursor or (board.season if live else board.season + 1)
+    room = limit - len(page)
+    past = await request.app[HISTORY].seasons(board, below, room + 1)
+    page += past[:room]
+    more = len(past) > room
+    return envelope.ok({"board": board.id, "seasons": page,
+                        "next_cursor": str(page[-1]["season"]) if more else None})
 
 
 @operation(
