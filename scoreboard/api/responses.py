@@ -89,6 +89,7 @@ class SeasonEntry(Schema):
 class SeasonList(Schema):
     board = fields.String(required=True)
     seasons = fields.List(fields.Nested(SeasonEntry), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)  # null: the last page
 
 
 class RanksData(Schema):

@@ -17,7 +17,7 @@ microseconds a day. A schedule must fire within ``MAX_GAP_DAYS`` of when it is s
 (``check_fires_soon``); one that fires less often than that is refused.
 
 The next instant of a season is the first one after the season started, worked out
-once per schedule, zone and season start (``next_after`` is memoised) and never once
+once per schedule, zone and season start (``season_end`` is memoised) and never once
 per request or per check; one that was missed while no process ran is due at once,
 and a late reset starts the next season then (no empty seasons in between).
 """
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
     from .definitions import Board
@@ -98,7 +98,10 @@ def trigger(reset: str, timezone: str = "UTC") -> Cron:
     fields = reset.split()
     if len(fields) != 5:
         raise ValueError("a 5-field cron expression: minute hour day month weekday")
-    ZoneInfo(timezone)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"no time zone {timezone!r}") from None
     minute, hour, day, month, weekday = fields
     weekdays = _field(weekday, 0, 7, _DAYS)
     return Cron(minutes=tuple(sorted(_field(minute, 0, 59))),
@@ -129,7 +132,6 @@ def _first_on(cron: Cron, day: date, zone: ZoneInfo, after: datetime) -> datetim
     return best
 
 
-@lru_cache(maxsize=4096)
 def next_after(reset: str, timezone: str, after: datetime) -> datetime:
     """The first instant of the schedule strictly after ``after``, in the board's zone.
     ValueError when it has none within HORIZON_DAYS (it never fires, e.g. 30 February)."""
@@ -157,12 +159,13 @@ def check_fires_soon(reset: str, timezone: str, now: datetime) -> None:
                          f"in {timezone}")
 
 
-def _season_end(board: Board) -> datetime | None:
-    if not board.reset:
-        return None
-    started = datetime.fromtimestamp(board.season_started_at / 1000, tz=UTC)
+@lru_cache(maxsize=4096)
+def season_end(reset: str, timezone: str, started_ms: int) -> datetime | None:
+    """The first instant of the schedule after a season that started at ``started_ms``
+    (None: it never fires again). Memoised: worked out once per schedule, zone and
+    season, however many reads and checks ask."""
     try:
-        return next_after(board.reset, board.timezone, started)
+        return next_after(reset, timezone, datetime.fromtimestamp(started_ms / 1000, tz=UTC))
     except ValueError:
         return None
 
@@ -170,7 +173,9 @@ def _season_end(board: Board) -> datetime | None:
 def next_reset(board: Board, now: datetime) -> datetime | None:
     """When the board's current season ends: the first instant after it started, or
     ``now`` if that instant has passed (it is due); None without a schedule."""
-    fire = _season_end(board)
+    if not board.reset:
+        return None
+    fire = season_end(board.reset, board.timezone, board.season_started_at)
     if fire is None:
         return None
     return max(fire, now.astimezone(fire.tzinfo))
@@ -180,7 +185,5 @@ def is_due(reset: str | None, timezone: str, started: datetime, now: datetime) -
     """Has an instant of the schedule come since the season started?"""
     if not reset:
         return False
-    try:
-        return next_after(reset, timezone, started) <= now
-    except ValueError:
-        return False
+    fire = season_end(reset, timezone, int(started.timestamp() * 1000))
+    return fire is not None and fire <= now

@@ -144,8 +144,7 @@ class Seasons:
             board = from_row(row)
             cached = self.boards.cached(board.id)
             shown = cached.season if cached is not None else None
-            started = row["season_started_at"]
-            if is_due(board.reset, board.timezone, started, now) or (
+            if is_due(board.reset, board.timezone, row["season_started_at"], now) or (
                     shown is not None and shown > board.season):
                 try:
                     _, ended = await self._end(board.id, board.season, None, now)

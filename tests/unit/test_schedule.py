@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scoreboard.board.definitions import Board
-from scoreboard.board.schedule import is_due, next_after, next_reset, trigger
+from scoreboard.board.schedule import check_fires_soon, is_due, next_after, next_reset, trigger
 
 
 def at(*args: int) -> datetime:
@@ -77,5 +77,55 @@ def test_next_reset_of_a_board() -> None:
 
 @pytest.mark.parametrize("bad", ["* * * *", "61 * * * *", "0 0 * * 8", "0 0 32 * *", "a b c d e"])
 def test_bad_expressions_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        trigger(bad, "UTC")
+
+
+def test_either_day_fires_when_both_days_are_restricted() -> None:
+    # cron's manual: day of month 1 or any Monday, at noon
+    fires, moment = [], at(2026, 6, 1)  # a Monday, the 1st
+    for _ in range(6):
+        moment = next_after("0 12 1 * 1", "UTC", moment)
+        fires.append(moment.strftime("%a %d"))
+    assert fires == ["Mon 01", "Mon 08", "Mon 15", "Mon 22", "Mon 29", "Wed 01"]
+    # a field starting with a star is not restricted: both must match, as in cron (with
+    # */2 the odd days that are Mondays)
+    assert next_after("0 0 * * 1", "UTC", at(2026, 6, 2)).strftime("%a %d") == "Mon 08"
+    assert next_after("0 0 */2 * 1", "UTC", at(2026, 6, 2)).strftime("%a %d") == "Mon 15"
+    assert next_after("0 0 1 * *", "UTC", at(2026, 6, 2)).strftime("%a %d") == "Wed 01"
+
+
+def test_sparse_schedules_are_found_without_walking_far() -> None:
+    # 29 February or any Thursday in February; 1 January; 1 June
+    assert next_after("0 0 29 2 4", "UTC", at(2026, 12, 7)) == at(2027, 2, 4)
+    assert next_after("0 0 1 1 *", "UTC", at(2026, 12, 7)) == at(2027, 1, 1)
+    assert next_after("30 6 1 6 *", "UTC", at(2026, 12, 7)) == at(2027, 6, 1, 6, 30)
+    assert next_after("0 0 29 2 *", "UTC", at(2028, 3, 1)) == at(2032, 2, 29)
+    with pytest.raises(ValueError):
+        next_after("0 0 31 2 *", "UTC", at(2026, 12, 7))  # never
+
+
+def test_a_schedule_must_fire_within_366_days() -> None:
+    check_fires_soon("0 0 * * *", "UTC", at(2026, 12, 7))
+    check_fires_soon("0 0 29 2 *", "UTC", at(2027, 3, 1))  # 2028-02-29: 365 days on
+    for never_soon in ("0 0 29 2 *", "0 0 31 2 *", "0 0 30 2 *"):
+        with pytest.raises(ValueError, match="366 days"):
+            check_fires_soon(never_soon, "UTC", at(2026, 12, 7))
+
+
+@pytest.mark.parametrize("expr", ["*/15 * * * *", "0 9-17/2 * * mon-fri", "0 0 1,15 jan,jul *",
+                                  "5 4 * * sun", "0 0 1/10 * *", "0 22 * * 1-5"])
+def test_cron_syntax_accepted(expr: str) -> None:
+    trigger(expr, "UTC")
+
+
+@pytest.mark.parametrize("bad", ["*/0 * * * *", "0 0 5-1 * *", "0 0 * 13 *", "0 0 L * *",
+                                 "0 0 * * mon-xyz", "0 24 * * *", "0 0 * * *", "1,,2 * * * *"])
+def test_more_bad_expressions_are_refused(bad: str) -> None:
+    if bad == "0 0 * * *":
+        trigger(bad, "UTC")  # the control: a good one
+        with pytest.raises(ValueError):
+            trigger(bad, "Mars/Olympus")
+        return
     with pytest.raises(ValueError):
         trigger(bad, "UTC")
