@@ -182,9 +182,11 @@ local function publish_event(channel, fields)
 end
 
 -- A change of a board's top 10: bump that board's sequence and tell every process.
--- `now_s`: the time as text.
+-- The top 10 changed when the player is in it now or was in it before (prev_rank -1:
+-- unranked): one who leaves it (a `latest` score going down, an `incr` total on an
+-- `asc` board going up) changes it as much as one who enters. `now_s`: the time as text.
 local function announce(b, channel, top_n, uid, prev_rank, rank, score, now_s)
-  if rank > top_n then return 0 end
+  if rank > top_n and (prev_rank < 1 or prev_rank > top_n) then return 0 end
   local board = redis.call('INCR', b.boardseq)
   publish_event(channel, {
     kind = 'change', board = b.board, season = tonumber(b.season), seq = board,
