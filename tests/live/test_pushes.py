@@ -62,8 +62,8 @@ KINDS = [
 
 @pytest.mark.parametrize("order,operator,first,second", KINDS)
 async def test_a_player_leaving_the_top_10_is_pushed(app_client: Any, make_player: Any,
-                                                     redis: Redis, order: str, operator: str, first: int,
-                                                     second: int | None) -> None:
+                                                     redis: Redis, order: str, operator: str,
+                                                     first: int, second: int | None) -> None:
     admin = (await make_player(admin=True))[1]
     resp = await app_client.post("/api/v1/admin/boards", headers=bearer(admin), json={
         "id": "b", "title": "B", "actions": ["lap"], "order": order, "operator": operator})
