@@ -60,8 +60,12 @@ def _revocation_ms(claims: Claims) -> int:
 
 
 async def revoke(redis: RedisClient, claims: Claims) -> None:
-    """End a session: its token is refused from now on, and its sockets close."""
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(keys.revoked_key(claims.jti), 1, px=_revocation_ms(claims))
-        pipe.publish(keys.CHANNEL, encode_revoke(jti=claims.jti))
-        await pipe.execute()
+    """End a session: its token is refused from now on, and its sockets close.
+
+    One atomic step (SET NX on the session's revocation, as refresh.lua's): when a
+    logout and a refresh of the same token race, only the first ends the session and
+    the other is refused (401), so a refreshed token never outlives its logout."""
+    ended = await redis.set(keys.revoked_key(claims.jti), 1, px=_revocation_ms(claims), nx=True)
+    if not ended:
+        raise errors.Unauthorized("The session has already ended")
+    await redis.publish(keys.CHANNEL, encode_revoke(jti=claims.jti))

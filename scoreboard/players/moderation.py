@@ -51,6 +51,10 @@ class Moderation:
     async def set_banned(self, actor_id: str, user_id: str, banned: bool) -> dict[str, Any]:
         """Record the ban in PostgreSQL (with an audit row), then apply it to Redis."""
         action = "ban" if banned else "unban"
+        if banned and uuid.UUID(user_id) == uuid.UUID(actor_id):
+            async with self.pool.acquire() as conn:  # the attempt is on record
+                await audit(conn, actor_id, "ban_refused", user_id, {"reason": "self"})
+            raise errors.Conflict("An admin cannot ban themselves")
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 "UPDATE users SET banned_at = CASE WHEN $2 THEN COALESCE(banned_at, now()) END,"

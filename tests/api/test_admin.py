@@ -107,3 +107,17 @@ async def test_ban_unknown_or_malformed(client: Any, make_player: Any) -> None:
     assert body["error"]["code"] == "NOT_FOUND"
     body = await call(client, f"{USERS}/not-a-uuid/ban", admin, 400)
     assert body["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_an_admin_cannot_ban_themselves(client: Any, make_player: Any, pool: Any) -> None:
+    admin_id, admin = await make_player(admin=True)
+    body = await call(client, f"{USERS}/{admin_id}/ban", admin, 409)
+    assert body["error"]["code"] == "CONFLICT"
+    # nothing changed: still an admin who can act; the attempt is audited
+    assert await pool.fetchval("SELECT banned_at FROM users WHERE id = $1",
+                               uuid.UUID(admin_id)) is None
+    other, _ = await make_player()
+    await call(client, f"{USERS}/{other}/ban", admin, 200)
+    actions = [r["action"] for r in await pool.fetch(
+        "SELECT action FROM admin_audit WHERE actor_id = $1 ORDER BY id", uuid.UUID(admin_id))]
+    assert actions == ["ban_refused", "ban"]

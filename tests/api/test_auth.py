@@ -159,6 +159,29 @@ async def test_refresh_race_has_one_winner(client: Any, make_player: Any,
     await assert_401(client, bearer(token), redis)
 
 
+async def test_logout_and_refresh_race_at_most_one_wins(client: Any, make_player: Any,
+                                                        redis: Redis) -> None:
+    """A logout and a refresh of one token, released together, in many rounds (both
+    orders): never both 200; the session outlives its logout never."""
+    outcomes = set()
+    for round_ in range(12):
+        _, token = await make_player()  # a fresh player, so the refresh rate is no factor
+        requests = [client.post("/api/v1/auth/logout", headers=bearer(token)),
+                    client.post("/api/v1/auth/refresh", headers=bearer(token))]
+        if round_ % 2:
+            requests.reverse()
+        resps = await asyncio.gather(*requests)
+        statuses = {str(r.url).rsplit("/", 1)[1]: r.status for r in resps}
+        bodies = [await r.json() for r in resps]
+        assert sorted(statuses.values()) == [200, 401], statuses
+        outcomes.add(next(k for k, v in statuses.items() if v == 200))
+        await assert_401(client, bearer(token), redis)
+        if statuses["refresh"] == 200:  # the refresh won: its token is live
+            fresh = next(b["data"]["token"] for b in bodies if b["success"])
+            await post_score(client, fresh, 1)
+    assert outcomes  # who wins varies; both answering 200 never happens
+
+
 async def test_refresh_is_rate_limited(client: Any, make_player: Any, redis: Redis) -> None:
     _, token = await make_player()
     statuses = []

@@ -320,3 +320,14 @@ async def test_history_reads_in_bulk_never_starve_persistence(
     assert set(statuses) <= {200, 503} and 503 in statuses
     # with the lock gone, history answers again
     assert (await client.get(paths[1])).status == 200
+
+
+async def test_posting_to_an_unknown_board_is_404_whatever_the_body(app_client: Any,
+                                                                   make_player: Any) -> None:
+    _, token = await make_player()
+    for board, body in (("nope", {"action_type": "kill", "score_increment": 10**6}),
+                        ("nope", {"action_type": "unknown", "score_increment": 1}),
+                        ("Not-An-Id", {"action_type": "kill", "score_increment": 1})):
+        got = await call(app_client, "POST", f"/api/v1/boards/{board}/scores", 404,
+                         headers=bearer(token), json=body)
+        assert got["error"]["code"] == "NOT_FOUND"
