@@ -10,7 +10,10 @@ factory that
   ``HTTP_READ_TIMEOUT_S`` (the body has the same limit, in ``requests.read_json``);
 - at ``HTTP_MAX_CONNECTIONS`` first closes the oldest connection that has not
   sent a request yet, and when every connection is busy refuses the new one
-  cleanly: a 503 envelope, then close.
+  cleanly: a 503 envelope, then close;
+- answers the errors aiohttp's protocol raises before any handler runs (a malformed
+  request head, a head too large) with the envelope and our ``Server`` header, not
+  aiohttp's ``text/plain`` page that names the framework and its version.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from .. import errors
+from .. import headers as headers_
 from ..obs import metrics
 from .envelope import error_body
 
@@ -41,6 +45,28 @@ class Refusal(asyncio.Protocol):
         # a stream transport (uvloop's is not an asyncio.WriteTransport subclass)
         cast(asyncio.Transport, transport).write(REFUSAL)
         transport.close()
+
+
+_PROTOCOL_ERRORS = {400: "Malformed HTTP request", 413: "Request head is too large",
+                    431: "Request head is too large"}
+
+
+class EnvelopeHandler(RequestHandler):
+    """aiohttp's protocol for one connection; its own errors answer with the envelope."""
+
+    __slots__ = ()
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; refuses mid-response
+        code = errors.BY_STATUS.get(status, "VALIDATION_ERROR" if status < 500
+                                    else "INTERNAL_ERROR")
+        text = _PROTOCOL_ERRORS.get(status) or errors.REGISTRY[code].message
+        resp = web.Response(body=error_body(code, text), status=status,
+                            headers=headers_.JSON_COMMON)
+        resp.force_close()
+        return resp
 
 
 class ConnectionGuard:
@@ -82,7 +108,9 @@ class ConnectionGuard:
     def __call__(self) -> asyncio.Protocol:
         if self._open() >= self.max_connections and not self._evict_one():
             return Refusal()
-        handler = self.server()
+        # aiohttp's Server builds a plain RequestHandler with these (web_server.py)
+        server: Any = self.server
+        handler = EnvelopeHandler(server, loop=server._loop, **server._kwargs)
         loop = asyncio.get_running_loop()
         self.fresh[handler] = loop.call_later(self.read_timeout_s, self._expire, handler)
         return handler

@@ -205,3 +205,26 @@ async def test_unparsable_requests_log_no_token_and_no_error(service: tuple[str,
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     assert any(line["logger"] == "aiohttp.server" for line in lines)  # they were logged
     assert not [line for line in lines if line["level"] == "error"]
+
+
+async def test_a_malformed_head_gets_the_envelope_and_names_no_versions(
+        service: tuple[str, Path]) -> None:
+    """aiohttp's own 400 page is text/plain with ``Server: Python/3.x aiohttp/3.y``; the
+    service answers its errors with the envelope and its own Server header."""
+    base, _ = service
+    await wait_ready(base)
+    for request in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+                    b"GET / HTTP/9.9\r\n\r\n", b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n"):
+        reader, writer = await raw(base)
+        writer.write(request)
+        answer = await closed_by_server(reader, within=15)
+        writer.close()
+        head_, _, body = answer.partition(b"\r\n\r\n")
+        status = int(head_.split(b" ", 2)[1])
+        assert 400 <= status < 500, answer[:200]
+        lower = head_.lower()
+        assert b"content-type: application/json" in lower and b"server: scoreboard" in lower
+        assert b"aiohttp" not in answer.lower() and b"python/" not in answer.lower()
+        envelope = json.loads(body)
+        assert envelope["success"] is False and envelope["error"]["code"] == "VALIDATION_ERROR"
+    assert await healthy(base)
