@@ -44,6 +44,13 @@ def _named(schema: type[Schema]) -> str:
     return schema.__name__
 
 
+# printable ASCII (the service takes any printable text; a header is ASCII in practice)
+IDEMPOTENCY_PARAM = {"name": "Idempotency-Key", "in": "header", "required": False,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 128,
+                                "pattern": "^[ -~]+$"}}
+BOARD_ID_SCHEMA = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}
+
+
 def int_query(name: str, lo: int, hi: int, default: int) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False,
             "schema": {"type": "integer", "minimum": lo, "maximum": hi, "default": default}}

@@ -44,9 +44,12 @@ def document(routes: Iterable[web.AbstractRoute], actions: tuple[str, ...] = ())
     for path, operations in paths(routes).items():
         spec.path(path=path, operations=operations)
     doc = spec.to_dict()
-    if actions:
+    if actions:  # the update's action and a board's actions: this catalogue's names
         props = doc["components"]["schemas"]["UpdateScoreSchema"]["properties"]
         props["action_type"]["enum"] = list(actions)
+        for name in ("BoardSchema", "BoardPatchSchema"):
+            board = doc["components"]["schemas"][name]["properties"]
+            board["actions"]["items"]["enum"] = list(actions)
     return doc
 
 

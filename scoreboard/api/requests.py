@@ -54,7 +54,8 @@ class CreateUserSchema(Schema):
     )
     email = fields.Email(required=True, validate=validate.Length(max=100))
     avatar_url = fields.Url(schemes={"http", "https"}, load_default=None, allow_none=True,
-                            validate=validate.Length(max=2000))
+                            validate=validate.Length(max=2000),
+                            metadata={"format": "uri"})  # OpenAPI's name (apispec says "url")
 
 
 _UNPRINTABLE = frozenset(("Cc", "Cs", "Zl", "Zp"))  # controls, lone surrogates, line breaks

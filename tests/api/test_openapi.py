@@ -75,3 +75,26 @@ async def test_schemathesis_finds_nothing(config: Config, pool: Any, redis: Any,
             capture_output=True, text=True, timeout=540, env={**os.environ, "NO_COLOR": "1"},
         )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+
+
+def test_the_document_states_the_limits_the_service_enforces() -> None:
+    """Clients generated from the document refuse what the service refuses."""
+    doc = openapi.document(create_app(Config()).router.routes())
+    params = [(path, p) for path, ops in doc["paths"].items() for op in ops.values()
+              for p in op.get("parameters", [])]
+    seasons = [p["schema"] for _, p in params if p["name"] == "season"]
+    assert seasons and all(s["maximum"] == 2**31 - 1 and s["minimum"] == 1 for s in seasons)
+    boards = [p["schema"] for _, p in params if p["name"] == "board"]
+    assert boards and all(s["pattern"] == "^[a-z0-9][a-z0-9_-]{0,63}$" for s in boards)
+    keys = [p["schema"] for _, p in params if p["name"] == "Idempotency-Key"]
+    assert len(keys) == 2 and all(k["pattern"] == "^[ -~]+$" and k["maxLength"] == 128
+                                  for k in keys)
+    (friends,) = [p for _, p in params if p["name"] == "user_ids"]
+    assert (friends["style"], friends["explode"]) == ("form", False)
+    assert friends["schema"]["items"]["format"] == "uuid"
+    assert (friends["schema"]["minItems"], friends["schema"]["maxItems"]) == (1, 100)
+    user = doc["components"]["schemas"]["CreateUserSchema"]["properties"]
+    assert user["avatar_url"]["format"] == "uri"
+    (limit,) = [p["schema"] for path, p in params
+                if path.endswith("/seasons") and p["name"] == "limit"]
+    assert (limit["minimum"], limit["maximum"]) == (1, 100)

@@ -29,10 +29,11 @@ async def _set_banned(request: web.Request, banned: bool) -> web.Response:
     return envelope.ok(result)
 
 
-@operation(summary="Hide a player from every ranking and refuse their updates (admin)",
+@operation(summary="Hide a player from every ranking and refuse their updates (admin; "
+                   "not oneself: 409)",
            security=BEARER, parameters=[UUID_PARAM],
            requestBody=body(requests.EmptySchema, required=False),
-           responses={**ok(responses.BanData), **fails(400, 401, 403, 404, 413, 415, 503)})
+           responses={**ok(responses.BanData), **fails(400, 401, 403, 404, 409, 413, 415, 503)})
 async def ban(request: web.Request) -> web.Response:
     return await _set_banned(request, True)
 

@@ -19,7 +19,17 @@ from ...board.schedule import next_reset
 from ...board.top10 import CachedTop10
 from ...board.views import View
 from .. import envelope, requests, responses
-from ..docs import BEARER, UUID_PARAM, body, fails, int_query, ok, operation
+from ..docs import (
+    BEARER,
+    BOARD_ID_SCHEMA,
+    IDEMPOTENCY_PARAM,
+    UUID_PARAM,
+    body,
+    fails,
+    int_query,
+    ok,
+    operation,
+)
 from ..middleware import fast_path
 from . import leaderboard
 from .scores import post_update
@@ -27,8 +37,7 @@ from .scores import post_update
 MAX_FRIENDS = 100
 MAX_SEASON = 2**31 - 1
 SEASONS_PAGE = 20  # seasons per page by default
-BOARD_PARAM = {"name": "board", "in": "path", "required": True,
-               "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}}
+BOARD_PARAM = {"name": "board", "in": "path", "required": True, "schema": BOARD_ID_SCHEMA}
 SEASON_PARAM = {"name": "season", "in": "query", "required": False,
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SEASON}}
 
@@ -184,7 +193,9 @@ def _user_ids(request: web.Request) -> list[str]:
 @operation(summary="The friends view: the listed players that are ranked on a board, by rank",
            parameters=[BOARD_PARAM, SEASON_PARAM,
                        {"name": "user_ids", "in": "query", "required": True,
-                        "schema": {"type": "string"}}],
+                        "style": "form", "explode": False,
+                        "schema": {"type": "array", "minItems": 1, "maxItems": MAX_FRIENDS,
+                                   "items": {"type": "string", "format": "uuid"}}}],
            responses={**ok(responses.RanksData), **fails(400, 404, 503)})
 async def ranks(request: web.Request) -> web.Response:
     ids = _user_ids(request)
@@ -220,8 +231,7 @@ async def seasons(request: web.Request) -> web.Response:
 
 @operation(
     summary="Post to one board only (the action must feed it)", security=BEARER,
-    parameters=[BOARD_PARAM, {"name": "Idempotency-Key", "in": "header", "required": False,
-                              "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+    parameters=[BOARD_PARAM, IDEMPOTENCY_PARAM],
     requestBody=body(requests.UpdateScoreSchema),
     responses={**ok(responses.BoardScoreData),
                **fails(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)})

@@ -8,7 +8,7 @@ from ...appkeys import CONFIG, SCORES
 from ...obs import metrics
 from ...scoring.limits import check_idempotency_key
 from .. import envelope, requests, responses
-from ..docs import BEARER, body, fails, ok, operation
+from ..docs import BEARER, IDEMPOTENCY_PARAM, body, fails, ok, operation
 from .common import claims_of
 
 IDEMPOTENCY_KEY = istr("Idempotency-Key")
@@ -16,8 +16,7 @@ IDEMPOTENCY_KEY = istr("Idempotency-Key")
 
 @operation(
     summary="Add an increment to the caller's score", security=BEARER,
-    parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
-                 "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+    parameters=[IDEMPOTENCY_PARAM],
     requestBody=body(requests.UpdateScoreSchema),
     responses={**ok(responses.ScoreUpdateData),
                **fails(400, 401, 403, 409, 413, 415, 422, 429, 503)})

@@ -9,7 +9,7 @@ from ... import errors
 from ...appkeys import BOARDS, CONFIG, HUB, VERIFIER
 from ...auth.tokens import bearer
 from ...board.definitions import GLOBAL
-from ..docs import fails, operation
+from ..docs import BOARD_ID_SCHEMA, fails, operation
 from .common import player
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def _token(request: web.Request) -> tuple[str | None, str | None]:
            parameters=[{"name": "token", "in": "query", "required": False,
                         "schema": {"type": "string"}},
                        {"name": "board", "in": "query", "required": False,
-                        "schema": {"type": "string", "default": "global"}}],
+                        "schema": {**BOARD_ID_SCHEMA, "default": "global"}}],
            responses={"101": {"description": "Switching Protocols"},
                       **fails(400, 401, 403, 404, 429)})
 async def leaderboard_ws(request: web.Request) -> web.StreamResponse:
