@@ -38,6 +38,7 @@ from .scoring.service import ScoreService
 from .settings import Config, describe_redis, mask_url
 from .store.autopipe import wait_ms
 from .store.client import Clients, RedisClient, open_clients
+from .store.replicas import ReplicaWatch
 
 log = logging.getLogger(__name__)
 FINAL_FLUSH_S = 5.0
@@ -56,6 +57,7 @@ def create_app(config: Config, *, redis: RedisClient | None = None,
     app.cleanup_ctx.append(_redis_step(redis))
     app.cleanup_ctx.append(_pg_step(pg))
     app.cleanup_ctx.append(_services_step)
+    app.cleanup_ctx.append(_replicas_step)
     app.cleanup_ctx.append(_hub_step)
     if scheduler:
         app.cleanup_ctx.append(_scheduler_step)
@@ -70,7 +72,7 @@ def redis_clients(config: Config) -> Clients:
         url=config.redis_url or "", cluster=config.redis_cluster,
         sentinels=config.redis_sentinels, master=config.redis_sentinel_master,
         password=config.redis_password, timeout=config.request_timeout_s,
-        replicas=config.wait_replicas)
+        replicas=config.wait_replicas, follow=config.follow_replicas)
 
 
 def _redis_step(given: RedisClient | None) -> Any:
@@ -157,6 +159,18 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
         watch=app.get(keys.PG_WATCH))
     app[keys.MODERATION] = Moderation(app[keys.PG], redis)
     yield
+
+
+async def _replicas_step(app: web.Application) -> AsyncIterator[None]:
+    """With REDIS_WAIT_REPLICAS=connected: updates and Worker 1 wait for the replicas the
+    master has connected (store/replicas.py)."""
+    pipe = app.get(keys.AUTOPIPE)
+    if not app[keys.CONFIG].follow_replicas or pipe is None:
+        yield
+        return
+    watch = app[keys.REPLICAS] = ReplicaWatch(pipe, [app[keys.PERSISTER]])
+    async with watch.running():
+        yield
 
 
 async def _hub_step(app: web.Application) -> AsyncIterator[None]:

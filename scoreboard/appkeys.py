@@ -24,6 +24,7 @@ from .scoring.service import ScoreService
 from .settings import Config
 from .store.autopipe import AutoPipeline
 from .store.client import RedisClient, Sentinels
+from .store.replicas import ReplicaWatch
 
 CONFIG = web.AppKey("config", Config)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
@@ -31,6 +32,7 @@ REDIS: web.AppKey[RedisClient] = web.AppKey("redis")  # retries transient errors
 REDIS_ONCE: web.AppKey[RedisClient] = web.AppKey("redis_once")  # no retries: score scripts
 AUTOPIPE = web.AppKey("autopipe", AutoPipeline)  # the hot path's script runner, when usable
 SENTINELS = web.AppKey("sentinels", Sentinels)  # set when Redis is found through Sentinel
+REPLICAS = web.AppKey("replicas", ReplicaWatch)  # set with REDIS_WAIT_REPLICAS=connected
 SESSIONS = web.AppKey("sessions", SessionChecker)
 PG = web.AppKey("pg", asyncpg.Pool)
 PG_WATCH = web.AppKey("pg_watch", ServerWatch)  # which server the pool reaches (not in tests)
@@ -45,5 +47,5 @@ LAG = web.AppKey("lag", LagCollector)
 BOARDS = web.AppKey("boards", Boards)  # the live board definitions
 VIEWS = web.AppKey("views", Views)  # each board's reader and cached top 10
 BOARD_ADMIN = web.AppKey("board_admin", BoardAdmin)
-HISTORY = web.AppKey("history", History)  # past seasons, from PostgreSQL
+HISTORY = web.AppKey("history", History)  # past seasons (Redis until archived, then PG)
 SEASONS = web.AppKey("seasons", Seasons)  # ends seasons on schedule and archives them

@@ -110,6 +110,19 @@ def text(raw: str) -> str:
     return raw
 
 
+FOLLOW_REPLICAS = "connected"
+
+
+def replicas(raw: str) -> int | str:
+    """``connected`` (wait for the replicas the master has), or a count to demand."""
+    if raw.strip().lower() == FOLLOW_REPLICAS:
+        return FOLLOW_REPLICAS
+    try:
+        return integer(0, 16)(raw)
+    except ValueError:
+        raise ValueError(f"expected {FOLLOW_REPLICAS} or an integer 0-16, got {raw!r}") from None
+
+
 def secret(raw: str) -> str:
     if len(raw.encode()) < MIN_SECRET_BYTES:
         raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
@@ -221,10 +234,11 @@ class Config:
         "REDIS_PASSWORD", text, None,
         "password of the Redis servers (with Sentinel, or a REDIS_URL without one)",
         shown="unset")
-    redis_wait_replicas: int | None = setting(
-        "REDIS_WAIT_REPLICAS", integer(0, 16), None,
-        "an update is answered 200 only once this many replicas have it (WAIT), else 503",
-        shown="1 with REDIS_SENTINELS, else 0")
+    redis_wait_replicas: int | str | None = setting(
+        "REDIS_WAIT_REPLICAS", replicas, None,
+        "connected: an update is answered 200 once every replica connected to the master "
+        "has it (none connected: at once); N: only once N replicas have it, else 503",
+        shown="connected with REDIS_SENTINELS, else 0")
     boards_max: int = setting("BOARDS_MAX", integer(1, 100_000), 1000,
                               "live boards at most, `global` included")
     request_timeout_s: float = setting(
@@ -251,10 +265,16 @@ class Config:
 
     @property
     def wait_replicas(self) -> int:
-        """Replicas that must have an update before it is acknowledged."""
+        """Replicas an update must reach before it is acknowledged, demanded whatever
+        the master has connected (0 when following the connected ones)."""
+        return self.redis_wait_replicas if isinstance(self.redis_wait_replicas, int) else 0
+
+    @property
+    def follow_replicas(self) -> bool:
+        """Each update waits for the replicas connected to the master at the time."""
         if self.redis_wait_replicas is not None:
-            return self.redis_wait_replicas
-        return 1 if self.redis_sentinels else 0
+            return self.redis_wait_replicas == FOLLOW_REPLICAS
+        return bool(self.redis_sentinels)
 
     def with_urls(self, redis_url: str, database_url: str) -> Config:
         return replace(self, redis_url=redis_url, database_url=database_url)
@@ -293,9 +313,10 @@ def _check(config: Config) -> None:
         raise ConfigError("REDIS_SENTINELS: required with REDIS_SENTINEL_MASTER")
     if config.redis_sentinels and config.redis_cluster:
         raise ConfigError("REDIS_CLUSTER: cannot be used with REDIS_SENTINELS")
-    if config.wait_replicas and config.redis_cluster:
+    replicated = config.wait_replicas or config.follow_replicas
+    if replicated and config.redis_cluster:
         raise ConfigError("REDIS_WAIT_REPLICAS: not supported with REDIS_CLUSTER")
-    if (config.wait_replicas and not config.redis_sentinels
+    if (replicated and not config.redis_sentinels
             and (config.redis_url or "").startswith("rediss://")):
         raise ConfigError("REDIS_WAIT_REPLICAS: not supported with rediss:// (TLS)")
 

@@ -38,6 +38,9 @@ UPDATES = Counter("scoreboard_score_updates_total",
                   "outcome in the error registry)", ["action", "outcome"])
 WS_CLIENTS = Gauge("scoreboard_ws_clients", "Connected WebSocket clients",
                    multiprocess_mode="livesum")
+REDIS_REPLICAS = Gauge("scoreboard_redis_replicas",
+                       "Redis replicas connected to the master, each of which an update "
+                       "waits for (REDIS_WAIT_REPLICAS=connected)", multiprocess_mode="livemin")
 WS_SENT = Counter("scoreboard_ws_messages_sent_total", "WebSocket messages written")
 WS_DROPPED = Counter("scoreboard_ws_clients_dropped_total",
                      "WebSocket clients dropped for not reading")

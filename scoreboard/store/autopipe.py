@@ -22,6 +22,15 @@ durable calls of each turn, in its last send, and those calls return only if
 that many replicas acknowledged it (else NotReplicated, a connection error:
 503). One WAIT covers every call of the turn, so replication costs a round trip
 per turn, not per call or per send.
+
+Following the master's replicas (``follow``, REDIS_WAIT_REPLICAS=connected): each
+connection asks its server for its replicas as it opens (``INFO replication``, in
+the same send as AUTH and SELECT), and ``look`` asks again. A master that has, or
+has ever had, a replica makes every durable call wait for one; a master never seen
+with one (a replica promoted after its master was lost for good) takes writes at
+once. A master is never let off because its replica went away: that is also what a
+master being replaced looks like for a moment (its replica promoted, Sentinel not
+yet naming it), and a write it acknowledged then would be lost.
 """
 
 from __future__ import annotations
@@ -97,8 +106,13 @@ class NotReplicated(RedisConnectionError):
 class AutoPipeline:
     def __init__(self, url: str = "", *, timeout: float,
                  locate: Callable[[], Awaitable[tuple[str, int]]] | None = None,
-                 password: str | None = None, replicas: int = 0) -> None:
+                 password: str | None = None, replicas: int = 0,
+                 follow: bool = False) -> None:
         self._opts = parse_url(url) if url else {}
+        self.follow = follow
+        self.online = 0  # replicas in sync with the master, when following them
+        self._address = ""  # the server this connection reaches
+        self._had_replica: set[str] = set()  # masters seen with a replica
         if password and not self._opts.get("password"):
             self._opts["password"] = password
         self._locate = locate
@@ -141,16 +155,21 @@ class AutoPipeline:
         if self._locate is not None:  # no master known: MasterNotFoundError
             host, port = await self._locate()
             reader, writer = await asyncio.open_connection(host, port)
+            self._address = f"{host}:{port}"
         elif "path" in o:
             reader, writer = await asyncio.open_unix_connection(o["path"])
+            self._address = o["path"]
         else:
             reader, writer = await asyncio.open_connection(o.get("host", "localhost"),
                                                            o.get("port", 6379))
+            self._address = f"{o.get('host', 'localhost')}:{o.get('port', 6379)}"
         hello = []
         if o.get("password"):
             user = [o["username"]] if o.get("username") else []
             hello.append(pack("AUTH", *user, o["password"]))
         hello.append(pack("SELECT", o.get("db", 0)))
+        if self.follow:
+            hello.append(pack("INFO", "replication"))
         self._reader, self._writer = reader, writer
         self._read_task = asyncio.create_task(self._read_loop(reader))
         self._watchdog = asyncio.get_running_loop().call_later(self._timeout, self._watch)
@@ -160,6 +179,21 @@ class AutoPipeline:
             reply = await fut
             if isinstance(reply, hiredis.ReplyError):
                 raise RedisConnectionError(f"Redis refused the connection: {reply}")
+        if self.follow:
+            self._replicas_seen(reply)
+
+    def _replicas_seen(self, info: bytes) -> None:
+        """What the master's INFO replication says: one replica waited for if it has one
+        or ever had one (see the module's doc)."""
+        self.online = online_replicas(info)
+        if self.online:
+            self._had_replica.add(self._address)
+        self.replicas = 1 if self._address in self._had_replica else 0
+
+    async def look(self) -> int:
+        """Ask the master for its replicas again; returns how many are in sync."""
+        self._replicas_seen(await self.call("INFO", "replication"))
+        return self.online
 
     def _expect(self) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -267,6 +301,12 @@ class AutoPipeline:
             self._fail(RedisConnectionError("closed"))
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+def online_replicas(info: bytes) -> int:
+    """Replicas in sync with the master, from its ``INFO replication`` text."""
+    return sum(1 for line in info.split(b"\r\n")
+               if line.startswith(b"slave") and b":" in line and b"state=online" in line)
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:

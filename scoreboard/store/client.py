@@ -124,15 +124,17 @@ class Clients:
 
 def open_clients(*, url: str, cluster: bool = False,
                  sentinels: Sequence[tuple[str, int]] = (), master: str | None = None,
-                 password: str | None = None, timeout: float, replicas: int = 0) -> Clients:
+                 password: str | None = None, timeout: float, replicas: int = 0,
+                 follow: bool = False) -> Clients:
     """The clients for a plain Redis or Cluster at ``url``, or for the master that
     ``sentinels`` name (then ``url`` is not used)."""
     if sentinels:
         group = Sentinels(sentinels, master or "", password=password, timeout=timeout)
         return Clients(group.client(retries=3), group.client(retries=0),
                        AutoPipeline(timeout=timeout, locate=group.address, password=password,
-                                    replicas=replicas), group)
-    pipe = (AutoPipeline(url, timeout=timeout, password=password, replicas=replicas)
+                                    replicas=replicas, follow=follow), group)
+    pipe = (AutoPipeline(url, timeout=timeout, password=password, replicas=replicas,
+                         follow=follow)
             if can_pipeline(url, cluster) else None)
     return Clients(connect(url, cluster=cluster, timeout=timeout, retries=3, password=password),
                    connect(url, cluster=cluster, timeout=timeout, retries=0, password=password),

@@ -27,8 +27,8 @@ from scoreboard.persist.migrations import migrate
 from scoreboard.players import users
 from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
-from scoreboard.store.autopipe import NotReplicated
-from scoreboard.testing.servers import PostgresServer, SentinelGroup
+from scoreboard.store.autopipe import AutoPipeline, NotReplicated
+from scoreboard.testing.servers import PostgresServer, RedisServer, SentinelGroup
 from tests.support import bearer, eventually, pg_totals, redis_totals
 
 KILL = {"kill": Action("kill", 50, 10**6)}
@@ -139,7 +139,8 @@ async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool
                                    redis_sentinel_master=group.name, actions=KILL,
                                    request_timeout_s=TIMEOUT_S, persist_interval_s=0.2,
                                    persist_mode=mode)
-        assert client.app[appkeys.CONFIG].wait_replicas == 1  # the default with Sentinel
+        assert client.app[appkeys.CONFIG].follow_replicas  # the default with Sentinel
+        assert client.app[appkeys.REPLICAS].connected == 1  # so a write waits for one
         redis = client.app[appkeys.REDIS]
         tokens = await _players(client, pool, redis, 8)
         ws = await client.ws_connect(f"/ws/leaderboard?token={next(iter(tokens.values()))}")
@@ -164,7 +165,8 @@ async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool
         assert load.longest < HANG_S, load.longest
         assert group.master_address()[1] == group.replica.port  # type: ignore[union-attr]
         # the Pub/Sub subscription followed the master and watchers got a snapshot
-        assert hub.listener.repaired >= 1
+        await eventually(lambda: _true(hub.listener.repaired >= 1),
+                         what="the subscription following the master")
         expected = sorted((await redis_totals(redis)).values(), reverse=True)[:10]
         seen: list[Any] = []
 
@@ -184,6 +186,61 @@ async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool
             assert load.acked[uid] <= in_redis[uid] <= load.acked[uid] + load.unknown[uid]
         if mode == "batch":
             assert not load.unknown and in_redis == dict(load.acked)
+    finally:
+        group.stop()
+
+
+async def test_the_smallest_group_keeps_writing_after_losing_its_master_for_good(
+        make_client: Any, pool: asyncpg.Pool, tmp_path: Path) -> None:
+    """A master and one replica (README's smallest group). The master is killed and never
+    comes back: Sentinel promotes the replica, which has no replica of its own. Updates
+    resume there (the default waits for the replicas connected, now none), Worker 1
+    persists, /readyz reports the shortfall, and nothing acknowledged is lost."""
+    group = SentinelGroup(tmp_path / "sentinel")
+    group.start()
+    try:
+        client = await make_client(redis_url=None, redis_sentinels=group.addresses,
+                                   redis_sentinel_master=group.name, actions=KILL,
+                                   request_timeout_s=TIMEOUT_S, persist_interval_s=0.2)
+        watch = client.app[appkeys.REPLICAS]
+        assert watch.connected == 1 and client.app[appkeys.AUTOPIPE].replicas == 1
+        redis = client.app[appkeys.REDIS]
+        tokens = await _players(client, pool, redis, 6)
+        load = Load(client, tokens)
+        tasks = [asyncio.create_task(load.player(u, t)) for u, t in tokens.items()]
+        await eventually(lambda: _true(sum(load.statuses.values()) >= 100), what="load")
+        old = group.master_address()
+        assert group.master is not None
+        group.master.stop()  # kill -9, for good
+
+        async def switched() -> bool:
+            return await asyncio.to_thread(group.master_address) != old
+
+        await eventually(switched, within=30, what="Sentinel promoting the replica")
+        moved_at = time.monotonic()
+        await eventually(lambda: _true(load.acked_since(moved_at) >= 100), within=30,
+                         what="updates succeeding on the promoted replica, alone")
+        load.running = False
+        await asyncio.gather(*tasks)
+        assert load.longest < HANG_S, load.longest
+        assert watch.connected == 0 and client.app[appkeys.AUTOPIPE].replicas == 0
+        ready = await client.get("/readyz")
+        body = await ready.json()
+        assert ready.status == 200, body
+        assert body["data"]["checks"]["redis_replicas"] == (
+            "none in sync: updates are acknowledged unreplicated")
+
+        async def reported() -> bool:  # by the next look, once a second
+            text = await (await client.get("/metrics")).text()
+            return ("scoreboard_redis_replicas 0.0" in text
+                    and client.app[appkeys.PERSISTER].replicas == 0)
+
+        await eventually(reported, what="the metric and Worker 1 following the new master")
+        await _drain(client, pool)
+        in_redis = await redis_totals(redis)
+        assert await pg_totals(pool) == in_redis
+        for uid in tokens:  # the replica had every acknowledged update before the loss
+            assert load.acked[uid] == in_redis[uid]
     finally:
         group.stop()
 
@@ -287,3 +344,36 @@ async def test_without_a_replica_updates_are_refused_and_nothing_is_persisted(
     with pytest.raises(NotReplicated):
         await client.app[appkeys.PERSISTER].flush()
     assert await pool.fetchval("SELECT count(*) FROM score_events") == 0
+
+
+async def test_a_master_that_loses_its_replica_is_not_let_off(tmp_path: Path) -> None:
+    """REDIS_WAIT_REPLICAS=connected: a master seen with a replica keeps making writes
+    wait for one after that replica goes (what a master being replaced looks like for a
+    moment); one never seen with a replica takes writes at once."""
+    master = RedisServer(tmp_path / "m", args=("--repl-diskless-sync-delay", "0"))
+    master.start()
+    replica = RedisServer(tmp_path / "r", args=("--replicaof", "127.0.0.1", str(master.port)))
+    replica.start()
+    lone = RedisServer(tmp_path / "lone")
+    lone.start()
+    pipes = [AutoPipeline(s.url, timeout=TIMEOUT_S, follow=True) for s in (master, lone)]
+    try:
+        held, alone = pipes
+        await eventually(lambda: _true_async(held.look()), what="the replica in sync")
+        assert (held.online, held.replicas) == (1, 1)
+        assert await held.call("SET", "k", "1", durable=True) == b"OK"
+        replica.stop()
+        assert await held.look() == 0 and held.replicas == 1  # still waits for one
+        with pytest.raises(NotReplicated):
+            await held.call("SET", "k", "2", durable=True)
+        assert await alone.look() == 0 and alone.replicas == 0
+        assert await alone.call("SET", "k", "1", durable=True) == b"OK"
+    finally:
+        for pipe in pipes:
+            await pipe.aclose()
+        for server in (replica, master, lone):
+            server.stop()
+
+
+async def _true_async(count: Any) -> bool:
+    return bool(await count)

@@ -27,10 +27,24 @@ def test_sentinel_settings() -> None:
     cfg = from_env({"REDIS_SENTINELS": "10.0.0.1:26379, [::1]:26380",
                     "REDIS_SENTINEL_MASTER": "scoreboard"})
     assert cfg.redis_sentinels == (("10.0.0.1", 26379), ("::1", 26380))
-    assert cfg.wait_replicas == 1  # with Sentinel, an update waits for a replica
-    assert from_env({}).wait_replicas == 0
-    assert from_env({"REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "m",
-                     "REDIS_WAIT_REPLICAS": "0"}).wait_replicas == 0
+    # with Sentinel, an update waits for the replicas connected to the master; nothing
+    # is demanded beyond them (a lone master after a failover keeps writing)
+    assert cfg.follow_replicas and cfg.wait_replicas == 0
+    assert not from_env({}).follow_replicas and from_env({}).wait_replicas == 0
+    zero = from_env({"REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "m",
+                     "REDIS_WAIT_REPLICAS": "0"})
+    assert (zero.follow_replicas, zero.wait_replicas) == (False, 0)
+    demand = from_env({"REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "m",
+                       "REDIS_WAIT_REPLICAS": "2"})
+    assert (demand.follow_replicas, demand.wait_replicas) == (False, 2)
+    follow = from_env({"REDIS_WAIT_REPLICAS": "Connected"})
+    assert (follow.follow_replicas, follow.wait_replicas) == (True, 0)
+    for bad in ("-1", "17", "some", "1.5"):
+        with pytest.raises(ConfigError, match="REDIS_WAIT_REPLICAS"):
+            from_env({"REDIS_WAIT_REPLICAS": bad})
+    with pytest.raises(ConfigError, match="REDIS_WAIT_REPLICAS"):
+        from_env({"REDIS_URL": "redis://h:1", "REDIS_CLUSTER": "1",
+                  "REDIS_WAIT_REPLICAS": "connected"})
 
 
 def test_fractional_intervals() -> None:

@@ -5,7 +5,7 @@ import contextlib
 
 from aiohttp import web
 
-from ...appkeys import CONFIG, LAG, PERSISTER, PG, REDIS
+from ...appkeys import CONFIG, LAG, PERSISTER, PG, REDIS, REPLICAS
 from ...obs import metrics
 from .. import envelope, openapi, responses
 from ..docs import content, fails, ok, operation
@@ -45,6 +45,13 @@ async def readyz(request: web.Request) -> web.Response:
         _probe(app[REDIS].ping()), _probe(app[PG].fetchval("SELECT 1"))
     )
     checks = {"redis": "ok" if redis_ok else "down", "postgres": "ok" if pg_ok else "down"}
+    watch = app.get(REPLICAS)
+    if watch is not None:
+        # a shortfall is reported, not refused: with none connected updates still go on
+        checks["redis_replicas"] = (
+            f"{watch.connected} in sync" if watch.connected
+            else "none in sync: updates wait for one (503 until it is back)"
+            if watch.pipe.replicas else "none in sync: updates are acknowledged unreplicated")
     if redis_ok and pg_ok:
         return envelope.ok({"status": "ready", "checks": checks})
     down = ", ".join(name for name, state in checks.items() if state == "down")
