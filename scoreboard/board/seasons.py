@@ -34,6 +34,7 @@ from .. import errors
 from ..live.events import encode_boards
 from ..obs import metrics
 from ..persist.locks import LOCK_SEASON
+from ..persist.pool import IDENTITY
 from ..players.moderation import audit
 from ..store import keys
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
@@ -166,6 +167,8 @@ class Seasons:
     # the archive ----------------------------------------------------------------
     async def archive_pending(self) -> int:
         """Archive every ended season PostgreSQL now holds whole. Returns how many."""
+        if self.batch and not await self._replayed():
+            return 0
         rows = await self.pool.fetch(
             "SELECT s.board_id, s.season, s.cut_id, s.ended_at, b.sort_order"
             " FROM board_seasons s"
@@ -177,6 +180,21 @@ class Seasons:
                 sign = -1 if row["sort_order"] == "asc" else 1
                 archived += await self._archive(row["board_id"], row["season"], sign)
         return archived
+
+    async def _replayed(self) -> bool:
+        """Has Worker 1 persisted the stream to the server PostgreSQL is now? After a
+        standby's promotion it first writes the stream's retention window there again
+        (``PG_SERVER`` names the server it last did so for); a season archived before
+        that would be ranked on what the new server lacks, and never recomputed."""
+        noted = await self.redis.get(keys.PG_SERVER)
+        if noted is None:
+            return True
+        here = str(await self.pool.fetchval(IDENTITY))
+        if as_text(noted) != here:
+            log.info("archives wait for the stream's replay to %s (persisted to %s)", here,
+                     as_text(noted))
+            return False
+        return True
 
     async def _persisted(self, cut_id: str | None, ended_at: datetime) -> bool:
         """Does PostgreSQL hold the season whole? Batch mode: has Worker 1 written every

@@ -331,3 +331,54 @@ async def test_posting_to_an_unknown_board_is_404_whatever_the_body(app_client: 
         got = await call(app_client, "POST", f"/api/v1/boards/{board}/scores", 404,
                          headers=bearer(token), json=body)
         assert got["error"]["code"] == "NOT_FOUND"
+
+
+async def test_no_season_is_archived_before_the_replay_after_a_promotion(
+        app_client: Any, admin_token: str, make_player: Any, redis: Redis, pool: Any) -> None:
+    """PG_SERVER names the server Worker 1 last persisted the stream to; while another
+    server is primary (a promoted standby not yet replayed to), seasons wait."""
+    from scoreboard.persist.pool import IDENTITY
+
+    await create(app_client, admin_token, id="daily", reset="0 0 * * *")
+    _, token = await make_player()
+    await call(app_client, "POST", "/api/v1/boards/daily/scores", headers=bearer(token),
+               json={"action_type": "kill", "score_increment": 4})
+    await call(app_client, "POST", "/api/v1/admin/boards/daily/reset", headers=bearer(admin_token))
+    await app_client.app[appkeys.PERSISTER].flush()
+    seasons = app_client.app[appkeys.SEASONS]
+    await redis.set(keys.PG_SERVER, "10.9.9.9:5432")  # the old primary
+    assert await seasons.archive_pending() == 0
+    past = (await call(app_client, "GET", "/api/v1/boards/daily/top10?season=1"))["data"]
+    assert [e["score"] for e in past["leaderboard"]] == [4]  # read from Redis meanwhile
+    await redis.set(keys.PG_SERVER, str(await pool.fetchval(IDENTITY)))  # replayed
+    assert await seasons.archive_pending() == 1
+
+
+async def test_a_direct_commit_never_writes_to_a_retired_board(
+        app_client: Any, admin_token: str, make_player: Any, pool: Any) -> None:
+    """Direct mode: a commit that still holds the board's definition after its retire
+    writes nothing (the caller reloads and tries again without it)."""
+    from scoreboard.persist.sql import BoardsMoved, Fed, commit_direct
+
+    await create(app_client, admin_token, id="gone")
+    uid, _ = await make_player()
+    await call(app_client, "DELETE", "/api/v1/admin/boards/gone", headers=bearer(admin_token))
+    events = await pool.fetchval("SELECT count(*) FROM score_events")
+    with pytest.raises(BoardsMoved):
+        await commit_direct(pool, uid, "kill", 5, 1, 0, None,
+                            [Fed("global", 1, "incr", "desc"), Fed("gone", 1, "incr", "desc")])
+    assert await pool.fetchval("SELECT count(*) FROM score_events") == events
+    assert await pool.fetchval("SELECT count(*) FROM board_scores WHERE board_id = 'gone'") == 0
+
+
+async def test_direct_mode_updates_skip_a_board_retired_meanwhile(
+        make_client: Any, admin_token: str, make_player: Any) -> None:
+    one = await make_client(actions=ACTIONS, persist_mode="direct")
+    two = await make_client(actions=ACTIONS, persist_mode="direct")
+    await create(one, admin_token, id="gone")
+    _, token = await make_player()
+    first = (await post_score(two, token, 3, "kill"))["data"]
+    assert set(first["boards"]) == {"global", "gone"}
+    await call(one, "DELETE", "/api/v1/admin/boards/gone", headers=bearer(admin_token))
+    then = (await post_score(two, token, 4, "kill"))["data"]
+    assert set(then["boards"]) == {"global"} and then["new_score"] == 7

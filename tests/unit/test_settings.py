@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scoreboard.settings import Config, declared, from_env, help_text
+from scoreboard.settings import Config, declared, from_env, help_text, mask_url
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -69,3 +69,16 @@ def test_send_threads_default_to_the_cores_but_one(monkeypatch: pytest.MonkeyPat
     for cores, threads in ((1, 0), (2, 1), (4, 3), (8, 7), (64, 7)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cores: set(range(n)))
         assert Config().ws_send_threads == threads
+
+
+@pytest.mark.parametrize("raw,shown", [
+    ("postgresql://u@h/db?password=S3CRET", "postgresql://u@h/db?password=***"),
+    ("redis://h:6379/0?password=S3CRET&db=1", "redis://h:6379/0?password=***&db=1"),
+    ("postgresql://u:S3CRET@h1:5432,h2:5432/db?sslpassword=S3CRET&target_session_attrs=any",
+     "postgresql://u:***@h1:5432,h2:5432/db?sslpassword=***&target_session_attrs=any"),
+    ("redis://:S3CRET@h:6379/0", "redis://:***@h:6379/0"),
+    ("unix:///run/redis.sock?db=0&Password=S3CRET", "unix:///run/redis.sock?db=0&Password=***"),
+    ("redis://h:6379/0", "redis://h:6379/0"),
+])
+def test_passwords_never_reach_a_log_line(raw: str, shown: str) -> None:
+    assert mask_url(raw) == shown and "S3CRET" not in (mask_url(raw) or "")
