@@ -147,16 +147,17 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     app[keys.HISTORY] = History(app[keys.PG], redis, app.get(keys.AUTOPIPE),
                                 timeout_s=config.request_timeout_s,
                                 slots=max(1, config.pg_pool_size // 2))
-    app[keys.SEASONS] = Seasons(app[keys.PG], redis, boards,
-                                batch=config.persist_mode == "batch")
-    app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],
-                                         interval_s=config.cache_refresh_interval_s,
-                                         boards=boards, views=app[keys.VIEWS])
     app[keys.PERSISTER] = Persister(
         redis, app[keys.PG], batch_size=config.persist_batch_size,
         claim_idle_ms=config.persist_claim_idle_ms, retention_s=config.persist_retention_s,
         replicas=config.wait_replicas, wait_ms=wait_ms(config.request_timeout_s),
         watch=app.get(keys.PG_WATCH))
+    app[keys.SEASONS] = Seasons(app[keys.PG], redis, boards,
+                                batch=config.persist_mode == "batch",
+                                replayed=app[keys.PERSISTER].replayed_here)
+    app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],
+                                         interval_s=config.cache_refresh_interval_s,
+                                         boards=boards, views=app[keys.VIEWS])
     app[keys.MODERATION] = Moderation(app[keys.PG], redis)
     yield
 
@@ -168,7 +169,8 @@ async def _replicas_step(app: web.Application) -> AsyncIterator[None]:
     if not app[keys.CONFIG].follow_replicas or pipe is None:
         yield
         return
-    watch = app[keys.REPLICAS] = ReplicaWatch(pipe, [app[keys.PERSISTER]])
+    watch = app[keys.REPLICAS] = ReplicaWatch(pipe, [app[keys.PERSISTER]],
+                                              report=metrics.REDIS_REPLICAS.set)
     async with watch.running():
         yield
 

@@ -193,3 +193,8 @@ def make_player(pool: asyncpg.Pool, redis: Redis, config: Config) -> Callable[..
         return user["id"], mint(config, user["id"], admin=admin)
 
     return make
+
+
+@pytest.fixture
+async def admin_token(make_player: Any) -> str:
+    return (await make_player(admin=True))[1]

@@ -45,6 +45,14 @@ async def post_score(client: Any, token: str, increment: int = 10,
     return dict(body)
 
 
+async def call(client: Any, method: str, path: str, status: int = 200, **kw: Any) -> Any:
+    """A request whose status is checked; returns the JSON body."""
+    resp = await client.request(method, path, **kw)
+    body = await resp.json()
+    assert resp.status == status, body
+    return body
+
+
 async def eventually(check: Callable[[], Awaitable[Any]], *, within: float = 15.0,
                      what: str = "the condition") -> Any:
     """Poll ``check`` until it returns something truthy; fail after ``within`` seconds."""

@@ -25,6 +25,7 @@ instant has passed (once, however many were missed) and archives what is ready.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +35,6 @@ from .. import errors
 from ..live.events import encode_boards
 from ..obs import metrics
 from ..persist.locks import LOCK_SEASON
-from ..persist.pool import IDENTITY
 from ..players.moderation import audit
 from ..store import keys
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
@@ -70,12 +70,17 @@ def stream_pos(entry_id: str) -> tuple[int, int]:
 
 class Seasons:
     def __init__(self, pool: asyncpg.Pool, redis: RedisClient, boards: Boards, *,
-                 batch: bool = True, grace_s: float = DIRECT_GRACE_S) -> None:
+                 batch: bool = True, grace_s: float = DIRECT_GRACE_S,
+                 replayed: Callable[[], Awaitable[bool]] | None = None) -> None:
         self.pool = pool
         self.redis = redis
         self.boards = boards
         self.batch = batch  # Worker 1 persists the stream (else: direct mode)
         self.grace_s = grace_s
+        # has Worker 1 persisted the stream to the server PostgreSQL is now? After a
+        # standby's promotion it first writes the retention window there again; a season
+        # archived before that would be ranked on what the new server lacks, for good
+        self.replayed = replayed
 
     # the cut -------------------------------------------------------------------
     async def reset(self, board_id: str, *, season: int | None = None,
@@ -167,7 +172,9 @@ class Seasons:
     # the archive ----------------------------------------------------------------
     async def archive_pending(self) -> int:
         """Archive every ended season PostgreSQL now holds whole. Returns how many."""
-        if self.batch and not await self._replayed():
+        if self.batch and self.replayed is not None and not await self.replayed():
+            log.info("archives wait for the stream's replay to the PostgreSQL server now "
+                     "primary")
             return 0
         rows = await self.pool.fetch(
             "SELECT s.board_id, s.season, s.cut_id, s.ended_at, b.sort_order"
@@ -180,21 +187,6 @@ class Seasons:
                 sign = -1 if row["sort_order"] == "asc" else 1
                 archived += await self._archive(row["board_id"], row["season"], sign)
         return archived
-
-    async def _replayed(self) -> bool:
-        """Has Worker 1 persisted the stream to the server PostgreSQL is now? After a
-        standby's promotion it first writes the stream's retention window there again
-        (``PG_SERVER`` names the server it last did so for); a season archived before
-        that would be ranked on what the new server lacks, and never recomputed."""
-        noted = await self.redis.get(keys.PG_SERVER)
-        if noted is None:
-            return True
-        here = str(await self.pool.fetchval(IDENTITY))
-        if as_text(noted) != here:
-            log.info("archives wait for the stream's replay to %s (persisted to %s)", here,
-                     as_text(noted))
-            return False
-        return True
 
     async def _persisted(self, cut_id: str | None, ended_at: datetime) -> bool:
         """Does PostgreSQL hold the season whole? Batch mode: has Worker 1 written every

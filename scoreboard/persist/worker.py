@@ -36,7 +36,7 @@ from ..obs import metrics
 from ..store import keys
 from ..store.autopipe import NotReplicated
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
-from .pool import ServerWatch
+from .pool import IDENTITY, ServerWatch
 from .sql import parse_boards, write_lines
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,12 @@ class Persister:
             if len(entries) < self.batch_size:
                 return missing
             start = "(" + as_text(entries[-1][0])
+
+    async def replayed_here(self) -> bool:
+        """Is the server the pool reaches now the one the stream was last persisted to
+        (``PG_SERVER``), so that nothing the stream holds is missing there?"""
+        noted = await self.redis.get(keys.PG_SERVER)
+        return noted is None or as_text(noted) == str(await self.pool.fetchval(IDENTITY))
 
     async def _repair_if_moved(self) -> None:
         """Replay the window once after the pool reached a server the stream was not

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
-from ..obs import metrics
 from .autopipe import AutoPipeline
 from .client import reraise_if_cancelling
 
@@ -32,9 +32,11 @@ class Waits(Protocol):
 
 
 class ReplicaWatch:
-    def __init__(self, pipe: AutoPipeline, others: list[Waits]) -> None:
+    def __init__(self, pipe: AutoPipeline, others: list[Waits],
+                 report: Callable[[int], None] = lambda connected: None) -> None:
         self.pipe = pipe
         self.others = others
+        self.report = report  # the metric
         self._logged: int | None = None
 
     @property
@@ -52,7 +54,7 @@ class ReplicaWatch:
         self._logged = connected
         for other in self.others:
             other.replicas = self.pipe.replicas
-        metrics.REDIS_REPLICAS.set(connected)
+        self.report(connected)
         return connected
 
     async def run(self) -> None:

@@ -17,7 +17,7 @@ from scoreboard.board.admin import BOARDS_PER_ACTION
 from scoreboard.board.registry import store
 from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
-from tests.support import bearer, pg_totals, post_score
+from tests.support import bearer, call, pg_totals, post_score
 
 ACTIONS = {"kill": Action("kill", 50, 10**6), "lap": Action("lap", 100_000, 10**6),
            "coin": Action("coin", 10, 10**6)}
@@ -26,18 +26,6 @@ ACTIONS = {"kill": Action("kill", 50, 10**6), "lap": Action("lap", 100_000, 10**
 @pytest.fixture
 async def app_client(make_client: Any) -> Any:
     return await make_client(actions=ACTIONS)
-
-
-@pytest.fixture
-async def admin_token(make_player: Any) -> str:
-    return (await make_player(admin=True))[1]
-
-
-async def call(client: Any, method: str, path: str, status: int = 200, **kw: Any) -> Any:
-    resp = await client.request(method, path, **kw)
-    body = await resp.json()
-    assert resp.status == status, body
-    return body
 
 
 async def create(client: Any, admin: str, status: int = 201, **board: Any) -> Any:

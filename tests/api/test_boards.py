@@ -28,11 +28,6 @@ async def app_client(make_client: Any) -> Any:
     return await make_client(actions=ACTIONS)
 
 
-@pytest.fixture
-async def admin_token(make_player: Any) -> str:
-    return (await make_player(admin=True))[1]
-
-
 async def create(client: Any, token: str, status: int = 201, **board: Any) -> dict[str, Any]:
     resp = await client.post("/api/v1/admin/boards", headers=bearer(token), json=board)
     body = await resp.json()

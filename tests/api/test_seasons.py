@@ -22,7 +22,7 @@ from scoreboard.board.registry import Boards
 from scoreboard.board.seasons import Seasons
 from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
-from tests.support import bearer, post_score
+from tests.support import bearer, call, post_score
 
 ACTIONS = {"kill": Action("kill", 50, 10**6), "lap": Action("lap", 100_000, 10**6)}
 WS = "/ws/leaderboard"
@@ -32,18 +32,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture
 async def app_client(make_client: Any) -> Any:
     return await make_client(actions=ACTIONS)
-
-
-@pytest.fixture
-async def admin_token(make_player: Any) -> str:
-    return (await make_player(admin=True))[1]
-
-
-async def call(client: Any, method: str, path: str, status: int = 200, **kw: Any) -> Any:
-    resp = await client.request(method, path, **kw)
-    body = await resp.json()
-    assert resp.status == status, body
-    return body
 
 
 async def daily(client: Any, admin: str, **extra: Any) -> None:

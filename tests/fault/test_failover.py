@@ -152,10 +152,7 @@ async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool
         old = group.master_address()
         await asyncio.to_thread(group.failover)
 
-        async def switched() -> bool:
-            return await asyncio.to_thread(group.master_address) != old
-
-        await eventually(switched, within=30, what="Sentinel naming the new master")
+        await _master_moved(group, old, "Sentinel naming the new master")
         moved_at = time.monotonic()
         await eventually(lambda: _true(load.acked_since(moved_at) >= 200), within=30,
                          what="updates succeeding on the new master")
@@ -213,10 +210,7 @@ async def test_the_smallest_group_keeps_writing_after_losing_its_master_for_good
         assert group.master is not None
         group.master.stop()  # kill -9, for good
 
-        async def switched() -> bool:
-            return await asyncio.to_thread(group.master_address) != old
-
-        await eventually(switched, within=30, what="Sentinel promoting the replica")
+        await _master_moved(group, old, "Sentinel promoting the replica")
         moved_at = time.monotonic()
         await eventually(lambda: _true(load.acked_since(moved_at) >= 100), within=30,
                          what="updates succeeding on the promoted replica, alone")
@@ -243,6 +237,13 @@ async def test_the_smallest_group_keeps_writing_after_losing_its_master_for_good
             assert load.acked[uid] == in_redis[uid]
     finally:
         group.stop()
+
+
+async def _master_moved(group: SentinelGroup, old: tuple[str, int], what: str) -> None:
+    async def moved() -> bool:
+        return await asyncio.to_thread(group.master_address) != old
+
+    await eventually(moved, within=30, what=what)
 
 
 async def _receive(ws: Any) -> dict[str, Any] | None:
