@@ -72,7 +72,7 @@ async def fill(redis_url: str, db_url: str, boards: int,
         admin = BoardAdmin(pool, redis, registry, load_actions(actions_file))
         for i in range(boards):
             await admin.create("00000000-0000-0000-0000-000000000000", {
-                "id": f"b{i:04d}", "title": f"Board {i} " + "x" * 200,
+                "id": f"b{i:04d}", "title": f"Board {i} ".ljust(100, "x"),
                 "actions": [f"a{i // 10}"], "order": "desc", "operator": "incr",
                 "reset": "0 0 * * *", "timezone": "Europe/Berlin"})
         made = [await users.create(pool, redis, f"r{n}", f"r{n}@x.io", None)
