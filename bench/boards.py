@@ -44,10 +44,10 @@ ACTIONS = {"solo": {"max_increment": 1000, "rate_per_minute": 10**9},
 async def make_boards(redis_url: str, db_url: str, actions_file: Path) -> None:
     from redis.asyncio import Redis
 
+    from scoreboard.actions import load_actions
     from scoreboard.board.admin import BoardAdmin
     from scoreboard.board.registry import Boards
     from scoreboard.persist.pool import create_pool
-    from scoreboard.scoring.actions import load_actions
 
     pool = await create_pool(db_url)
     redis = Redis.from_url(redis_url)

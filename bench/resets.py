@@ -51,13 +51,13 @@ async def fill(redis_url: str, db_url: str, boards: int,
     """The boards and the players; returns the players' tokens and an admin token."""
     from redis.asyncio import Redis
 
+    from scoreboard.actions import load_actions
     from scoreboard.auth import tokens as auth
     from scoreboard.board.admin import BoardAdmin
     from scoreboard.board.registry import Boards
     from scoreboard.persist.migrations import migrate
     from scoreboard.persist.pool import create_pool
     from scoreboard.players import users
-    from scoreboard.scoring.actions import load_actions
     from scoreboard.settings import Config
 
     pool = await create_pool(db_url)

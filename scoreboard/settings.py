@@ -12,7 +12,7 @@ from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .scoring.actions import Action, ActionError, default_actions, load_actions
+from .actions import Action, ActionError, default_actions, load_actions
 
 PERSIST_MODES = ("batch", "direct")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 
 from .. import errors
-from ..live.events import encode_revoke
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
+from ..store.events import encode_revoke
 from .tokens import LEEWAY_S, Claims
 
 REFRESH_RATE_PER_MINUTE = 10  # refreshes per player: each leaves a revocation and a broadcast

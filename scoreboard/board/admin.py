@@ -21,11 +21,11 @@ from typing import Any
 import asyncpg
 
 from .. import errors
-from ..live.events import encode_boards
-from ..persist.locks import LOCK_BOARDS, LOCK_SEASON
+from ..locks import LOCK_BOARDS, LOCK_SEASON
 from ..players.moderation import audit
 from ..store import keys
 from ..store.client import RedisClient
+from ..store.events import encode_boards
 from .definitions import GLOBAL, Board, from_row
 from .registry import Boards, store
 from .schedule import check_fires_soon

@@ -32,12 +32,12 @@ from typing import Any
 import asyncpg
 
 from .. import errors
-from ..live.events import encode_boards
+from ..locks import LOCK_SEASON
 from ..obs import metrics
-from ..persist.locks import LOCK_SEASON
 from ..players.moderation import audit
 from ..store import keys
 from ..store.client import RedisClient, as_text, reraise_if_cancelling
+from ..store.events import encode_boards
 from .definitions import GLOBAL, Board, decode, from_row
 from .registry import Boards, store
 from .schedule import is_due

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from ..clock import now_ms
-from .events import Change
+from ..store.events import Change
 
 
 def text_frame(payload: bytes) -> bytes:

@@ -34,7 +34,7 @@ from ..clock import now_ms
 from ..obs import metrics
 from ..settings import Config
 from ..store.client import RedisClient, reraise_if_cancelling
-from .events import BoardsChanged, Change, Event, Refresh, Revoke
+from ..store.events import BoardsChanged, Change, Event, Refresh, Revoke
 from .fanout import Writers, socket_fd
 from .frames import merge_changes, message, text_frame
 from .listener import Listener

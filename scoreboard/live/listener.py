@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from ..store import keys
 from ..store.client import RedisClient, reraise_if_cancelling
-from .events import Event, decode
+from ..store.events import Event, decode
 
 log = logging.getLogger(__name__)
 

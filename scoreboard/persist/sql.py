@@ -21,8 +21,8 @@ from typing import Any
 
 import asyncpg
 
+from ..locks import LOCK_SEASONS_SHARED
 from ..store.keys import GLOBAL
-from .locks import LOCK_SEASONS_SHARED
 
 
 @dataclass(frozen=True, slots=True)

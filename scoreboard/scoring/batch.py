@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import functools
 
+from ..actions import Action
 from ..auth.tokens import Claims
 from ..board.definitions import Board
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
-from .actions import Action
 from .limits import IDEMPOTENCY_TTL_S, RATE_PERIOD_MS
 
 

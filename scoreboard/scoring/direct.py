@@ -14,6 +14,7 @@ import asyncpg
 from redis.exceptions import RedisError
 
 from .. import errors
+from ..actions import Action
 from ..auth.tokens import Claims
 from ..board.definitions import Board
 from ..obs import metrics
@@ -21,7 +22,6 @@ from ..persist.sql import BoardsMoved, Fed, commit_direct
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
-from .actions import Action
 from .limits import CLAIM_TTL_S, IDEMPOTENCY_TTL_S, RATE_PERIOD_MS
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import pytest
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
+from scoreboard.actions import Action
 from scoreboard.board import schedule
 from scoreboard.board.admin import BOARDS_PER_ACTION
 from scoreboard.board.registry import store
-from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
 from tests.support import bearer, call, pg_totals, post_score
 

@@ -14,9 +14,9 @@ from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
+from scoreboard.actions import Action
 from scoreboard.api.shortcuts import BoardPath
 from scoreboard.obs import metrics
-from scoreboard.scoring.actions import Action
 from tests.support import bearer, eventually, post_score
 
 ACTIONS = {"lap": Action("lap", 100_000, 10**6), "kill": Action("kill", 50, 10**6),
@@ -318,8 +318,8 @@ async def test_direct_mode_keeps_board_totals(make_client: Any, admin_token: str
 
 
 async def test_demo_boards(make_client: Any) -> None:
+    from scoreboard.actions import default_actions
     from scoreboard.cli.demo import demo_boards
-    from scoreboard.scoring.actions import default_actions
 
     client = await make_client(actions=default_actions())
     for _ in range(2):  # a second start finds them there

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from scoreboard.actions import Action
 from scoreboard.auth.tokens import mint
-from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
 from tests.support import bearer, eventually, post_score
 

@@ -18,9 +18,9 @@ import pytest
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
+from scoreboard.actions import Action
 from scoreboard.board.registry import Boards
 from scoreboard.board.seasons import Seasons
-from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
 from tests.support import bearer, call, post_score
 

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from scoreboard import appkeys
+from scoreboard.actions import Action
 from scoreboard.persist.sql import write_lines
 from scoreboard.persist.worker import event_line
-from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
 from scoreboard.testing.chaos import ACTION, Load, check, settle
 

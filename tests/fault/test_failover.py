@@ -21,11 +21,11 @@ from aiohttp import WSMsgType
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
+from scoreboard.actions import Action
 from scoreboard.auth.tokens import mint
 from scoreboard.obs import metrics
 from scoreboard.persist.migrations import migrate
 from scoreboard.players import users
-from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
 from scoreboard.store.autopipe import AutoPipeline, NotReplicated
 from scoreboard.testing.servers import PostgresServer, RedisServer, SentinelGroup

@@ -79,7 +79,7 @@ async def test_page_explains_a_bad_or_missing_token(browser: Any, make_client: A
 
 
 async def test_board_picker(browser: Any, make_client: Any, make_player: Any) -> None:
-    from scoreboard.scoring.actions import Action
+    from scoreboard.actions import Action
     from tests.support import bearer
 
     client = await make_client(ws_coalesce_ms=50, actions={
@@ -116,7 +116,7 @@ async def test_board_picker(browser: Any, make_client: Any, make_player: Any) ->
 
 
 async def test_season_and_countdown(browser: Any, make_client: Any, make_player: Any) -> None:
-    from scoreboard.scoring.actions import Action
+    from scoreboard.actions import Action
     from tests.support import bearer
 
     client = await make_client(ws_coalesce_ms=50, actions={"kill": Action("kill", 50, 10**6)})

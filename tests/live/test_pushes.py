@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
-from scoreboard.scoring.actions import Action
+from scoreboard.actions import Action
 from scoreboard.store import keys
 from tests.support import bearer, eventually
 

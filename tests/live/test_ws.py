@@ -16,11 +16,11 @@ from aiohttp import WSMsgType
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
+from scoreboard.actions import Action
 from scoreboard.auth.tokens import mint
 from scoreboard.live import fanout
 from scoreboard.players import users
 from scoreboard.players.moderation import Moderation
-from scoreboard.scoring.actions import Action
 from scoreboard.testing.servers import RedisServer
 from tests.support import bearer, eventually, post_score
 

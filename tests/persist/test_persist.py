@@ -12,11 +12,11 @@ import pytest
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
+from scoreboard.actions import Action
 from scoreboard.auth.tokens import mint
 from scoreboard.board.reseed import reseed
 from scoreboard.persist.sql import write_lines
 from scoreboard.persist.worker import Persister, event_line
-from scoreboard.scoring.actions import Action
 from scoreboard.store import keys
 from scoreboard.testing.servers import PostgresServer
 from tests.support import bearer, eventually, pg_totals, post_score, redis_totals

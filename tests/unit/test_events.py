@@ -11,9 +11,8 @@ from fakeredis import FakeAsyncRedis, FakeServer
 
 from scoreboard.auth.sessions import revoke
 from scoreboard.auth.tokens import Claims
-from scoreboard.live import events
 from scoreboard.live.listener import Listener
-from scoreboard.store import keys
+from scoreboard.store import events, keys
 
 
 def test_decode_each_kind() -> None:

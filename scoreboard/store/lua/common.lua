@@ -175,7 +175,7 @@ local function apply_total(k_scores, k_member, uid, total, seq, known, known_sco
 end
 
 -- Pub/Sub messages: a JSON object whose `kind` is change, refresh or revoke
--- (live/events.py decodes them; it holds the same vocabulary). The callers build
+-- (store/events.py decodes them; it holds the same vocabulary). The callers build
 -- `fields` with its kind: one table, sized once.
 local function publish_event(channel, fields)
   redis.call('PUBLISH', channel, cjson.encode(fields))

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import orjson
 
+from .keys import GLOBAL
+
 CHANGE, REFRESH, REVOKE, BOARDS = "change", "refresh", "revoke", "boards"
-GLOBAL = "global"
 
 
 @dataclass(frozen=True, slots=True)
