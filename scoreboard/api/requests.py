@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from .. import errors
 from ..appkeys import CONFIG
+from ..operators import NAMES
 
 MAX_BODY = 64 * 1024
 S = TypeVar("S", bound=Schema)
@@ -109,7 +110,7 @@ class BoardPatchSchema(Schema):
 
     title = fields.String(validate=TITLE)
     order = fields.String(validate=validate.OneOf(("desc", "asc")))
-    operator = fields.String(validate=validate.OneOf(("incr", "best", "latest")))
+    operator = fields.String(validate=validate.OneOf(NAMES))
     actions = _ACTIONS
     reset = fields.String(allow_none=True, validate=_cron)
     timezone = fields.String(validate=[validate.Length(max=64), _timezone])
@@ -124,7 +125,7 @@ class BoardSchema(BoardPatchSchema):
                           required=True, validate=validate.Length(min=1, max=100))
     order = fields.String(load_default="desc", validate=validate.OneOf(("desc", "asc")))
     operator = fields.String(load_default="incr",
-                             validate=validate.OneOf(("incr", "best", "latest")))
+                             validate=validate.OneOf(NAMES))
     reset = fields.String(load_default=None, allow_none=True, validate=_cron)
     timezone = fields.String(load_default="UTC", validate=[validate.Length(max=64), _timezone])
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import orjson
 
+from .. import operators
 from ..store import keys
 
 GLOBAL = keys.GLOBAL
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ORDERS = ("desc", "asc")
-OPERATORS = ("incr", "best", "latest")
+OPERATORS = operators.NAMES
 MAX_TITLE = 100
 # the fields an admin may set on create; `order`/`operator` are fixed once there are scores
 FIELDS = ("id", "title", "order", "operator", "actions", "reset", "timezone")

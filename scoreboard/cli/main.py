@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from .. import operators
 from .. import settings as config_mod
 from ..obs import logs
 from . import embedded
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument("--title", required=True)
     bc.add_argument("--actions", required=True, help="comma-separated action types")
     bc.add_argument("--order", choices=("asc", "desc"), default="desc")
-    bc.add_argument("--operator", choices=("incr", "best", "latest"), default="incr")
+    bc.add_argument("--operator", choices=operators.NAMES, default="incr")
     bc.add_argument("--reset", default=None, help="5-field cron expression")
     bc.add_argument("--timezone", default="UTC", help="IANA time zone of --reset")
     bsub.add_parser("list", help="one line per live board, its id first")

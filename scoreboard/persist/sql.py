@@ -7,7 +7,8 @@ exactly what was inserted, in one transaction, so a replay counts nothing twice.
 ``board_scores`` per season. Each board's operator decides how an event moves its
 row, and every rule gives the same result whatever order events arrive in (a
 claimed batch may come late): incr adds, best keeps the better score (at equal
-scores, the earlier sequence), latest keeps the later sequence.
+scores, the earlier sequence), latest keeps the later sequence. The rules are
+``scoreboard/operators.py``'s table; the statements here are built from it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from ..locks import LOCK_SEASONS_SHARED
+from ..operators import OPERATORS
 from ..store.keys import GLOBAL
 
 
@@ -92,28 +94,20 @@ INSERT INTO board_scores AS s (board_id, season, user_id, score, reached_seq, la
 
 def _set_board(operator: str, sign: str) -> str:
     """How a board's row takes an upsert's folded row under ``operator`` (``sign``: 1 for
-    a desc board, -1 for asc, as SQL)."""
-    better = f"EXCLUDED.score * {sign} > s.score * {sign}"
-    later = "EXCLUDED.reached_seq > s.reached_seq"
+    a desc board, -1 for asc, as SQL): the table's rule (scoreboard/operators.py)."""
     head = """
 ON CONFLICT (board_id, season, user_id) DO UPDATE SET version = s.version + EXCLUDED.version,"""
-    if operator == "incr":
+    op = OPERATORS[operator]
+    if op.adds:
         return head + """
     score = s.score + EXCLUDED.score,
     reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq),
     last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated)"""
-    if operator == "best":
-        return head + f"""
-    score = CASE WHEN {better} THEN EXCLUDED.score ELSE s.score END,
-    reached_seq = CASE WHEN {better} THEN EXCLUDED.reached_seq
-                       WHEN EXCLUDED.score = s.score
-                       THEN LEAST(s.reached_seq, EXCLUDED.reached_seq)
-                       ELSE s.reached_seq END,
-    last_updated = CASE WHEN {better} THEN EXCLUDED.last_updated ELSE s.last_updated END"""
+    takes = op.takes_sql("EXCLUDED", "s", sign)
     return head + f"""
-    score = CASE WHEN {later} THEN EXCLUDED.score ELSE s.score END,
-    reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq),
-    last_updated = CASE WHEN {later} THEN EXCLUDED.last_updated ELSE s.last_updated END"""
+    score = CASE WHEN {takes} THEN EXCLUDED.score ELSE s.score END,
+    reached_seq = CASE WHEN {takes} THEN EXCLUDED.reached_seq ELSE s.reached_seq END,
+    last_updated = CASE WHEN {takes} THEN EXCLUDED.last_updated ELSE s.last_updated END"""
 
 
 # direct mode: rows folded in Python, one statement per operator
@@ -121,7 +115,7 @@ RAISE_BOARD = {op: _BOARD_INTO + """
 SELECT b, s, u, sc, seq, to_timestamp(at_ms / 1000.0), n
 FROM unnest($1::text[], $2::int[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[],
             $7::int[]) AS t(b, s, u, sc, seq, at_ms, n)""" + _set_board(op, "$8::int")
-               for op in ("incr", "best", "latest")}
+               for op in OPERATORS}
 
 # the staged events that are new, into score_events; RETURNING lists what is folded
 _INSERT_STAGED = """
@@ -134,14 +128,40 @@ _INSERT_STAGED = """
     RETURNING user_id, score_increment, seq, created_at"""
 
 # Worker 1: the staged batch in one statement. It inserts the events that are new,
-# and folds only those (RETURNING) per board, season and player, as fold() does:
-# incr sums; best keeps the better score (at equal scores, the earlier sequence);
-# latest keeps the later sequence. Each board's row then moves as in direct mode.
+# and folds only those (RETURNING) per board, season and player, as fold() does, by
+# the operators' table: an adding operator sums; one that keeps a submission takes
+# the one that stands first (``standing_first``). Each board's row then moves as in
+# direct mode (``_set_board``); a rule that depends on the order has one step per sign.
 _PICK = """
 SELECT DISTINCT ON (board, season, user_id) board, season, user_id, v, seq, at,
        count(*) OVER (PARTITION BY board, season, user_id) AS n, sign
 FROM fed WHERE op = '{op}' AND board <> '{glob}'
 ORDER BY board, season, user_id, {rank}"""
+
+
+def _raise_steps() -> str:
+    """The batch statement's steps that move board_scores, one operator at a time."""
+    steps = []
+    for op in OPERATORS.values():
+        if op.adds:
+            steps.append(f"""raise_{op.name} AS ({_BOARD_INTO}
+    SELECT board, season, user_id, sum(v), max(seq), max(at), count(*)
+    FROM fed WHERE op = '{op.name}' AND board <> '{GLOBAL}' GROUP BY board, season, user_id
+    {_set_board(op.name, "1")}
+)""")
+            continue
+        steps.append(f"""{op.name} AS ({_PICK.format(op=op.name, glob=GLOBAL,
+                                                    rank=op.standing_first())}
+)""")
+        for sign in ((1, -1) if op.by_sign else (1,)):
+            only = f" WHERE sign = {sign}" if op.by_sign else ""
+            steps.append(f"""raise_{op.name}_{'asc' if sign < 0 else 'desc'} AS ({_BOARD_INTO}
+    SELECT board, season, user_id, v, seq, at, n FROM {op.name}{only}
+    {_set_board(op.name, str(sign))}
+)""")
+    return ", ".join(steps)
+
+
 WRITE_STAGED = f"""
 WITH fresh AS ({_INSERT_STAGED}, boards
 ), fed AS (
@@ -156,22 +176,7 @@ WITH fresh AS ({_INSERT_STAGED}, boards
     INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
     SELECT user_id, sum(v), max(at) AT TIME ZONE 'UTC', count(*), max(seq)
     FROM fed WHERE board = '{GLOBAL}' GROUP BY user_id{_SET_GLOBAL}
-), raise_incr AS ({_BOARD_INTO}
-    SELECT board, season, user_id, sum(v), max(seq), max(at), count(*)
-    FROM fed WHERE op = 'incr' AND board <> '{GLOBAL}' GROUP BY board, season, user_id
-    {_set_board("incr", "1")}
-), best AS ({_PICK.format(op="best", glob=GLOBAL, rank="v * sign DESC, seq")}
-), raise_best_desc AS ({_BOARD_INTO}
-    SELECT board, season, user_id, v, seq, at, n FROM best WHERE sign = 1
-    {_set_board("best", "1")}
-), raise_best_asc AS ({_BOARD_INTO}
-    SELECT board, season, user_id, v, seq, at, n FROM best WHERE sign = -1
-    {_set_board("best", "-1")}
-), latest AS ({_PICK.format(op="latest", glob=GLOBAL, rank="seq DESC")}
-), raise_latest AS ({_BOARD_INTO}
-    SELECT board, season, user_id, v, seq, at, n FROM latest
-    {_set_board("latest", "1")}
-)
+), {_raise_steps()}
 SELECT count(*) FROM fresh"""
 
 # Worker 1, a batch whose every event fed `global` alone (the only board a service
@@ -209,18 +214,16 @@ class Row:
     n: int = 1
 
     def add(self, value: int, seq: int, at: int) -> None:
+        """One more submission, by the operator's rule (scoreboard/operators.py)."""
         self.n += 1
-        if self.operator == "incr":
+        op = OPERATORS[self.operator]
+        if op.adds:
             self.score += value
             if seq > self.seq:
                 self.seq = seq
             if at > self.at:
                 self.at = at
-        elif self.operator == "best":
-            if value * self.sign > self.score * self.sign or (
-                    value == self.score and seq < self.seq):
-                self.score, self.seq, self.at = value, seq, at
-        elif seq > self.seq:
+        elif op.takes(value, seq, self.score, self.seq, self.sign):
             self.score, self.seq, self.at = value, seq, at
 
 
@@ -258,7 +261,7 @@ async def _raise(conn: asyncpg.Connection, rows: Folded) -> None:
                            [k[2] for k, _ in part], [r.score for _, r in part],
                            [r.seq for _, r in part], [r.at for _, r in part],
                            [r.n for _, r in part]]
-        if operator == "best":
+        if OPERATORS[operator].by_sign:
             args.append(sign)
         await conn.execute(RAISE_BOARD[operator], *args)
 

@@ -18,6 +18,7 @@ from ..actions import Action
 from ..auth.tokens import Claims
 from ..board.definitions import Board
 from ..obs import metrics
+from ..operators import OPERATORS
 from ..persist.sql import BoardsMoved, Fed, commit_direct
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
@@ -91,10 +92,10 @@ class DirectScorer:
                                    body=body),
                 [scripts.SettleBoardArgs(b.id, b.season, b.operator, b.order, score, reached)
                  for b, (score, reached) in zip(boards, scores, strict=True)])))
-        # on incr boards the previous score is the committed one less this increment
+        # on adding boards the previous score is the committed one less this increment
         # (Redis may not have shown an earlier commit yet)
         results = tuple(
             scripts.BoardResult(r.new_score - value, r.new_score, r.previous_rank, r.rank,
-                                r.board_seq) if b.operator == "incr" else r
+                                r.board_seq) if OPERATORS[b.operator].adds else r
             for b, r in zip(boards, reply.boards, strict=True))
         return scripts.ScoreReply("OK" if fresh else "REPLAY", reply.now, results)

@@ -1,7 +1,8 @@
 -- Direct mode, step 3 of 3: PostgreSQL committed each board's score; show them in Redis.
 -- Commits of one player may arrive out of order, so a board moves only to a newer
--- state: on incr and best boards the better score (on best, at equal scores the
--- earlier sequence), on latest boards the later sequence.
+-- state: on best boards the better score (at equal scores the earlier sequence), on
+-- incr and latest boards the later sequence (an incr total only grows, but on an asc
+-- board a bigger total is a worse score, so the score can't tell which is newer).
 -- KEYS: idem; per board: scores, member, boardseq
 -- ARGV: uid, use_idem, idem_ttl_s, channel, top_n, now, body; per board: board, season, operator, order, score, reached
 local k_idem = KEYS[1]
@@ -18,11 +19,10 @@ for i = 1, #boards do
   local newer = current == nil
   if not newer then
     local cur_seq = TIE_BASE - tonumber(string.sub(member, 1, 15))
-    if b.operator == 'latest' then
+    if b.operator == 'best' then  -- the better one stands (scoreboard/operators.py)
+      newer = score * b.sign > current * b.sign or (score == current and reached < cur_seq)
+    else  -- incr totals and latest values: the later commit's state is the newer
       newer = reached > cur_seq
-    else
-      newer = score * b.sign > current * b.sign or
-        (b.operator == 'best' and score == current and reached < cur_seq)
     end
   end
   local prev_score, prev_rank, rank, board = current, nil, nil, 0
