@@ -103,7 +103,7 @@ def _with_database(dsn: str, name: str) -> str:
     return base + ("?" + query if query else "")
 
 
-async def create_database(admin_dsn: str) -> str:
+async def create_database(admin_dsn: str, *, migrated: bool = True) -> str:
     name = "sb_" + uuid.uuid4().hex[:12]
     conn = await asyncpg.connect(admin_dsn)
     try:
@@ -111,6 +111,8 @@ async def create_database(admin_dsn: str) -> str:
     finally:
         await conn.close()
     dsn = _with_database(admin_dsn, name)
+    if not migrated:
+        return dsn
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)

@@ -29,8 +29,9 @@ def migrations() -> list[tuple[int, str, str]]:
     return out
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
-    """Apply what is missing, each file in its own transaction. Returns the names applied."""
+async def migrate(conn: asyncpg.Connection, upto: int | None = None) -> list[str]:
+    """Apply what is missing (up to version ``upto``, default all), each file in its own
+    transaction. Returns the names applied."""
     applied: list[str] = []
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -38,6 +39,8 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
         " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
     )
     for version, name, sql in migrations():
+        if upto is not None and version > upto:
+            break
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
             done = await conn.fetchval(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 import pytest
 
 from scoreboard.persist.migrations import migrate, migrations
 from scoreboard.persist.sql import write_lines
+from tests.conftest import _admin_dsn, create_database
 
 
 async def test_migrate_twice_is_a_noop(database_url: str) -> None:
@@ -70,5 +72,48 @@ async def test_events_follow_their_player(database_url: str) -> None:
         assert await conn.fetchval("SELECT count(*) FROM score_events WHERE user_id = $1",
                                    uid) == 0
         assert await conn.fetchval("SELECT count(*) FROM scores WHERE user_id = $1", uid) == 0
+    finally:
+        await conn.close()
+
+
+SCHEMA = {
+    "columns": "SELECT table_name, column_name, data_type, is_nullable, column_default"
+               " FROM information_schema.columns WHERE table_schema = 'public'",
+    "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes"
+               " WHERE schemaname = 'public'",
+    "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+                   " FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
+}
+
+
+async def _schema(conn: asyncpg.Connection) -> dict[str, set[tuple[Any, ...]]]:
+    return {what: {tuple(r) for r in await conn.fetch(sql)} for what, sql in SCHEMA.items()}
+
+
+async def test_the_stairway_one_migration_at_a_time(pg_server: Any) -> None:
+    """Each migration applied alone, in order, on a database holding rows written at the
+    first step, ends on exactly the schema of all of them applied at once, with those
+    rows intact (no migration has a down step: none is reverted)."""
+    whole = await create_database(_admin_dsn(pg_server))
+    stairs = await create_database(_admin_dsn(pg_server), migrated=False)
+    conn = await asyncpg.connect(stairs)
+    try:
+        for i, (version, name, _) in enumerate(migrations()):
+            assert await migrate(conn, upto=version) == [name]
+            if i == 0:  # the seed's rows, carried up every later step
+                uid = await conn.fetchval("INSERT INTO users (username, email)"
+                                          " VALUES ('Early', 'early@x.io') RETURNING id")
+                await conn.execute("INSERT INTO scores (user_id, total_score) VALUES ($1, 42)",
+                                   uid)
+        assert await migrate(conn) == []
+        other = await asyncpg.connect(whole)
+        try:
+            assert await _schema(conn) == await _schema(other)
+        finally:
+            await other.close()
+        assert await conn.fetchval("SELECT total_score FROM scores s JOIN users u"
+                                   " ON u.id = s.user_id WHERE u.username = 'Early'") == 42
+        with pytest.raises(asyncpg.UniqueViolationError):  # 004: names case-insensitive
+            await conn.execute("INSERT INTO users (username, email) VALUES ('early', 'e2@x.io')")
     finally:
         await conn.close()
