@@ -23,6 +23,8 @@ def test_wheel_ships_migrations_and_scripts(tmp_path: Path) -> None:
     for lua in (ROOT / "scoreboard" / "store" / "lua").glob("*.lua"):
         assert f"scoreboard/store/lua/{lua.name}" in names
     assert "scoreboard/static/index.html" in names
+    # the test and benchmark harness stays in the source tree (docs/design.md)
+    assert not [n for n in names if n.startswith("scoreboard/testing/")]
 
     # installed from the wheel alone, away from the source tree, it finds its migrations
     site = tmp_path / "site"
