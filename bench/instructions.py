@@ -125,8 +125,8 @@ async def _counted(requests: int) -> None:
     from aiohttp import web
 
     from scoreboard.api import shortcuts
-    from scoreboard.api.guard import GuardedRunner
     from scoreboard.app import create_app
+    from scoreboard.cli.guard import GuardedRunner
     from scoreboard.live import listener
     from scoreboard.obs import logs, metrics
     from scoreboard.settings import from_env

@@ -177,8 +177,8 @@ async def _replicas_step(app: web.Application) -> AsyncIterator[None]:
 
 async def _hub_step(app: web.Application) -> AsyncIterator[None]:
     sentinels = app.get(keys.SENTINELS)
-    hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.TOP10], app[keys.BOARDS],
-              app[keys.VIEWS], locate=sentinels.address if sentinels else None)
+    hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.BOARDS], app[keys.VIEWS],
+              locate=sentinels.address if sentinels else None)
     app[keys.HUB] = hub
     await hub.start()
     try:

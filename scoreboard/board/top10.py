@@ -105,6 +105,11 @@ class Top10Cache:
         await self.redis.set(self.key, raw, px=self.ttl_s * 1000)
         return cached
 
+    async def invalidate(self) -> None:
+        """Forget this board's top 10, here and in Redis: the next read builds it."""
+        self.memo.current = None
+        await self.redis.delete(self.key)
+
     async def current(self) -> CachedTop10:
         """The memo, else the Redis cache, else read, stored and returned."""
         cached = self.memo.get()

@@ -18,10 +18,10 @@ from types import FrameType
 import uvloop
 from aiohttp import web
 
-from ..api.guard import GuardedRunner
 from ..app import create_app
 from ..obs import logs
 from ..settings import Config
+from .guard import GuardedRunner
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from aiohttp.web_protocol import RequestHandler
 
 from .. import errors
 from .. import headers as headers_
+from ..api.envelope import error_body
 from ..obs import metrics
-from .envelope import error_body
 
 _UNAVAILABLE = errors.REGISTRY["SERVICE_UNAVAILABLE"]
 _BODY = error_body(_UNAVAILABLE.code, "Too many connections; retry shortly")
