@@ -11,7 +11,7 @@ on the clock. Callgrind counts only while it is switched on, around ``N`` and th
 ``2N`` requests of each kind; the difference over ``N`` is the cost of one request
 with the switching left out. Kinds: hello world, the seed's top 10, a board's top
 10 (a board fed by the same action as `global` and one other; live when the
-process started, so read through a path of its own, api/shortcuts.py), the same
+process started, so read through a path of its own, api/routing.py), the same
 board read through the template's route (as a board created after the process
 started is, by a second app built without those paths), and both top 10s with the
 layer in front of every handler taken off (what that layer costs).
@@ -56,7 +56,7 @@ KINDS = {  # name: (app, path, layer on)
     "GET top10": ("service", "/api/v1/leaderboard/top10", True),
     "board top10": ("service", "/api/v1/boards/b1/top10", True),
     # b1 as a board created after the process started is read: through the template's
-    # route, without a path of its own (api/shortcuts.py)
+    # route, without a path of its own (api/routing.py)
     "board top10, template": ("late", "/api/v1/boards/b1/top10", True),
     "GET top10, no layer": ("service", "/api/v1/leaderboard/top10", False),
     "board top10, no layer": ("service", "/api/v1/boards/b1/top10", False),
@@ -124,7 +124,7 @@ async def _counted(requests: int) -> None:
     """Runs under callgrind: each kind's windows of N and 2N requests, one dump each."""
     from aiohttp import web
 
-    from scoreboard.api import shortcuts
+    from scoreboard.api import routing
     from scoreboard.app import create_app
     from scoreboard.cli.guard import GuardedRunner
     from scoreboard.live import listener
@@ -145,7 +145,7 @@ async def _counted(requests: int) -> None:
     runner = runner_of(app)
     await runner.setup()
     late_app = create_app(from_env(), scheduler=False)
-    shortcuts.MAX_BOARDS = 0  # as if every board had been created after it started
+    routing.MAX_BOARDS = 0  # as if every board had been created after it started
     late = runner_of(late_app)
     await late.setup()
 

@@ -16,7 +16,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from . import appkeys as keys
 from .api.requests import MAX_BODY
 from .api.routes import setup_routes
-from .api.shortcuts import add_board_paths
 from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
 from .board.admin import BoardAdmin
@@ -129,7 +128,6 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     boards = app[keys.BOARDS] = Boards(redis, app[keys.PG])
     await boards.ensure()
     await boards.load()
-    add_board_paths(app, boards.by_id)  # before the app starts: see api/shortcuts.py
     app[keys.SCORES] = ScoreService(config, app[keys.REDIS_ONCE], app[keys.PG], boards,
                                     app.get(keys.AUTOPIPE))
     app[keys.READER] = Reader(redis, app.get(keys.AUTOPIPE), boards.global_board)

@@ -4,7 +4,7 @@ It wraps each handler when its route is registered (``api/routes.py``) rather th
 being an aiohttp middleware. With any middleware at all, aiohttp builds and calls a
 chain of wrappers on every request: a hello world behind a middleware that did
 nothing ran at 0.88 of its rate. Requests no route takes go to one last catch-all
-route (``unmatched``), so a 404 or 405 gets the envelope too.
+route (``routing.unmatched``), so a 404 or 405 gets the envelope too.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from ..obs.logs import (
 )
 from ..store.client import OUTAGE
 from . import envelope
-from .shortcuts import BoardPath
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +42,15 @@ OUTAGES = (*OUTAGE, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
 FastPath = Callable[[web.Request], web.StreamResponse | None]
 
 
-def fast_path(answer: FastPath) -> Callable[[Handler], Handler]:
-    """Gives a handler a synchronous first try: ``answer(request)`` returns the response
-    when it needs nothing awaited (a memo hit), else None and the handler runs. The
-    layer calls it in place of the handler's coroutine: a cached top 10 is served
-    without creating and running one more coroutine per request."""
-
-    def mark(handler: Handler) -> Handler:
-        handler.fast_path = answer  # type: ignore[attr-defined]
-        return handler
-
-    return mark
-
-
-def served(handler: Handler, route: str) -> Handler:
+def served(handler: Handler, route: str, fast: FastPath | None = None) -> Handler:
     """``handler`` behind the one layer: a request id for logs, the error envelope,
     metrics (under ``route``, the route's template), and the access line of an unusual
-    request (5xx, slow). Whatever the handler carries (its OpenAPI operation, its
-    ``fast_path``) stays on the wrapper."""
+    request (5xx, slow). ``fast``: the handler's synchronous first try, which returns
+    the response when it needs nothing awaited (a memo hit), else None and the handler
+    runs; the layer calls it in place of the handler's coroutine, so a cached top 10 is
+    served without creating and running one more coroutine per request. Whatever the
+    handler carries (its OpenAPI operation) stays on the wrapper."""
     observe = metrics.TALLY.observe
-    fast: FastPath | None = getattr(handler, "fast_path", None)
 
     @functools.wraps(handler)
     async def serve(request: web.Request) -> web.StreamResponse:
@@ -92,23 +80,6 @@ def served(handler: Handler, route: str) -> Handler:
         return response
 
     return serve
-
-
-UNMATCHED = "/{unmatched:.*}"  # the last route: aiohttp tries it after every other
-
-
-async def unmatched(request: web.Request) -> web.StreamResponse:
-    """404, or 405 with ``Allow`` when another route has this path for other methods."""
-    allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        # a board's own path is a shortcut to a template's routes, tried there too
-        if (resource.canonical != metrics.UNMATCHED_CANONICAL
-                and not isinstance(resource, BoardPath)):
-            _, methods = await resource.resolve(request)
-            allowed |= methods
-    if allowed:
-        raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise web.HTTPNotFound()
 
 
 def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:

@@ -15,7 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from .. import __version__
 from . import docs, responses
-from .shortcuts import BoardPath
+from .routing import is_shortcut
 
 
 def paths(routes: Iterable[web.AbstractRoute]) -> dict[str, dict[str, Any]]:
@@ -24,7 +24,7 @@ def paths(routes: Iterable[web.AbstractRoute]) -> dict[str, dict[str, Any]]:
     for route in routes:
         spec = getattr(route.handler, docs.OPERATION, None)
         if (spec is None or route.method == "HEAD" or route.resource is None
-                or isinstance(route.resource, BoardPath)):  # documented under its template
+                or is_shortcut(route.resource)):  # documented under its template
             continue
         out.setdefault(route.resource.canonical, {})[route.method.lower()] = spec
     return out

@@ -16,6 +16,7 @@ from .. import headers as common
 from ..clock import now_ms
 from ..store import keys
 from ..store.client import RedisClient
+from .definitions import Board
 from .reader import Reader
 
 
@@ -34,6 +35,30 @@ def top10_data(entries: bytes, last_updated: int, ttl: int, extra: bytes = b"") 
     """The ``data`` object around ``entries`` (a JSON array); ``extra`` is ``,"name":value...``."""
     return (b'{"leaderboard":%s,"last_updated":%d,"cache_ttl":%d%s}'
             % (entries, last_updated, ttl, extra))
+
+
+def board_suffix(board: Board) -> bytes:
+    """What names a board in its top 10's data object: ``,"board":id,"season":N``."""
+    return b',"board":%s,"season":%d' % (orjson.dumps(board.id), board.season)
+
+
+def cached_suffix(board: Board) -> bytes:
+    """What a board's cached data object carries beyond the seed's: its name, except
+    `global`, whose cache is the seed's body (``/api/v1/leaderboard/top10``)."""
+    return b"" if board.id == keys.GLOBAL else board_suffix(board)
+
+
+def route_suffix(board: Board) -> bytes:
+    """What ``/api/v1/boards/{id}/top10`` adds to the cached data object: `global`'s
+    name (its cache is the seed's body), nothing for the others (theirs has it)."""
+    return board_suffix(board) if board.id == keys.GLOBAL else b""
+
+
+def top10_body(data: bytes, more: bytes, now: int) -> bytes:
+    """The seed's success envelope around a cached data object, ``more`` added to it."""
+    if more:
+        data = data[:-1] + more + b"}"
+    return b'{"success":true,"data":' + data + b',"timestamp":%d}' % now
 
 
 def etag_of(entries: bytes, extra: bytes = b"") -> str:
@@ -83,8 +108,7 @@ class Top10Cache:
         board = reader.board
         self.key = board.keys.top10
         # the seed's body for `global`; every other board also names itself and its season
-        self.extra = b"" if board.id == keys.GLOBAL else (
-            b',"board":%s,"season":%d' % (orjson.dumps(board.id), board.season))
+        self.extra = cached_suffix(board)
 
     def _put(self, raw: bytes, updated: int) -> CachedTop10:
         return self.memo.put(top10_data(raw, updated, self.ttl_s, self.extra),

@@ -61,9 +61,6 @@ BACKEND_ERRORS = Counter("scoreboard_backend_errors_total", "Redis and PostgreSQ
 
 
 
-UNMATCHED_CANONICAL = "/{unmatched}"  # the catch-all route's (api/middleware.py)
-
-
 class RequestTally:
     """Every request, and every score update's outcome, counted in plain Python on its
     path, handed to prometheus-client in bulk by ``flush``: at each scrape of this

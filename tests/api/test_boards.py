@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from scoreboard import appkeys
 from scoreboard.actions import Action
-from scoreboard.api.shortcuts import BoardPath
+from scoreboard.api.routing import BoardPath
 from scoreboard.obs import metrics
 from tests.support import bearer, eventually, post_score
 
@@ -335,7 +335,7 @@ async def test_demo_boards(make_client: Any) -> None:
 
 async def test_a_board_live_at_start_is_read_through_its_own_path(
         make_client: Any, admin_token: str, make_player: Any) -> None:
-    """api/shortcuts.py: a process started after a board exists finds that board's top
+    """api/routing.py: a process started after a board exists finds that board's top
     10 by its own path; it answers what the template's route answers, is counted under
     the template, and says 404 once the board is retired by another process."""
     one = await make_client(actions=ACTIONS)

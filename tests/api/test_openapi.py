@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 
 from scoreboard import appkeys
 from scoreboard.api import openapi
-from scoreboard.api.shortcuts import BoardPath
+from scoreboard.api.routing import BoardPath
 from scoreboard.app import create_app
 from scoreboard.auth.tokens import mint
 from scoreboard.players import users

@@ -1,5 +1,5 @@
 """The layer in front of every handler (api/middleware.py) with a handler's synchronous
-first try (``fast_path``): what it answers goes out through the whole layer, None
+first try (a route's ``fast``): what it answers goes out through the whole layer, None
 falls through to the handler, and what it raises becomes the envelope."""
 
 from __future__ import annotations
@@ -10,21 +10,19 @@ from typing import Any
 from aiohttp import web
 
 from scoreboard import errors
-from scoreboard.api.middleware import fast_path
 from scoreboard.api.routes import add
 from scoreboard.obs import metrics
 from scoreboard.obs.logs import REQUEST_ID
 
 
 def _app(answer: Any, ran: list[str]) -> web.Application:
-    @fast_path(answer)
     async def handler(request: web.Request) -> web.Response:
         ran.append(request.path)
         return web.json_response({"from": "handler"})
 
     app = web.Application()
-    add(app, "GET", "/thing", handler)
-    add(app, "GET", "/things/{board}", handler)  # the board routes' own resource
+    add(app, "GET", "/thing", handler, fast=answer)
+    add(app, "GET", "/things/{board}", handler, fast=answer)  # the board routes' resource
     return app
 
 
@@ -77,14 +75,13 @@ async def test_the_handler_and_an_error_line_know_the_request_id(aiohttp_client:
         def emit(self, record: logging.LogRecord) -> None:
             ids.append(REQUEST_ID.get())
 
-    @fast_path(answer)
     async def handler(request: web.Request) -> web.Response:
         ids.append(REQUEST_ID.get())
         return web.json_response({})
 
     app = web.Application()
-    add(app, "GET", "/thing", handler)
-    add(app, "GET", "/other", handler)
+    add(app, "GET", "/thing", handler, fast=answer)
+    add(app, "GET", "/other", handler, fast=answer)
     client = await aiohttp_client(app)
     seen, layer_log = Seen(), logging.getLogger("scoreboard.api.middleware")
     layer_log.addHandler(seen)

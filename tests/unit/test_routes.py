@@ -1,4 +1,4 @@
-"""The board routes' matcher (api/routes.py SegmentResource) against aiohttp's own
+"""The board routes' matcher (api/routing.py SegmentResource) against aiohttp's own
 regex matcher for the same templates: the same paths match, with the same values."""
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from aiohttp.web_urldispatcher import DynamicResource
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoreboard.api.middleware import unmatched
-from scoreboard.api.routes import SegmentResource, setup_routes
-from scoreboard.api.shortcuts import BoardPath, add_board_paths
-from scoreboard.obs.metrics import UNMATCHED_CANONICAL
+from scoreboard.api.routes import setup_routes
+from scoreboard.api.routing import (
+    UNMATCHED_CANONICAL,
+    BoardPath,
+    SegmentResource,
+    add_board_paths,
+    unmatched,
+)
 
 TEMPLATES = ["/api/v1/boards/{board}/top10", "/api/v1/boards/{board}",
              "/api/v1/admin/users/{id}/ban", "/api/v1/boards/{board}/users"]
@@ -71,7 +75,7 @@ async def test_the_service_routes_resolve_through_it() -> None:
 
 
 async def test_a_boards_own_path_resolves_as_its_template_would() -> None:
-    """api/shortcuts.py: a board's own path is found first and gives the template's
+    """api/routing.py: a board's own path is found first and gives the template's
     handlers the same match; any other board, and any other method, resolve as before."""
     app = web.Application()
     setup_routes(app)

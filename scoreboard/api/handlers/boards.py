@@ -12,11 +12,11 @@ from aiohttp import web
 
 from ... import errors
 from ...appkeys import BOARDS, CONFIG, HISTORY, VIEWS
-from ...board.definitions import GLOBAL, Board, iso
+from ...board.definitions import Board, iso
 from ...board.history import PastSeason, SeasonReader
 from ...board.reader import MAX_PAGE
 from ...board.schedule import next_reset
-from ...board.top10 import CachedTop10
+from ...board.top10 import CachedTop10, route_suffix
 from ...board.views import View
 from .. import envelope, requests, responses
 from ..docs import (
@@ -30,7 +30,6 @@ from ..docs import (
     ok,
     operation,
 )
-from ..middleware import fast_path
 from . import leaderboard
 from .scores import post_update
 
@@ -128,11 +127,9 @@ def top10_now(request: web.Request) -> web.Response | None:
     cached = view.top10.memo.get()
     if cached is None:
         return None
-    return leaderboard.top10_response(request, cached, b"" if board.id != GLOBAL else
-                                      b',"board":"global","season":%d' % board.season)
+    return leaderboard.top10_response(request, cached, route_suffix(board))
 
 
-@fast_path(top10_now)
 @operation(summary="A board's cached top 10", parameters=[BOARD_PARAM, SEASON_PARAM],
            responses={**ok(responses.BoardTop10Data), "304": {"description": "Not modified"},
                       **fails(400, 404, 503)})
@@ -148,9 +145,7 @@ async def top10(request: web.Request) -> web.Response:
 
 
 def _live_top10(request: web.Request, view: View, cached: CachedTop10) -> web.Response:
-    # `global`'s cache is the seed's body; here it names its board and season too
-    more = b',"board":"global","season":%d' % view.board.season if view.board.id == GLOBAL else b""
-    return leaderboard.top10_response(request, cached, more)
+    return leaderboard.top10_response(request, cached, route_suffix(view.board))
 
 
 @operation(summary="Any page of a board",
