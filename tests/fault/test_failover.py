@@ -357,12 +357,20 @@ async def test_a_master_that_loses_its_replica_is_not_let_off(tmp_path: Path) ->
     replica.start()
     lone = RedisServer(tmp_path / "lone")
     lone.start()
-    pipes = [AutoPipeline(s.url, timeout=TIMEOUT_S, follow=True) for s in (master, lone)]
+    pipes = [AutoPipeline(s.url, timeout=4 * TIMEOUT_S, follow=True) for s in (master, lone)]
     try:
         held, alone = pipes
-        await eventually(lambda: _true_async(held.look()), what="the replica in sync")
+
+        async def replicated() -> bool:  # in sync, and acknowledging writes
+            if not await held.look():
+                return False
+            try:
+                return bool(await held.call("SET", "k", "1", durable=True) == b"OK")
+            except NotReplicated:
+                return False
+
+        await eventually(replicated, what="the replica in sync and acknowledging")
         assert (held.online, held.replicas) == (1, 1)
-        assert await held.call("SET", "k", "1", durable=True) == b"OK"
         replica.stop()
         assert await held.look() == 0 and held.replicas == 1  # still waits for one
         with pytest.raises(NotReplicated):
@@ -374,7 +382,3 @@ async def test_a_master_that_loses_its_replica_is_not_let_off(tmp_path: Path) ->
             await pipe.aclose()
         for server in (replica, master, lone):
             server.stop()
-
-
-async def _true_async(count: Any) -> bool:
-    return bool(await count)
