@@ -20,12 +20,10 @@ from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
 from .board.admin import BoardAdmin
 from .board.history import History
-from .board.reader import Reader
 from .board.refresher import CacheRefresher
 from .board.registry import Boards
 from .board.seasons import Seasons
-from .board.top10 import Top10Cache, Top10Memo
-from .board.views import View, Views
+from .board.views import Views
 from .live.hub import Hub
 from .obs import metrics
 from .obs.metrics import LagCollector
@@ -130,16 +128,12 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     await boards.load()
     app[keys.SCORES] = ScoreService(config, app[keys.REDIS_ONCE], app[keys.PG], boards,
                                     app.get(keys.AUTOPIPE))
-    app[keys.READER] = Reader(redis, app.get(keys.AUTOPIPE), boards.global_board)
     app[keys.SESSIONS] = SessionChecker(redis, app.get(keys.AUTOPIPE))
-    # Each process's hub replaces the memo on every change it is told of (and after
-    # a Pub/Sub reconnect), so the memo only needs to outlive nothing longer than
+    # Each process's hub replaces a board's memo on every change it is told of (and
+    # after a Pub/Sub reconnect), so the memo only needs to outlive nothing longer than
     # the Redis copy it mirrors: one refresh interval.
-    memo = Top10Memo(config.cache_refresh_interval_s)
-    app[keys.TOP10] = Top10Cache(redis, app[keys.READER], memo, config.cache_ttl_s)
     app[keys.VIEWS] = Views(redis, app.get(keys.AUTOPIPE), ttl_s=config.cache_ttl_s,
-                            memo_age_s=config.cache_refresh_interval_s,
-                            seed=View(boards.global_board, app[keys.READER], app[keys.TOP10]))
+                            memo_age_s=config.cache_refresh_interval_s)
     app[keys.BOARD_ADMIN] = BoardAdmin(app[keys.PG], redis, boards, config.actions,
                                        boards_max=config.boards_max)
     app[keys.HISTORY] = History(app[keys.PG], redis, app.get(keys.AUTOPIPE),
@@ -153,9 +147,8 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
     app[keys.SEASONS] = Seasons(app[keys.PG], redis, boards,
                                 batch=config.persist_mode == "batch",
                                 replayed=app[keys.PERSISTER].replayed_here)
-    app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], app[keys.TOP10],
-                                         interval_s=config.cache_refresh_interval_s,
-                                         boards=boards, views=app[keys.VIEWS])
+    app[keys.REFRESHER] = CacheRefresher(redis, app[keys.PG], boards, app[keys.VIEWS],
+                                         interval_s=config.cache_refresh_interval_s)
     app[keys.MODERATION] = Moderation(app[keys.PG], redis)
     yield
 

@@ -9,11 +9,9 @@ from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
 from .board.admin import BoardAdmin
 from .board.history import History
-from .board.reader import Reader
 from .board.refresher import CacheRefresher
 from .board.registry import Boards
 from .board.seasons import Seasons
-from .board.top10 import Top10Cache
 from .board.views import Views
 from .live.hub import Hub
 from .obs.metrics import LagCollector
@@ -37,8 +35,6 @@ SESSIONS = web.AppKey("sessions", SessionChecker)
 PG = web.AppKey("pg", asyncpg.Pool)
 PG_WATCH = web.AppKey("pg_watch", ServerWatch)  # which server the pool reaches (not in tests)
 SCORES = web.AppKey("scores", ScoreService)
-READER = web.AppKey("reader", Reader)
-TOP10 = web.AppKey("top10", Top10Cache)
 HUB = web.AppKey("hub", Hub)
 REFRESHER = web.AppKey("refresher", CacheRefresher)
 PERSISTER = web.AppKey("persister", Persister)

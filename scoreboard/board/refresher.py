@@ -20,12 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class CacheRefresher:
-    def __init__(self, redis: RedisClient, pool: asyncpg.Pool, cache: Top10Cache, *,
-                 interval_s: float, boards: Boards | None = None,
-                 views: Views | None = None) -> None:
+    def __init__(self, redis: RedisClient, pool: asyncpg.Pool, boards: Boards, views: Views, *,
+                 interval_s: float) -> None:
         self.redis = redis
         self.pool = pool
-        self.cache = cache
         self.boards = boards
         self.views = views
         self.lock_ms = max(1000, int(interval_s * 3000))
@@ -52,13 +50,12 @@ class CacheRefresher:
         if not await self.holds_lock():
             return False
         await users.ensure_profiles(self.pool, self.redis)  # a wiped Redis gets them back
-        await self._refresh(self.cache)
-        if self.boards is not None and self.views is not None:
-            await self.boards.ensure()  # a wiped Redis gets the definitions back too
-            await self.boards.load()
-            for board in self.boards.live():
-                if board.id != keys.GLOBAL:
-                    await self._refresh(self.views.of(board).top10)
+        await self._refresh(self.views.of(self.boards.global_board).top10)  # the seed's first
+        await self.boards.ensure()  # a wiped Redis gets the definitions back too
+        await self.boards.load()
+        for board in self.boards.live():
+            if board.id != keys.GLOBAL:
+                await self._refresh(self.views.of(board).top10)
         self.refreshes += 1
         metrics.CACHE_REFRESHES.inc()
         return True

@@ -20,13 +20,15 @@ class View:
 
 
 class Views:
+    """Every board's, `global` included (its keys and its cache are the seed's)."""
+
     def __init__(self, redis: RedisClient, pipe: AutoPipeline | None, *, ttl_s: int,
-                 memo_age_s: float, seed: View) -> None:
+                 memo_age_s: float) -> None:
         self.redis = redis
         self.pipe = pipe
         self.ttl_s = ttl_s
         self.memo_age_s = memo_age_s
-        self._views: dict[str, View] = {seed.board.id: seed}
+        self._views: dict[str, View] = {}
 
     def of(self, board: Board) -> View:
         view = self._views.get(board.id)

@@ -10,11 +10,17 @@ import pytest
 from redis.asyncio import Redis
 
 from scoreboard import appkeys
-from scoreboard.board.reader import Reader
 from scoreboard.board.refresher import CacheRefresher
-from scoreboard.board.top10 import Top10Cache, Top10Memo
+from scoreboard.board.registry import Boards
+from scoreboard.board.top10 import Top10Cache
+from scoreboard.board.views import Views
 from scoreboard.store import keys
 from tests.support import bearer, eventually, post_score
+
+
+def global_top10(client: Any) -> Top10Cache:
+    """`global`'s cache, as every board's: its view's."""
+    return client.app[appkeys.VIEWS].of(client.app[appkeys.BOARDS].global_board).top10
 
 ENTRY_KEYS = {"rank", "user_id", "username", "score", "avatar_url"}
 
@@ -42,7 +48,7 @@ async def test_top10_seed_shape_ttl_and_miss_path(client: Any, make_player: Any,
     ids = await seed_board(make_player, client, [10 * (i + 1) for i in range(12)])
     await eventually(client.app[appkeys.HUB].settled, what="the hub to push the last change")
     await redis.delete(keys.TOP10)
-    client.app[appkeys.TOP10].memo.current = None
+    global_top10(client).memo.current = None
     body = await get_json(client, "/api/v1/leaderboard/top10")
     assert set(body) == {"success", "data", "timestamp"}
     data = body["data"]
@@ -59,7 +65,7 @@ async def test_top10_seed_shape_ttl_and_miss_path(client: Any, make_player: Any,
     assert cached == board
     assert 0 < await redis.ttl(keys.TOP10) <= 30
     # a hit reports when the array was built: the TTL already spent
-    client.app[appkeys.TOP10].memo.current = None
+    global_top10(client).memo.current = None
     hit = (await get_json(client, "/api/v1/leaderboard/top10"))["data"]
     assert hit["leaderboard"] == board
     assert abs(hit["last_updated"] - data["last_updated"]) <= 5
@@ -79,7 +85,7 @@ async def test_top10_etag_revalidates(client: Any, make_player: Any) -> None:
     assert resp.headers["Cache-Control"] == "no-cache"
     entries = (await resp.json())["data"]["leaderboard"]
     # a later rebuild of the same board (another last_updated) keeps the tag
-    top10 = client.app[appkeys.TOP10]
+    top10 = global_top10(client)
     rebuilt = top10.remember(entries, (await resp.json())["data"]["last_updated"] + 5000)
     assert top10.memo.get() is rebuilt
     again = await client.get("/api/v1/leaderboard/top10", headers={"If-None-Match": etag})
@@ -130,10 +136,9 @@ async def test_a_change_reaches_top10_within_a_refresh(make_client: Any, make_pl
 async def test_one_refresher_at_a_time(redis: Redis, pool: Any, make_player: Any,
                                        client: Any) -> None:
     await seed_board(make_player, client, [1])
-    a = CacheRefresher(redis, pool, Top10Cache(redis, Reader(redis), Top10Memo(0.1), 30),
-                       interval_s=0.1)
-    b = CacheRefresher(redis, pool, Top10Cache(redis, Reader(redis), Top10Memo(0.1), 30),
-                       interval_s=0.1)
+    a, b = (CacheRefresher(redis, pool, Boards(redis, pool),
+                           Views(redis, None, ttl_s=30, memo_age_s=0.1), interval_s=0.1)
+            for _ in range(2))
     await redis.delete(keys.TOP10_LOCK)
     assert await a.run() is True
     for _ in range(5):

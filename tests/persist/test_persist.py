@@ -267,7 +267,7 @@ async def test_reseed_restores_ranks_and_ties(client: Any, make_player: Any, poo
     counts = await reseed(pool, redis)
     assert counts == {"players": 6, "hidden": 0}
     assert await redis.zrevrange(keys.SCORES, 0, -1, withscores=True) == before
-    client.app[appkeys.TOP10].memo.current = None
+    client.app[appkeys.VIEWS].of(client.app[appkeys.BOARDS].global_board).top10.memo.current = None
     page_after = await (await client.get("/api/v1/leaderboard?limit=100")).json()
     assert page_after["data"] == page_before["data"]
     # new increments keep ordering after the old ones: the sequence resumed past them

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ... import errors
 from ...appkeys import BOARDS, CONFIG, HISTORY, VIEWS
-from ...board.definitions import Board, iso
+from ...board.definitions import GLOBAL, Board, iso
 from ...board.history import PastSeason, SeasonReader
 from ...board.reader import MAX_PAGE
 from ...board.schedule import next_reset
@@ -30,7 +30,7 @@ from ..docs import (
     ok,
     operation,
 )
-from . import leaderboard
+from . import reads
 from .scores import post_update
 
 MAX_FRIENDS = 100
@@ -48,8 +48,19 @@ class PastView:
     past: PastSeason
 
 
+def _board_id(request: web.Request) -> str:
+    """The board in the path; the seed's paths (no board in them) read `global`."""
+    return request.match_info.get("board", GLOBAL)
+
+
+def _suffix(request: web.Request, board: Board) -> bytes:
+    """What a cached top 10's body gets added: the board's name on the board routes, nothing
+    on the seed's path (the seed's shape)."""
+    return route_suffix(board) if "board" in request.match_info else b""
+
+
 async def _live_board(request: web.Request) -> Board:
-    boards, board_id = request.app[BOARDS], request.match_info["board"]
+    boards, board_id = request.app[BOARDS], _board_id(request)
     return boards.cached(board_id) or await boards.get(board_id)
 
 
@@ -59,14 +70,14 @@ async def _any_board(request: web.Request) -> tuple[Board, bool]:
     try:
         return await _live_board(request), True
     except errors.NotFound:
-        return await request.app[HISTORY].board(request.match_info["board"]), False
+        return await request.app[HISTORY].board(_board_id(request)), False
 
 
 def _cached_view(request: web.Request) -> View | None:
     """The live view of the board named in the path, when that board is cached here and
     no query string asks for another season: the hot path, with nothing to await."""
     app = request.app
-    board = app[BOARDS].cached(request.match_info["board"])
+    board = app[BOARDS].cached(_board_id(request))
     if board is None or request.query_string:
         return None
     return app[VIEWS].of(board)
@@ -78,10 +89,11 @@ async def _view(request: web.Request) -> View | PastView:
     cached = _cached_view(request)
     if cached is not None:
         return cached
-    if not (request.query_string and "season" in request.query):
+    if not (request.query_string and "season" in request.query
+            and "board" in request.match_info):  # the seed's paths have no seasons
         return request.app[VIEWS].of(await _live_board(request))
     board, live = await _any_board(request)
-    season = leaderboard.int_param(request, "season", board.season, 1, MAX_SEASON)
+    season = reads.int_param(request, "season", board.season, 1, MAX_SEASON)
     if live and season == board.season:
         return request.app[VIEWS].of(board)
     reader = (await request.app[HISTORY].reader(board, season)
@@ -120,14 +132,14 @@ def top10_now(request: web.Request) -> web.Response | None:
     if request.rel_url.raw_query_string:
         return None
     app = request.app
-    board = app[BOARDS].by_id.get(request.match_info["board"])
+    board = app[BOARDS].by_id.get(request.match_info.get("board", GLOBAL))
     if board is None:
         return None
     view = app[VIEWS].of(board)
     cached = view.top10.memo.get()
     if cached is None:
         return None
-    return leaderboard.top10_response(request, cached, route_suffix(board))
+    return reads.top10_response(request, cached, _suffix(request, board))
 
 
 @operation(summary="A board's cached top 10", parameters=[BOARD_PARAM, SEASON_PARAM],
@@ -145,7 +157,7 @@ async def top10(request: web.Request) -> web.Response:
 
 
 def _live_top10(request: web.Request, view: View, cached: CachedTop10) -> web.Response:
-    return leaderboard.top10_response(request, cached, route_suffix(view.board))
+    return reads.top10_response(request, cached, _suffix(request, view.board))
 
 
 @operation(summary="Any page of a board",
@@ -153,14 +165,14 @@ def _live_top10(request: web.Request, view: View, cached: CachedTop10) -> web.Re
                        int_query("limit", 1, 100, 10)],
            responses={**ok(responses.PageData), **fails(400, 404, 503)})
 async def page(request: web.Request) -> web.Response:
-    return await leaderboard.page_response(request, (await _view(request)).reader)
+    return await reads.page_response(request, (await _view(request)).reader)
 
 
 @operation(summary="The caller's rank and neighbours on a board", security=BEARER,
            parameters=[BOARD_PARAM, int_query("window", 0, 50, 5)],
            responses={**ok(responses.MeData), **fails(400, 401, 403, 404, 503)})
 async def me(request: web.Request) -> web.Response:
-    return await leaderboard.me_response(request, request.app[VIEWS].of(
+    return await reads.me_response(request, request.app[VIEWS].of(
         await _live_board(request)).reader)
 
 
@@ -168,7 +180,7 @@ async def me(request: web.Request) -> web.Response:
                                                                 SEASON_PARAM],
            responses={**ok(responses.RankData), **fails(400, 404, 503)})
 async def user_rank(request: web.Request) -> web.Response:
-    return await leaderboard.rank_response(request, (await _view(request)).reader)
+    return await reads.rank_response(request, (await _view(request)).reader)
 
 
 def _user_ids(request: web.Request) -> list[str]:
@@ -207,8 +219,8 @@ async def ranks(request: web.Request) -> web.Response:
                         "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"}}],
            responses={**ok(responses.SeasonList), **fails(400, 404, 503)})
 async def seasons(request: web.Request) -> web.Response:
-    limit = leaderboard.int_param(request, "limit", SEASONS_PAGE, 1, MAX_PAGE)
-    cursor = leaderboard.int_param(request, "cursor", 0, 1, MAX_SEASON) or None
+    limit = reads.int_param(request, "limit", SEASONS_PAGE, 1, MAX_PAGE)
+    cursor = reads.int_param(request, "cursor", 0, 1, MAX_SEASON) or None
     board, live = await _any_board(request)
     page: list[dict[str, Any]] = []
     if live and cursor is None:
