@@ -11,7 +11,7 @@ import asyncpg
 from ..obs import metrics
 from ..players import users
 from ..store import keys, scripts
-from ..store.client import RedisClient, reraise_if_cancelling
+from ..store.client import RedisClient
 from .registry import Boards
 from .top10 import Top10Cache
 from .views import Views
@@ -61,9 +61,4 @@ class CacheRefresher:
         return True
 
     async def job(self) -> None:
-        try:
-            await self.run()
-        except Exception as exc:  # the scheduler keeps going; the next run retries
-            reraise_if_cancelling()
-            metrics.BACKEND_ERRORS.labels(metrics.backend_of(exc)).inc()
-            log.warning("top-10 refresh failed: %s: %s", exc.__class__.__name__, exc)
+        await metrics.guarded("top-10 refresh", self.run)

@@ -36,7 +36,7 @@ from ..locks import LOCK_SEASON
 from ..obs import metrics
 from ..players.moderation import audit
 from ..store import keys
-from ..store.client import RedisClient, as_text, reraise_if_cancelling
+from ..store.client import RedisClient, as_text
 from ..store.events import encode_boards
 from .definitions import GLOBAL, Board, decode, from_row
 from .registry import Boards, store
@@ -162,12 +162,7 @@ class Seasons:
         return done
 
     async def job(self) -> None:
-        try:
-            await self.check()
-        except Exception as exc:  # the scheduler keeps going; the next run retries
-            reraise_if_cancelling()
-            metrics.BACKEND_ERRORS.labels(metrics.backend_of(exc)).inc()
-            log.warning("season check failed: %s: %s", exc.__class__.__name__, exc)
+        await metrics.guarded("season check", self.check)
 
     # the archive ----------------------------------------------------------------
     async def archive_pending(self) -> int:

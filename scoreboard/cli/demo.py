@@ -21,6 +21,7 @@ from .. import errors
 from ..appkeys import BOARD_ADMIN, CONFIG, PG, REDIS
 from ..auth.tokens import mint
 from ..players import users
+from ..tasks import background
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +95,8 @@ def setup_demo(app: web.Application, *, host: str, port: int) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         base = f"http://{shown}:{port}"
         print(f"\nLive leaderboard: {base}/#token={viewer}\n", file=sys.stderr, flush=True)
-        task = asyncio.create_task(_play(base, tokens, "lap" in config.actions))
-        try:
+        async with background(_play(base, tokens, "lap" in config.actions), "demo-players"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     app.cleanup_ctx.append(step)
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from ..store.client import reraise_if_cancelling
 from ..store.events import Change
 from ..store.keys import GLOBAL
+from ..tasks import reraise_if_cancelling
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ..store import keys
-from ..store.client import RedisClient, reraise_if_cancelling
+from ..store.client import RedisClient
 from ..store.events import Event, decode
+from ..tasks import reraise_if_cancelling
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
+import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +27,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from ..tasks import background, reraise_if_cancelling
 
 REQUESTS = Counter("scoreboard_http_requests_total", "HTTP requests by route and status",
                    ["method", "route", "status"])
@@ -118,6 +120,7 @@ def count_update(action: str, outcome: str) -> None:
     TALLY.count_update(action, outcome)
 
 
+log = logging.getLogger(__name__)
 FLUSH_S = 1.0
 
 
@@ -129,14 +132,9 @@ async def tally_step(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(FLUSH_S)
             TALLY.flush()
 
-    task = asyncio.create_task(flushing())
-    try:
+    async with background(flushing()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        TALLY.flush()
+    TALLY.flush()
 
 
 class LagCollector:
@@ -165,6 +163,17 @@ def render(lag: LagCollector) -> tuple[bytes, str]:
 
     registry.register(lag)
     return generate_latest(REGISTRY) + generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+async def guarded(what: str, run: Callable[[], Awaitable[Any]]) -> None:
+    """A scheduled job's run: an error is counted and logged, and the scheduler keeps
+    going (its next run retries)."""
+    try:
+        await run()
+    except Exception as exc:
+        reraise_if_cancelling()
+        BACKEND_ERRORS.labels(backend_of(exc)).inc()
+        log.warning("%s failed: %s: %s", what, exc.__class__.__name__, exc)
 
 
 def backend_of(exc: BaseException) -> str:

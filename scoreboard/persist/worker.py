@@ -35,7 +35,8 @@ from redis.exceptions import ResponseError
 from ..obs import metrics
 from ..store import keys
 from ..store.autopipe import NotReplicated
-from ..store.client import RedisClient, as_text, reraise_if_cancelling
+from ..store.client import RedisClient, as_text
+from ..tasks import reraise_if_cancelling
 from .pool import IDENTITY, ServerWatch
 from .sql import parse_boards, write_lines
 

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
+from ..tasks import background, reraise_if_cancelling
 from .autopipe import AutoPipeline
-from .client import reraise_if_cancelling
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,5 @@ class ReplicaWatch:
     async def running(self) -> Any:
         with contextlib.suppress(RedisError):
             await self.look()
-        task = asyncio.create_task(self.run())
-        try:
+        async with background(self.run(), "replica-watch"):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

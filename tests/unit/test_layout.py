@@ -14,6 +14,7 @@ ROOT = Path(scoreboard.__file__).parent
 LAYERS: dict[str, int] = {
     "scoreboard": 0, "scoreboard.errors": 0, "scoreboard.clock": 0, "scoreboard.headers": 0,
     "scoreboard.actions": 0, "scoreboard.locks": 0, "scoreboard.operators": 0,
+    "scoreboard.tasks": 0,
     "scoreboard.settings": 1, "scoreboard.obs": 1, "scoreboard.store": 1,
     "scoreboard.auth": 2, "scoreboard.players": 2,
     "scoreboard.persist": 3, "scoreboard.board": 3,
