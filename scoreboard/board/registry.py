@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from .. import errors
-from ..store import keys
-from ..store.client import RedisClient, as_text
+from ..store import keys, stream
+from ..store.client import RedisClient
 from .definitions import GLOBAL, ID_PATTERN, Board, decode, from_row
 
 log = logging.getLogger(__name__)
@@ -79,19 +79,15 @@ class Boards:
         version = int(await self.redis.get(keys.BOARDS_VERSION) or 0)
         if version == self.version and self.by_id:
             return
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(keys.BOARDS_VERSION)
-            pipe.hgetall(keys.BOARDS)
-            version, raw = await pipe.execute()
+        version, raw = await stream.definitions(self.redis)
         if not raw:  # wiped under us: copy again, then read
             await self.ensure()
             return await self._read()
-        raw = {as_text(k): bytes(v) for k, v in raw.items()}
         changed = {i for i in raw.keys() | self._raw.keys() if raw.get(i) != self._raw.get(i)}
         self.by_id = {i: self.by_id[i] if i not in changed else decode(v)
                       for i, v in raw.items()}
         self._raw = raw
-        self.version = int(version or 0)
+        self.version = version
         self._feeding = {}
         if changed:
             for listener in self._listeners:
@@ -152,5 +148,4 @@ async def store(redis: RedisClient, board: Board, *, retired: bool = False) -> s
             pipe.hset(keys.BOARDS, board.id, board.encode())
         pipe.incr(keys.BOARDS_VERSION)
         pipe.xrevrange(keys.EVENTS, count=1)
-        last = (await pipe.execute())[-1]
-    return as_text(last[0][0]) if last else None
+        return stream.last_id((await pipe.execute())[-1])

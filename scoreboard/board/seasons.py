@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 
@@ -35,8 +34,8 @@ from .. import errors
 from ..locks import LOCK_SEASON
 from ..obs import metrics
 from ..players.moderation import audit
-from ..store import keys
-from ..store.client import RedisClient, as_text
+from ..store import keys, stream
+from ..store.client import RedisClient
 from ..store.events import encode_boards
 from .definitions import GLOBAL, Board, decode, from_row
 from .registry import Boards, store
@@ -192,12 +191,10 @@ class Seasons:
         if cut_id is None:
             return True
         cut = stream_pos(cut_id)
-        groups: Any = await self.redis.xinfo_groups(keys.EVENTS)
-        group = next((g for g in groups if as_text(g["name"]) == keys.PERSIST_GROUP), None)
-        if group is None or stream_pos(as_text(group["last-delivered-id"])) < cut:
+        group = await stream.group_state(self.redis)
+        if group is None or stream_pos(group.last_delivered) < cut:
             return False
-        pending: Any = await self.redis.xpending(keys.EVENTS, keys.PERSIST_GROUP)
-        return not pending["pending"] or stream_pos(as_text(pending["min"])) > cut
+        return not group.pending or stream_pos(group.oldest_pending) > cut
 
     async def _archive(self, board_id: str, season: int, sign: int) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

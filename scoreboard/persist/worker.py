@@ -33,7 +33,7 @@ import asyncpg
 from redis.exceptions import ResponseError
 
 from ..obs import metrics
-from ..store import keys
+from ..store import keys, stream
 from ..store.autopipe import NotReplicated
 from ..store.client import RedisClient, as_text
 from ..tasks import reraise_if_cancelling
@@ -282,8 +282,8 @@ class Persister:
     async def replayed_here(self) -> bool:
         """Is the server the pool reaches now the one the stream was last persisted to
         (``PG_SERVER``), so that nothing the stream holds is missing there?"""
-        noted = await self.redis.get(keys.PG_SERVER)
-        return noted is None or as_text(noted) == str(await self.pool.fetchval(IDENTITY))
+        noted = await stream.noted_server(self.redis)
+        return noted is None or noted == str(await self.pool.fetchval(IDENTITY))
 
     async def _repair_if_moved(self) -> None:
         """Replay the window once after the pool reached a server the stream was not
@@ -291,15 +291,15 @@ class Persister:
         server = self.watch.current if self.watch is not None else None
         if server is None or server == self._server_checked:
             return
-        noted = await self.redis.get(keys.PG_SERVER)
-        if noted is not None and as_text(noted) != server:
+        noted = await stream.noted_server(self.redis)
+        if noted is not None and noted != server:
             started = time.monotonic()
             missing = await self.replay()
             metrics.REPLAYED.inc(missing)
             log.warning("PostgreSQL server changed (%s, was %s): replayed the stream's last "
-                        "%d s in %.1f s; %d events were missing", server, as_text(noted),
+                        "%d s in %.1f s; %d events were missing", server, noted,
                         self.retention_ms // 1000, time.monotonic() - started, missing)
-        if noted is None or as_text(noted) != server:
+        if noted != server:
             await self.redis.set(keys.PG_SERVER, server)
         self._server_checked = server
 

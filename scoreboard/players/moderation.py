@@ -10,8 +10,8 @@ import asyncpg
 import orjson
 
 from .. import errors
-from ..store import keys, scripts
-from ..store.client import RedisClient, as_text
+from ..store import keys, scripts, stream
+from ..store.client import RedisClient
 from . import users
 
 
@@ -35,12 +35,9 @@ class Moderation:
 
     async def _live_boards(self) -> tuple[int, list[tuple[str, int]]]:
         """The live boards (id, season) and the version of their definitions."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(keys.BOARDS_VERSION)
-            pipe.hgetall(keys.BOARDS)
-            version, raw = await pipe.execute()
-        boards = [(as_text(k), int(orjson.loads(v).get("season", 1))) for k, v in raw.items()]
-        return int(version or 0), boards or [(keys.GLOBAL, 1)]
+        version, raw = await stream.definitions(self.redis)
+        boards = [(k, int(orjson.loads(v).get("season", 1))) for k, v in raw.items()]
+        return version, boards or [(keys.GLOBAL, 1)]
 
     async def create_player(self, actor_id: str, data: dict[str, Any]) -> dict[str, Any]:
         user = await users.create(self.pool, self.redis, data["username"], data["email"],
