@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench.common import (
     backing_servers,
+    board_admin,
     hello_world,
     interleaved,
     medians,
@@ -42,27 +43,11 @@ ACTIONS = {"solo": {"max_increment": 1000, "rate_per_minute": 10**9},
 
 
 async def make_boards(redis_url: str, db_url: str, actions_file: Path) -> None:
-    from redis.asyncio import Redis
-
-    from scoreboard.actions import load_actions
-    from scoreboard.board.admin import BoardAdmin
-    from scoreboard.board.registry import Boards
-    from scoreboard.persist.pool import create_pool
-
-    pool = await create_pool(db_url)
-    redis = Redis.from_url(redis_url)
-    try:
-        boards = Boards(redis, pool)
-        await boards.ensure()
-        await boards.load()
-        admin = BoardAdmin(pool, redis, boards, load_actions(actions_file))
+    async with board_admin(redis_url, db_url, actions_file) as (_, _, admin):
         for board in ("b1", "b2"):
             await admin.create("00000000-0000-0000-0000-000000000000", {
                 "id": board, "title": board, "actions": ["triple"], "order": "desc",
                 "operator": "incr", "reset": None, "timezone": "UTC"})
-    finally:
-        await redis.aclose()
-        await pool.close()
 
 
 def body(action: str) -> str:

@@ -18,8 +18,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from scoreboard.testing.servers import PostgresServer, RedisServer, free_port, wait_until
 
@@ -241,3 +242,30 @@ def report(name: str, rows: dict[str, dict[str, float]], baseline: str,
     out.mkdir(exist_ok=True)
     saved = {"rows": rows, "ratios": ratios or {}, "at": time.time()}
     (out / f"{name}.json").write_text(json.dumps(saved, indent=1))
+
+
+@contextlib.asynccontextmanager
+async def board_admin(redis_url: str, db_url: str,
+                      actions_file: Path) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """A migrated database, the board definitions in Redis and a ``BoardAdmin`` over
+    them (the pool, the Redis client and the admin), closed at the end."""
+    from redis.asyncio import Redis
+
+    from scoreboard.actions import load_actions
+    from scoreboard.board.admin import BoardAdmin
+    from scoreboard.board.registry import Boards
+    from scoreboard.persist.migrations import migrate
+    from scoreboard.persist.pool import create_pool
+
+    pool = await create_pool(db_url)
+    redis = Redis.from_url(redis_url)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        boards = Boards(redis, pool)
+        await boards.ensure()
+        await boards.load()
+        yield pool, redis, BoardAdmin(pool, redis, boards, load_actions(actions_file))
+    finally:
+        await redis.aclose()
+        await pool.close()

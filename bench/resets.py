@@ -27,6 +27,7 @@ from pathlib import Path
 from bench.common import (
     SECRET,
     backing_servers,
+    board_admin,
     medians,
     print_ratio,
     report,
@@ -49,27 +50,12 @@ def actions(n: int) -> dict[str, dict[str, int]]:
 async def fill(redis_url: str, db_url: str, boards: int,
                actions_file: Path) -> tuple[list[str], str]:
     """The boards and the players; returns the players' tokens and an admin token."""
-    from redis.asyncio import Redis
-
-    from scoreboard.actions import load_actions
     from scoreboard.auth import tokens as auth
-    from scoreboard.board.admin import BoardAdmin
-    from scoreboard.board.registry import Boards
-    from scoreboard.persist.migrations import migrate
-    from scoreboard.persist.pool import create_pool
     from scoreboard.players import users
     from scoreboard.settings import Config
 
-    pool = await create_pool(db_url)
-    redis = Redis.from_url(redis_url)
     cfg = Config(jwt_secret=SECRET)
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        registry = Boards(redis, pool)
-        await registry.ensure()
-        await registry.load()
-        admin = BoardAdmin(pool, redis, registry, load_actions(actions_file))
+    async with board_admin(redis_url, db_url, actions_file) as (pool, redis, admin):
         for i in range(boards):
             await admin.create("00000000-0000-0000-0000-000000000000", {
                 "id": f"b{i:04d}", "title": f"Board {i} ".ljust(100, "x"),
@@ -80,9 +66,6 @@ async def fill(redis_url: str, db_url: str, boards: int,
         admin_user = await users.create(pool, redis, "bench_admin", "a@x.io", None)
         return ([auth.mint(cfg, u["id"]) for u in made],
                 auth.mint(cfg, admin_user["id"], admin=True))
-    finally:
-        await redis.aclose()
-        await pool.close()
 
 
 def resetting(url: str, admin: str, per_s: float, stop: threading.Event,

@@ -26,7 +26,15 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.common import SECRET, backing_servers, report, service, token_script, wrk
+from bench.common import (
+    SECRET,
+    backing_servers,
+    board_admin,
+    report,
+    service,
+    token_script,
+    wrk,
+)
 
 BOARD = "big"
 ACTIONS = {"bench": {"max_increment": 10, "rate_per_minute": 10**9}}
@@ -38,28 +46,13 @@ async def fill(redis_url: str, db_url: str, size: int, sample: int,
                actions_file: Path) -> tuple[list[str], str]:
     """``size`` players on `big`'s season 1; returns tokens of ``sample`` of them and an
     admin token."""
-    from redis.asyncio import Redis
-
-    from scoreboard.actions import load_actions
     from scoreboard.auth import tokens as auth
-    from scoreboard.board.admin import BoardAdmin
-    from scoreboard.board.registry import Boards
-    from scoreboard.persist.migrations import migrate
-    from scoreboard.persist.pool import create_pool
     from scoreboard.players import users
     from scoreboard.settings import Config
     from scoreboard.store import keys
 
-    pool = await create_pool(db_url)
-    redis = Redis.from_url(redis_url)
     cfg = Config(jwt_secret=SECRET)
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-        boards = Boards(redis, pool)
-        await boards.ensure()
-        await boards.load()
-        admin = BoardAdmin(pool, redis, boards, load_actions(actions_file))
+    async with board_admin(redis_url, db_url, actions_file) as (pool, redis, admin):
         await admin.create("00000000-0000-0000-0000-000000000000", {
             "id": BOARD, "title": "Big", "actions": ["bench"], "order": "desc",
             "operator": "incr", "reset": None, "timezone": "UTC"})
@@ -92,9 +85,6 @@ async def fill(redis_url: str, db_url: str, size: int, sample: int,
         admin_user = await users.create(pool, redis, "bench_admin", "a@x.io", None)
         return ([auth.mint(cfg, uid) for uid in chosen], auth.mint(cfg, admin_user["id"],
                                                                   admin=True))
-    finally:
-        await redis.aclose()
-        await pool.close()
 
 
 async def archive_done(db_url: str, within: float) -> dict[str, float]:
