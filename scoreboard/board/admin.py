@@ -27,7 +27,7 @@ from ..store import keys
 from ..store.client import RedisClient
 from ..store.events import encode_boards
 from .definitions import GLOBAL, Board, from_row
-from .registry import Boards, store
+from .registry import RECORD_ENDED, Boards, store
 from .schedule import check_fires_soon
 
 BOARDS_MAX = 1000  # live boards, `global` included (BOARDS_MAX)
@@ -128,14 +128,13 @@ class BoardAdmin:
             board = from_row(row)
             if board_id == GLOBAL and data.get("reset") is not None:
                 raise errors.Conflict("`global` has no reset schedule")
-            if board_id == GLOBAL and any(f in data and data[f] != getattr(board, f)
-                                          for f in ("order", "operator")):
+            rules = {f for f in ("order", "operator") if f in data and
+                     data[f] != getattr(board, f)}
+            if rules and board_id == GLOBAL:
                 raise errors.Conflict("`global` is always desc and incr (the seed's board)")
             if "reset" in data or "timezone" in data:
                 self._check_schedule(data.get("reset", board.reset),
                                      data.get("timezone", board.timezone))
-            rules = {f for f in ("order", "operator") if f in data and
-                     data[f] != getattr(board, f)}
             if rules and (board.season > 1 or await self._has_scores(board)):
                 raise errors.Conflict(f"{' and '.join(sorted(rules))} cannot change while "
                                       "the board has scores (or past seasons)")
@@ -164,9 +163,7 @@ class BoardAdmin:
             await audit(conn, actor_id, "retire_board", None, {"board": board_id})
             cut_id = await self._publish(board, retired=True)
             # its last season ends here: archived like any other, so it stays readable
-            await conn.execute(
-                "INSERT INTO board_seasons (board_id, season, started_at, ended_at, cut_id)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", board_id, board.season,
-                row["season_started_at"], row["retired_at"], cut_id)
+            await conn.execute(RECORD_ENDED, board_id, board.season, row["season_started_at"],
+                               row["retired_at"], cut_id)
         await self.boards.load()
         return board

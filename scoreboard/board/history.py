@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,9 +28,8 @@ from .. import errors
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
 from .definitions import ID_PATTERN, Board, from_row
-from .reader import Reader, Slice
+from .reader import Ranking, Reader, Slice
 
-MAX_SEASON = 2**31 - 1
 _PAGE_SQL = """
 SELECT s.season, s.started_at, s.ended_at, s.players, s.archived_at, s.winner_id,
        s.winner_score, u.username AS winner_name
@@ -108,24 +107,23 @@ class EndedReader:
         self.past = past
         self._redis = Reader(history.redis, history.pipe, board)
 
-    async def _archived(self) -> ArchiveReader | None:
-        past = await self.history.past(self.board.id, self.past.season)
-        return ArchiveReader(self.history, self.board, past) if past and past.archived else None
+    async def _read(self, read: Callable[[Ranking], Awaitable[Slice]]) -> Slice:
+        """``read`` on the Redis keys; on the archive if they turn out to be gone."""
+        got = await read(self._redis)
+        if got.total == 0:
+            past = await self.history.past(self.board.id, self.past.season)
+            if past is not None and past.archived:
+                return await read(ArchiveReader(self.history, self.board, past))
+        return got
 
     async def page(self, offset: int, limit: int) -> Slice:
-        got = await self._redis.page(offset, limit)
-        archive = await self._archived() if got.total == 0 else None
-        return await archive.page(offset, limit) if archive else got
+        return await self._read(lambda r: r.page(offset, limit))
 
     async def around(self, user_id: str, window: int) -> Slice:
-        got = await self._redis.around(user_id, window)
-        archive = await self._archived() if got.total == 0 else None
-        return await archive.around(user_id, window) if archive else got
+        return await self._read(lambda r: r.around(user_id, window))
 
     async def members(self, user_ids: list[str]) -> Slice:
-        got = await self._redis.members(user_ids)
-        archive = await self._archived() if got.total == 0 else None
-        return await archive.members(user_ids) if archive else got
+        return await self._read(lambda r: r.members(user_ids))
 
     async def top(self) -> list[dict[str, Any]]:
         return (await self.page(0, 10)).entries

@@ -30,6 +30,9 @@ from .definitions import GLOBAL, ID_PATTERN, Board, decode, from_row
 log = logging.getLogger(__name__)
 
 LIVE_ROWS = "SELECT * FROM boards WHERE retired_at IS NULL ORDER BY id"
+# a season that ended (by a reset or a retire), with the stream's position at its end
+RECORD_ENDED = ("INSERT INTO board_seasons (board_id, season, started_at, ended_at, cut_id)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
 
 
 class Boards:

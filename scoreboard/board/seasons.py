@@ -38,7 +38,7 @@ from ..store import keys, stream
 from ..store.client import RedisClient
 from ..store.events import encode_boards
 from .definitions import GLOBAL, Board, decode, from_row
-from .registry import Boards, store
+from .registry import RECORD_ENDED, Boards, store
 from .schedule import is_due
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,9 @@ class Seasons:
                 board_id, at)
             board = from_row(row)
             cut_id = await store(self.redis, board)  # Redis moves to the new season
-            await conn.execute(
-                "INSERT INTO board_seasons (board_id, season, started_at, ended_at, cut_id)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", board_id, ending.season,
-                row_time(ending.season_started_at), row["season_started_at"], cut_id)
+            await conn.execute(RECORD_ENDED, board_id, ending.season,
+                               row_time(ending.season_started_at), row["season_started_at"],
+                               cut_id)
             if actor_id is not None:
                 await audit(conn, actor_id, "reset_board", None,
                             {"board": board_id, "season": ending.season})
@@ -166,32 +165,36 @@ class Seasons:
     # the archive ----------------------------------------------------------------
     async def archive_pending(self) -> int:
         """Archive every ended season PostgreSQL now holds whole. Returns how many."""
-        if self.batch and self.replayed is not None and not await self.replayed():
-            log.info("archives wait for the stream's replay to the PostgreSQL server now "
-                     "primary")
-            return 0
         rows = await self.pool.fetch(
             "SELECT s.board_id, s.season, s.cut_id, s.ended_at, b.sort_order"
             " FROM board_seasons s"
             " JOIN boards b ON b.id = s.board_id WHERE s.archived_at IS NULL"
             " ORDER BY s.board_id, s.season")
+        if not rows:
+            return 0
+        if self.batch and self.replayed is not None and not await self.replayed():
+            log.info("archives wait for the stream's replay to the PostgreSQL server now "
+                     "primary")
+            return 0
+        group = await stream.group_state(self.redis) if self.batch else None
         archived = 0
         for row in rows:
-            if await self._persisted(row["cut_id"], row["ended_at"]):
+            if self._persisted(group, row["cut_id"], row["ended_at"]):
                 sign = -1 if row["sort_order"] == "asc" else 1
                 archived += await self._archive(row["board_id"], row["season"], sign)
         return archived
 
-    async def _persisted(self, cut_id: str | None, ended_at: datetime) -> bool:
+    def _persisted(self, group: stream.GroupState | None, cut_id: str | None,
+                   ended_at: datetime) -> bool:
         """Does PostgreSQL hold the season whole? Batch mode: has Worker 1 written every
-        stream entry up to ``cut_id``? Direct mode: every commit of it is in; past the
-        grace time none of them is still writing to its Redis keys."""
+        stream entry up to ``cut_id`` (``group``: where the persist group stood when this
+        pass began)? Direct mode: every commit of it is in; past the grace time none of
+        them is still writing to its Redis keys."""
         if not self.batch:
             return (datetime.now(UTC) - ended_at).total_seconds() >= self.grace_s
         if cut_id is None:
             return True
         cut = stream_pos(cut_id)
-        group = await stream.group_state(self.redis)
         if group is None or stream_pos(group.last_delivered) < cut:
             return False
         return not group.pending or stream_pos(group.oldest_pending) > cut

@@ -62,7 +62,7 @@ class ScoreService:
     async def update(self, claims: Claims, action_type: str, value: int,
                      idempotency_key: str | None, board_id: str | None = None) -> Outcome:
         """Apply one update: to every board ``action_type`` feeds, or to ``board_id`` only."""
-        if board_id is not None:
+        if board_id is not None and self.boards.cached(board_id) is None:
             await self.boards.get(board_id)  # an unknown board is 404 before anything else
         self.check_action(action_type, value)
         action = self.config.actions[action_type]
