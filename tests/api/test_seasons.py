@@ -22,7 +22,7 @@ from scoreboard.actions import Action
 from scoreboard.board.registry import Boards
 from scoreboard.board.seasons import Seasons
 from scoreboard.store import keys
-from tests.support import bearer, call, post_score
+from tests.support import bearer, call, eventually, post_score
 
 ACTIONS = {"kill": Action("kill", 50, 10**6), "lap": Action("lap", 100_000, 10**6)}
 WS = "/ws/leaderboard"
@@ -43,6 +43,18 @@ async def daily(client: Any, admin: str, **extra: Any) -> None:
 async def reset(client: Any, admin: str, board: str = "daily", status: int = 200) -> Any:
     return await call(client, "POST", f"/api/v1/admin/boards/{board}/reset", status,
                       headers=bearer(admin))
+
+
+async def more_acked(acked: dict[str, int], plays: list[asyncio.Future[None]]) -> None:
+    """Until more updates have been acknowledged than when this was called (or every
+    player is done)."""
+    seen = sum(acked.values())
+    await eventually(lambda: _true(sum(acked.values()) > seen or all(p.done() for p in plays)),
+                     what="updates acknowledged")
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def archived(client: Any) -> None:
@@ -184,12 +196,14 @@ async def test_a_reset_under_concurrent_updates_loses_nothing(app_client: Any, a
             else:
                 assert resp.status == 503, await resp.text()  # a retryable refusal only
 
+    plays = [asyncio.ensure_future(play(uid, t)) for uid, t in players]
+
     async def resets() -> None:
-        for _ in range(3):
-            await asyncio.sleep(0)  # let some updates in first
+        for _ in range(3):  # each after more updates were acknowledged: among them
+            await more_acked(acked, plays)
             await reset(app_client, admin_token)
 
-    await asyncio.gather(*(play(uid, t) for uid, t in players), resets())
+    await asyncio.gather(*plays, resets())
     await archived(app_client)
     pg = app_client.app[appkeys.PG]
     rows = await pg.fetch("SELECT user_id::text AS u, sum(score) AS s FROM board_scores"
@@ -293,12 +307,14 @@ async def test_direct_mode_counts_each_increment_in_one_season(make_client: Any,
             if resp.status == 200:
                 acked[uid] += 2
 
+    plays = [asyncio.ensure_future(play(u, t)) for u, t in players]
+
     async def resets() -> None:
-        for _ in range(2):
-            await asyncio.sleep(0)
+        for _ in range(2):  # each after more updates were acknowledged: among them
+            await more_acked(acked, plays)
             await reset(client, admin)
 
-    await asyncio.gather(*(play(u, t) for u, t in players), resets())
+    await asyncio.gather(*plays, resets())
     await client.app[appkeys.SEASONS].check()
     pg = client.app[appkeys.PG]
     rows = await pg.fetch("SELECT user_id::text AS u, sum(score) AS s FROM board_scores"
