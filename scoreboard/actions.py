@@ -1,4 +1,5 @@
-"""The action catalogue: each action_type has a maximum increment and a rate per player."""
+"""The action catalogue: each action_type has a maximum increment, a rate per player and
+a smallest value (``min_value``, default 1)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Action:
     name: str
     max_increment: int
     rate_per_minute: int
+    min_value: int = 1
 
 
 _DEFAULTS: dict[str, dict[str, int]] = {
@@ -41,6 +43,9 @@ def _positive_int(value: Any, where: str) -> int:
     return value
 
 
+_REQUIRED = {"max_increment", "rate_per_minute"}
+
+
 def _parse(raw: Any) -> dict[str, Action]:
     if not isinstance(raw, dict) or not raw:
         raise ActionError("expected a non-empty object of actions")
@@ -48,13 +53,19 @@ def _parse(raw: Any) -> dict[str, Action]:
     for name, spec in raw.items():
         if not isinstance(name, str) or not name or len(name) > MAX_ACTION_NAME:
             raise ActionError(f"action name {name!r} must be 1-{MAX_ACTION_NAME} characters")
-        if not isinstance(spec, dict) or set(spec) != {"max_increment", "rate_per_minute"}:
-            raise ActionError(f"{name}: expected exactly max_increment and rate_per_minute")
-        out[name] = Action(
+        if (not isinstance(spec, dict) or not _REQUIRED <= set(spec)
+                or not set(spec) <= _REQUIRED | {"min_value"}):
+            raise ActionError(f"{name}: expected max_increment and rate_per_minute, "
+                              "and optionally min_value")
+        action = Action(
             name=name,
             max_increment=_positive_int(spec["max_increment"], f"{name}.max_increment"),
             rate_per_minute=_positive_int(spec["rate_per_minute"], f"{name}.rate_per_minute"),
+            min_value=_positive_int(spec.get("min_value", 1), f"{name}.min_value"),
         )
+        if action.min_value > action.max_increment:
+            raise ActionError(f"{name}.min_value must be at most max_increment")
+        out[name] = action
     return out
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import appkeys as keys
-from .api.requests import MAX_BODY
+from .api.requests import MAX_BATCH_BODY
 from .api.routes import setup_routes
 from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
@@ -36,6 +36,9 @@ from .settings import Config, describe_redis, mask_url
 from .store.autopipe import wait_ms
 from .store.client import Clients, RedisClient, open_clients
 from .store.replicas import ReplicaWatch
+from .tasks import background
+from .trust import admin as key_admin
+from .trust.keys import KeyRing
 
 log = logging.getLogger(__name__)
 FINAL_FLUSH_S = 5.0
@@ -46,7 +49,9 @@ def create_app(config: Config, *, redis: RedisClient | None = None,
                pg: asyncpg.Pool | None = None,
                scheduler: bool = True) -> web.Application:
     """Build the app. Pass ``redis``/``pg`` to use clients the caller owns (tests)."""
-    app = web.Application(client_max_size=MAX_BODY)  # no middleware: see api/middleware.py
+    # the largest body a route takes; each route checks its own (no middleware: see
+    # api/middleware.py)
+    app = web.Application(client_max_size=MAX_BATCH_BODY)
     app[keys.CONFIG] = config
     app[keys.VERIFIER] = TokenVerifier(config)
     app[keys.LAG] = LagCollector()
@@ -54,6 +59,7 @@ def create_app(config: Config, *, redis: RedisClient | None = None,
     app.cleanup_ctx.append(_redis_step(redis))
     app.cleanup_ctx.append(_pg_step(pg))
     app.cleanup_ctx.append(_services_step)
+    app.cleanup_ctx.append(_keys_step)
     app.cleanup_ctx.append(_replicas_step)
     app.cleanup_ctx.append(_hub_step)
     if scheduler:
@@ -151,6 +157,18 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
                                          interval_s=config.cache_refresh_interval_s)
     app[keys.MODERATION] = Moderation(app[keys.PG], redis)
     yield
+
+
+async def _keys_step(app: web.Application) -> AsyncIterator[None]:
+    """Server keys: Redis's grants refreshed from PostgreSQL (a new or wiped Redis), then
+    this process's copy, polled for changes."""
+    pool, redis = app[keys.PG], app[keys.REDIS]
+    await key_admin.sync(pool, redis)
+    ring = app[keys.KEYRING] = KeyRing(redis, pool)
+    await ring.load()
+    app[keys.KEY_ADMIN] = key_admin.KeyAdmin(pool, redis, app[keys.CONFIG].actions)
+    async with background(ring.run(), name="server-keys"):
+        yield
 
 
 async def _replicas_step(app: web.Application) -> AsyncIterator[None]:

@@ -23,6 +23,8 @@ from .settings import Config
 from .store.autopipe import AutoPipeline
 from .store.client import RedisClient, Sentinels
 from .store.replicas import ReplicaWatch
+from .trust.admin import KeyAdmin
+from .trust.keys import KeyRing
 
 CONFIG = web.AppKey("config", Config)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
@@ -45,3 +47,5 @@ VIEWS = web.AppKey("views", Views)  # each board's reader and cached top 10
 BOARD_ADMIN = web.AppKey("board_admin", BoardAdmin)
 HISTORY = web.AppKey("history", History)  # past seasons (Redis until archived, then PG)
 SEASONS = web.AppKey("seasons", Seasons)  # ends seasons on schedule and archives them
+KEYRING = web.AppKey("keyring", KeyRing)  # every server key's grant, polled from Redis
+KEY_ADMIN = web.AppKey("key_admin", KeyAdmin)

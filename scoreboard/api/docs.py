@@ -16,6 +16,8 @@ OPERATION = "__openapi_operation__"
 SCHEMAS: dict[str, type[Schema]] = {}  # every schema an operation names, by name
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+SERVER_KEY: list[dict[str, list[str]]] = [{"serverKey": []}]
+BEARER_OR_KEY = BEARER + SERVER_KEY  # either one
 UUID_PARAM = {"name": "id", "in": "path", "required": True,
               "schema": {"type": "string", "format": "uuid"}}
 
@@ -74,6 +76,24 @@ def fails(*codes: int) -> dict[str, Any]:
 
 def body(schema: type[Schema], required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": _named(schema)}}}
+
+
+def ref(schema: type[Schema]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{_named(schema)}"}
+
+
+def either_body(*schemas: type[Schema]) -> dict[str, Any]:
+    """A body that is one of ``schemas`` (a player's update, or a server key's)."""
+    return {"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [ref(s) for s in schemas]}}}}
+
+
+def list_body(name: str, item: type[Schema], lo: int, hi: int) -> dict[str, Any]:
+    """A body ``{name: [item, ...]}`` of ``lo`` to ``hi`` items."""
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": [name], "additionalProperties": False,
+        "properties": {name: {"type": "array", "minItems": lo, "maxItems": hi,
+                              "items": ref(item)}}}}}}
 
 
 def content(media_type: str, description: str, kind: str = "string") -> dict[str, Any]:

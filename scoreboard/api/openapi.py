@@ -38,6 +38,10 @@ def document(routes: Iterable[web.AbstractRoute], actions: tuple[str, ...] = ())
                          "the envelope {success, data, timestamp} or {success, error}."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                 "bearerFormat": "JWT"})
+    spec.components.security_scheme("serverKey", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "sbk_<tag>_<secret>",
+        "description": "A server key (POST /api/v1/admin/keys): game servers write scores "
+                       "for players, naming each in `user_id`."})
     schemas = {**docs.SCHEMAS, "ErrorEnvelope": responses.ErrorEnvelope}
     for name in sorted(schemas):
         spec.components.schema(name, schema=schemas[name])
@@ -45,8 +49,9 @@ def document(routes: Iterable[web.AbstractRoute], actions: tuple[str, ...] = ())
         spec.path(path=path, operations=operations)
     doc = spec.to_dict()
     if actions:  # the update's action and a board's actions: this catalogue's names
-        props = doc["components"]["schemas"]["UpdateScoreSchema"]["properties"]
-        props["action_type"]["enum"] = list(actions)
+        for name in ("UpdateScoreSchema", "KeyUpdateSchema", "BatchItemSchema"):
+            props = doc["components"]["schemas"][name]["properties"]
+            props["action_type"]["enum"] = list(actions)
         for name in ("BoardSchema", "BoardPatchSchema"):
             board = doc["components"]["schemas"][name]["properties"]
             board["actions"]["items"]["enum"] = list(actions)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -17,6 +18,9 @@ from ..appkeys import CONFIG
 from ..operators import NAMES
 
 MAX_BODY = 64 * 1024
+MAX_BATCH_BODY = 256 * 1024  # POST /api/v1/scores/batch: 100 updates with their metadata
+MAX_BATCH = 100
+MAX_METADATA = 1024  # bytes of a submission's metadata, serialized
 S = TypeVar("S", bound=Schema)
 
 
@@ -33,9 +37,54 @@ class StrictInteger(fields.Integer):
         return result
 
 
+class StrictBoolean(fields.Boolean):
+    """``true`` or ``false`` only (marshmallow's Boolean also takes 1, "yes", "on")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class Metadata(fields.Field):
+    """A JSON object of at most MAX_METADATA bytes serialized; loads as that text."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, dict):
+            raise ValidationError("Must be a JSON object.")
+        text = orjson.dumps(value)
+        if len(text) > MAX_METADATA:
+            raise ValidationError(f"At most {MAX_METADATA} bytes serialized.")
+        if b"\\u0000" in text:  # PostgreSQL's jsonb has no NUL character
+            raise ValidationError("No NUL characters.")
+        return text.decode()
+
+
 class UpdateScoreSchema(Schema):
     action_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
     score_increment = StrictInteger(required=True, validate=validate.Range(min=1))
+    metadata = Metadata(load_default="", allow_none=True,
+                        metadata={"type": "object", "nullable": True,
+                                  "description": f"at most {MAX_METADATA} bytes serialized"})
+
+
+class KeyUpdateSchema(UpdateScoreSchema):
+    """An update a server key writes: it names the player."""
+
+    user_id = fields.UUID(required=True)
+
+
+class BatchItemSchema(KeyUpdateSchema):
+    idempotency_key = fields.String(validate=[validate.Length(min=1, max=128),
+                                              validate.Predicate("isprintable",
+                                                                 error="Printable only.")])
+
+
+class BatchSchema(Schema):
+    """POST /api/v1/scores/batch; each item is checked on its own (BatchItemSchema)."""
+
+    updates = fields.List(fields.Raw(metadata={"type": "object"}), required=True,
+                          validate=validate.Length(min=1, max=MAX_BATCH))
 
 
 USERNAME = r"^[A-Za-z0-9_.-]+$"  # shown in the OpenAPI document as its pattern
@@ -114,6 +163,7 @@ class BoardPatchSchema(Schema):
     actions = _ACTIONS
     reset = fields.String(allow_none=True, validate=_cron)
     timezone = fields.String(validate=[validate.Length(max=64), _timezone])
+    authoritative = StrictBoolean()
 
 
 class BoardSchema(BoardPatchSchema):
@@ -128,6 +178,16 @@ class BoardSchema(BoardPatchSchema):
                              validate=validate.OneOf(NAMES))
     reset = fields.String(load_default=None, allow_none=True, validate=_cron)
     timezone = fields.String(load_default="UTC", validate=[validate.Length(max=64), _timezone])
+    authoritative = StrictBoolean(load_default=False)
+
+
+class ServerKeySchema(Schema):
+    """POST /api/v1/admin/keys."""
+
+    name = fields.String(required=True, validate=TITLE)
+    actions = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                          load_default=None, allow_none=True,
+                          validate=validate.Length(min=1, max=100))
 
 
 class EmptySchema(Schema):
@@ -145,13 +205,16 @@ def schema(cls: type[S]) -> S:
     return inst  # type: ignore[return-value]
 
 
-async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise errors.PayloadTooLarge(f"Request body must be at most {MAX_BODY} bytes")
+async def read_json(request: web.Request, *, allow_empty: bool = False,
+                    max_body: int = MAX_BODY) -> Any:
+    if request.content_length is not None and request.content_length > max_body:
+        raise errors.PayloadTooLarge(f"Request body must be at most {max_body} bytes")
     if request.headers.get(hdrs.CONTENT_ENCODING, "identity").lower() != "identity":
         # the server does not inflate bodies (a small gzip can hold gigabytes of zeros)
         raise errors.UnsupportedMediaType("Compressed request bodies are not accepted")
     raw = await _read_body(request)
+    if len(raw) > max_body:  # a chunked body (the app's client_max_size is the largest)
+        raise errors.PayloadTooLarge(f"Request body must be at most {max_body} bytes")
     if not raw and allow_empty:
         return {}
     # the usual header as is; any other spelling (parameters, case) is parsed
@@ -209,20 +272,41 @@ async def load(request: web.Request, cls: type[Schema], *, allow_empty: bool = F
 
 
 _UPDATE_FIELDS = frozenset(("action_type", "score_increment"))
+_KEY_UPDATE_FIELDS = frozenset(("action_type", "score_increment", "user_id"))
 
 
-async def load_update(request: web.Request) -> tuple[str, int]:
-    """The update body, on the hot path.
+@dataclass(frozen=True, slots=True)
+class Update:
+    action_type: str
+    value: int
+    user_id: str | None  # named by a server key; None for a player's own update
+    metadata: str  # a JSON object as text, '' for none
 
-    A body that is plainly valid (exactly the two fields, a short string and a
-    positive int that is not a bool) is taken as is; anything else goes through
-    UpdateScoreSchema, which either accepts it or says what is wrong. Both
+
+def parse_update(data: Any, *, by_key: bool) -> Update:
+    """An update body (a server key's names its player).
+
+    A body that is plainly valid (exactly the usual fields, a short string and a
+    positive int that is not a bool, a canonical UUID) is taken as is; anything else
+    goes through the schema, which either accepts it or says what is wrong. Both
     paths accept the same bodies (tests/api/test_scores.py sends every refusal).
     """
-    data = await read_json(request)
-    if type(data) is dict and data.keys() == _UPDATE_FIELDS:
+    if type(data) is dict and data.keys() == (_KEY_UPDATE_FIELDS if by_key else _UPDATE_FIELDS):
         action, inc = data["action_type"], data["score_increment"]
         if type(action) is str and 1 <= len(action) <= 64 and type(inc) is int and inc >= 1:
-            return action, inc
-    body = validate_data(UpdateScoreSchema, data)
-    return body["action_type"], body["score_increment"]
+            uid = data.get("user_id")
+            if not by_key:
+                return Update(action, inc, None, "")
+            if type(uid) is str and _CANONICAL_UUID.fullmatch(uid):
+                return Update(action, inc, uid, "")
+    body = validate_data(KeyUpdateSchema if by_key else UpdateScoreSchema, data)
+    return Update(body["action_type"], body["score_increment"],
+                  str(body["user_id"]) if by_key else None, body["metadata"] or "")
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+async def load_update(request: web.Request, *, by_key: bool = False) -> Update:
+    """The update body, on the hot path."""
+    return parse_update(await read_json(request), by_key=by_key)

@@ -27,6 +27,38 @@ class ScoreUpdateData(SeedUpdateFields):
     boards = fields.Dict(keys=fields.String(), values=fields.Nested(BoardPlace), required=True)
 
 
+class ItemError(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class BatchResult(Schema):
+    ok = fields.Boolean(required=True)
+    data = fields.Nested(ScoreUpdateData)  # when ok
+    error = fields.Nested(ItemError)  # when not
+
+
+class BatchData(Schema):
+    results = fields.List(fields.Nested(BatchResult), required=True)
+
+
+class ServerKeyData(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    actions = fields.List(fields.String(), required=True, allow_none=True)
+    created_at = fields.String(required=True)
+    last_used_at = fields.String(required=True, allow_none=True)
+    revoked_at = fields.String(required=True, allow_none=True)
+
+
+class NewServerKeyData(ServerKeyData):
+    key = fields.String(required=True, metadata={"description": "the secret, shown once"})
+
+
+class ServerKeyList(Schema):
+    keys = fields.List(fields.Nested(ServerKeyData), required=True)
+
+
 class BoardScoreData(SeedUpdateFields):
     board = fields.String(required=True)
     season = fields.Integer(required=True)
@@ -40,6 +72,11 @@ class LeaderboardEntry(Schema):
     avatar_url = fields.String(required=True, allow_none=True)
 
 
+class BoardEntry(LeaderboardEntry):
+    metadata = fields.Dict(required=True, allow_none=True,
+                           metadata={"description": "the score's metadata (null: none)"})
+
+
 class Top10Data(Schema):
     leaderboard = fields.List(fields.Nested(LeaderboardEntry), required=True)
     last_updated = fields.Integer(required=True)
@@ -47,6 +84,7 @@ class Top10Data(Schema):
 
 
 class BoardTop10Data(Top10Data):
+    leaderboard = fields.List(fields.Nested(BoardEntry), required=True)
     board = fields.String(required=True)
     season = fields.Integer(required=True)
 
@@ -59,6 +97,7 @@ class BoardDefinition(Schema):
     actions = fields.List(fields.String(), required=True)
     reset = fields.String(required=True, allow_none=True)
     timezone = fields.String(required=True)
+    authoritative = fields.Boolean(required=True)
     season = fields.Integer(required=True)
 
 
@@ -95,7 +134,7 @@ class SeasonList(Schema):
 class RanksData(Schema):
     board = fields.String(required=True)
     season = fields.Integer(required=True)
-    leaderboard = fields.List(fields.Nested(LeaderboardEntry), required=True)
+    leaderboard = fields.List(fields.Nested(BoardEntry), required=True)
 
 
 class PageData(Schema):

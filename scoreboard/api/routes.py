@@ -20,6 +20,7 @@ def setup_routes(app: web.Application) -> None:
         add(app, "POST", path, handler)
 
     post("/api/v1/scores/update", scores.update_score)
+    post("/api/v1/scores/batch", scores.batch)
     add(app, "GET", "/api/v1/leaderboard/top10", leaderboard.top10, fast=leaderboard.top10_now)
     get("/api/v1/leaderboard/me", leaderboard.me)
     get("/api/v1/leaderboard", leaderboard.page)
@@ -43,6 +44,9 @@ def setup_routes(app: web.Application) -> None:
     add(app, "PATCH", "/api/v1/admin/boards/{board}", admin.change_board)
     add(app, "DELETE", "/api/v1/admin/boards/{board}", admin.retire_board)
     post("/api/v1/admin/boards/{board}/reset", admin.reset_board)
+    post("/api/v1/admin/keys", admin.create_key)
+    get("/api/v1/admin/keys", admin.list_keys)
+    add(app, "DELETE", "/api/v1/admin/keys/{id}", admin.revoke_key)
     get("/ws/leaderboard", ws.leaderboard_ws)
     get("/healthz", health.healthz)
     get("/readyz", health.readyz)

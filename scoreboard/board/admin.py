@@ -34,8 +34,8 @@ BOARDS_MAX = 1000  # live boards, `global` included (BOARDS_MAX)
 BOARDS_PER_ACTION = 20  # boards fed by one action, `global` included
 
 _INSERT = """
-INSERT INTO boards (id, title, sort_order, operator, actions, reset, timezone)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO boards (id, title, sort_order, operator, actions, reset, timezone, authoritative)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (id) DO NOTHING
 RETURNING *"""
 _LIVE_COUNT = "SELECT count(*) FROM boards WHERE retired_at IS NULL AND id <> $1"
@@ -46,7 +46,8 @@ JOIN boards b ON b.retired_at IS NULL AND b.id <> $2
              AND (b.actions IS NULL OR a.action = ANY(b.actions))
 GROUP BY a.action HAVING count(*) >= {BOARDS_PER_ACTION} ORDER BY a.action"""
 _COLUMNS = {"title": "title", "order": "sort_order", "operator": "operator",
-            "actions": "actions", "reset": "reset", "timezone": "timezone"}
+            "actions": "actions", "reset": "reset", "timezone": "timezone",
+            "authoritative": "authoritative"}
 
 
 class BoardAdmin:
@@ -99,7 +100,7 @@ class BoardAdmin:
             await self._check_limits(conn, data["id"], data["actions"], new=True)
             row = await conn.fetchrow(_INSERT, data["id"], data["title"], data["order"],
                                       data["operator"], data["actions"], data["reset"],
-                                      data["timezone"])
+                                      data["timezone"], data["authoritative"])
             if row is None:
                 raise errors.Conflict(f"Board {data['id']!r} exists (or existed: ids of "
                                       "retired boards are not reused)")

@@ -20,7 +20,7 @@ ORDERS = ("desc", "asc")
 OPERATORS = operators.NAMES
 MAX_TITLE = 100
 # the fields an admin may set on create; `order`/`operator` are fixed once there are scores
-FIELDS = ("id", "title", "order", "operator", "actions", "reset", "timezone")
+FIELDS = ("id", "title", "order", "operator", "actions", "reset", "timezone", "authoritative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class Board:
     timezone: str = "UTC"
     season: int = 1
     season_started_at: int = 0  # ms
+    authoritative: bool = False  # takes scores from server keys only
 
     @property
     def sign(self) -> int:
@@ -52,7 +53,8 @@ class Board:
         actions = sorted(catalogue) if self.actions is None else list(self.actions)
         return {"id": self.id, "title": self.title, "order": self.order,
                 "operator": self.operator, "actions": actions, "reset": self.reset,
-                "timezone": self.timezone, "season": self.season}
+                "timezone": self.timezone, "authoritative": self.authoritative,
+                "season": self.season}
 
     def encode(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -75,7 +77,8 @@ def from_row(row: Any) -> Board:
                  operator=row["operator"],
                  actions=tuple(row["actions"]) if row["actions"] is not None else None,
                  reset=row["reset"], timezone=row["timezone"], season=row["season"],
-                 season_started_at=int(started.timestamp() * 1000))
+                 season_started_at=int(started.timestamp() * 1000),
+                 authoritative=row["authoritative"])
 
 
 def iso(ms: int) -> str:

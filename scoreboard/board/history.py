@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from .. import errors
 from ..store.autopipe import AutoPipeline
@@ -35,7 +36,7 @@ SELECT s.season, s.started_at, s.ended_at, s.players, s.archived_at, s.winner_id
        s.winner_score, u.username AS winner_name
 FROM board_seasons s LEFT JOIN users u ON u.id = s.winner_id
 WHERE s.board_id = $1 AND s.season < $2 ORDER BY s.season DESC LIMIT $3"""
-_STANDINGS = ("SELECT s.rank, s.user_id, u.username, u.avatar_url, s.score"
+_STANDINGS = ("SELECT s.rank, s.user_id, u.username, u.avatar_url, s.score, s.metadata"
               " FROM season_standings s JOIN users u ON u.id = s.user_id"
               " WHERE s.board_id = $1 AND s.season = $2")
 
@@ -53,7 +54,8 @@ class PastSeason:
 def _entry(row: Any) -> dict[str, Any]:
     return {"rank": int(row["rank"]), "user_id": str(row["user_id"]),
             "username": row["username"], "score": int(row["score"]),
-            "avatar_url": row["avatar_url"]}
+            "avatar_url": row["avatar_url"],
+            "metadata": orjson.loads(row["metadata"]) if row["metadata"] is not None else None}
 
 
 class ArchiveReader:

@@ -43,26 +43,40 @@ def entry(rank: int, uid: str, score: int, raw_profile: bytes | str) -> dict[str
             "avatar_url": profile.get("avatar_url")}
 
 
+def rich_entry(rank: int, uid: str, score: int, raw_profile: bytes | str,
+               raw_meta: bytes | str) -> dict[str, Any]:
+    """An entry of a board's reads: the seed's fields and the score's ``metadata``."""
+    out = entry(rank, uid, score, raw_profile)
+    out["metadata"] = orjson.loads(raw_meta) if raw_meta else None
+    return out
+
+
 class Reader:
     """Atomic reads of one board's live sorted set (one script call each). Scores come
-    out as shown: an ``asc`` board stores them negated, so the best ranks first."""
+    out as shown: an ``asc`` board stores them negated, so the best ranks first.
+    ``metadata``: entries carry each score's metadata (a board's reads; the seed's
+    paths read `global` without)."""
 
     def __init__(self, redis: RedisClient, pipe: AutoPipeline | None = None,
-                 board: Board | None = None) -> None:
+                 board: Board | None = None, *, metadata: bool = True) -> None:
         self.board = board or Board(GLOBAL, "Global")
         k = self.board.keys
-        self._keys = scripts.RanksKeys(scores=k.scores, member=k.member, profiles=keys.PROFILES)
+        self._keys = scripts.RanksKeys(scores=k.scores, member=k.member, profiles=keys.PROFILES,
+                                       meta=k.meta)
         self._members_keys = scripts.MembersKeys(scores=k.scores, member=k.member,
-                                                 profiles=keys.PROFILES)
+                                                 profiles=keys.PROFILES, meta=k.meta)
         self._sign = self.board.sign
+        self._meta = "1" if metadata else "0"
+        self._entry = rich_entry if metadata else _plain_entry
         self._script = scripts.load("ranks", redis, pipe)
         self._members = scripts.load("members", redis, pipe)
 
-    async def _call(self, args: scripts.RanksArgs) -> Slice:
-        reply = scripts.parse_ranks(await self._script(keys=self._keys, args=args))
-        sign = self._sign
-        entries = [entry(reply.first_rank + i, uid, score * sign, raw)
-                   for i, (uid, score, raw) in enumerate(reply.rows)]
+    async def _call(self, mode: str, a: int | str, b: int) -> Slice:
+        reply = scripts.parse_ranks(await self._script(
+            keys=self._keys, args=scripts.RanksArgs(mode, a, b, self._meta)))
+        sign, make = self._sign, self._entry
+        entries = [make(reply.first_rank + i, uid, score * sign, raw, meta)
+                   for i, (uid, score, raw, meta) in enumerate(reply.rows)]
         own = reply.self_score * sign if reply.self_score is not None else None
         return Slice(reply.total, reply.self_rank, own, entries)
 
@@ -73,13 +87,19 @@ class Reader:
                                                               uids=",".join(user_ids))))
         rows = sorted(reply.rows, key=lambda r: r[1])
         return Slice(reply.total, None, None,
-                     [entry(rank, uid, score * self._sign, raw) for uid, rank, score, raw in rows])
+                     [self._entry(rank, uid, score * self._sign, raw, meta)
+                      for uid, rank, score, raw, meta in rows])
 
     async def page(self, offset: int, limit: int) -> Slice:
-        return await self._call(scripts.RanksArgs(mode="range", a=offset, b=offset + limit - 1))
+        return await self._call("range", offset, offset + limit - 1)
 
     async def around(self, user_id: str, window: int) -> Slice:
-        return await self._call(scripts.RanksArgs(mode="around", a=user_id, b=window))
+        return await self._call("around", user_id, window)
 
     async def top(self) -> list[dict[str, Any]]:
         return (await self.page(0, keys.TOP_N)).entries
+
+
+def _plain_entry(rank: int, uid: str, score: int, raw_profile: bytes | str,
+                 _meta: bytes | str) -> dict[str, Any]:
+    return entry(rank, uid, score, raw_profile)

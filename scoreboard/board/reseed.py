@@ -1,5 +1,5 @@
-"""Rebuild Redis from PostgreSQL: every live board's scores with their tie order, the
-board definitions, profiles, bans.
+"""Rebuild Redis from PostgreSQL: every live board's scores with their tie order and
+metadata, the board definitions, profiles, bans.
 
 Each board is built aside under temporary keys, then swapped in with RENAME inside
 one MULTI, so a running service sees the old board or the new one, never half.
@@ -18,13 +18,15 @@ from .registry import Boards
 CHUNK = 5000
 TMP_SCORES = keys.RESEED_SCORES
 TMP_MEMBER = keys.RESEED_MEMBER
+TMP_META = keys.RESEED_META
 
 GLOBAL_ROWS = (
-    "SELECT s.user_id, s.total_score AS score, s.reached_seq,"
+    "SELECT s.user_id, s.total_score AS score, s.reached_seq, s.metadata::text AS metadata,"
     " u.banned_at IS NOT NULL AS banned"
     " FROM scores s JOIN users u ON u.id = s.user_id WHERE s.total_score > 0")
 BOARD_ROWS = (
-    "SELECT s.user_id, s.score, s.reached_seq, u.banned_at IS NOT NULL AS banned"
+    "SELECT s.user_id, s.score, s.reached_seq, s.metadata::text AS metadata,"
+    " u.banned_at IS NOT NULL AS banned"
     " FROM board_scores s JOIN users u ON u.id = s.user_id"
     " WHERE s.board_id = $1 AND s.season = $2")
 
@@ -55,31 +57,35 @@ async def reseed(pool: asyncpg.Pool, redis: RedisClient) -> dict[str, int]:
 
 async def _rebuild(pool: asyncpg.Pool, redis: RedisClient, board: keys.BoardKeys, sign: int,
                    query: str, args: tuple[object, ...]) -> tuple[int, int, int]:
-    await redis.delete(TMP_SCORES, TMP_MEMBER)
+    await redis.delete(TMP_SCORES, TMP_MEMBER, TMP_META)
     count, max_seq = 0, 0
     hidden: dict[str, float] = {}
     async with pool.acquire() as conn, conn.transaction():
         zbatch: dict[str, int] = {}
         hbatch: dict[EncodableT, EncodableT] = {}
+        mbatch: dict[EncodableT, EncodableT] = {}
         async for row in conn.cursor(query, *args):
             uid = str(row["user_id"])
             member = keys.member_for(row["reached_seq"], uid)
             max_seq = max(max_seq, row["reached_seq"])
             hbatch[uid] = member
+            if row["metadata"] is not None:
+                mbatch[uid] = row["metadata"]
             if row["banned"]:
                 hidden[member] = row["score"] * sign
             else:
                 zbatch[member] = row["score"] * sign
             if len(hbatch) >= CHUNK:
-                await _flush(redis, zbatch, hbatch)
+                await _flush(redis, zbatch, hbatch, mbatch)
                 count += len(hbatch)
-                zbatch, hbatch = {}, {}
+                zbatch, hbatch, mbatch = {}, {}, {}
         if hbatch:
-            await _flush(redis, zbatch, hbatch)
+            await _flush(redis, zbatch, hbatch, mbatch)
             count += len(hbatch)
-    built = {tmp: bool(await redis.exists(tmp)) for tmp in (TMP_SCORES, TMP_MEMBER)}
+    swaps = ((TMP_SCORES, board.scores), (TMP_MEMBER, board.member), (TMP_META, board.meta))
+    built = {tmp: bool(await redis.exists(tmp)) for tmp, _ in swaps}
     async with redis.pipeline(transaction=True) as pipe:  # the swap: one MULTI/EXEC
-        for tmp, key in ((TMP_SCORES, board.scores), (TMP_MEMBER, board.member)):
+        for tmp, key in swaps:
             if built[tmp]:
                 pipe.rename(tmp, key)
             else:
@@ -92,9 +98,12 @@ async def _rebuild(pool: asyncpg.Pool, redis: RedisClient, board: keys.BoardKeys
 
 
 async def _flush(redis: RedisClient, zbatch: dict[str, int],
-                 hbatch: dict[EncodableT, EncodableT]) -> None:
+                 hbatch: dict[EncodableT, EncodableT],
+                 mbatch: dict[EncodableT, EncodableT]) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         if zbatch:
             pipe.zadd(TMP_SCORES, zbatch)
+        if mbatch:
+            pipe.hset(TMP_META, mapping=mbatch)
         pipe.hset(TMP_MEMBER, mapping=hbatch)
         await pipe.execute()

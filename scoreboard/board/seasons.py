@@ -48,9 +48,9 @@ log = logging.getLogger(__name__)
 DIRECT_GRACE_S = 60.0
 
 _STANDINGS = """
-INSERT INTO season_standings (board_id, season, rank, user_id, score, reached_seq)
+INSERT INTO season_standings (board_id, season, rank, user_id, score, reached_seq, metadata)
 SELECT $1, $2, row_number() OVER (ORDER BY s.score * $3 DESC, s.reached_seq, s.user_id),
-       s.user_id, s.score, s.reached_seq
+       s.user_id, s.score, s.reached_seq, s.metadata
 FROM board_scores s JOIN users u ON u.id = s.user_id
 WHERE s.board_id = $1 AND s.season = $2 AND u.banned_at IS NULL"""
 _SUMMARY = """
@@ -209,7 +209,8 @@ class Seasons:
             await conn.execute(_STANDINGS, board_id, season, sign, timeout=ARCHIVE_TIMEOUT_S)
             await conn.execute(_SUMMARY, board_id, season, timeout=ARCHIVE_TIMEOUT_S)
         ended = keys.board_keys(board_id, season)
-        await self.redis.unlink(ended.scores, ended.member, ended.hidden, ended.top10)
+        await self.redis.unlink(ended.scores, ended.member, ended.hidden, ended.top10,
+                                ended.meta)
         log.info("board %s: season %d archived", board_id, season)
         return 1
 

@@ -147,3 +147,26 @@ class Top10Cache:
             updated = now_ms() - (self.ttl_s * 1000 - pttl)
             return self._put(raw, updated)
         return await self.publish(await self.reader.top())
+
+
+class RichTop10:
+    """`global`'s top 10 as its board route shows it (``/api/v1/boards/global/top10``):
+    the entries with their metadata, which the seed's cache leaves out. Built from a
+    read when first asked after the seed's memo was replaced, so it follows every
+    change the hub pushes; between changes it is served from memory."""
+
+    def __init__(self, reader: Reader, ttl_s: int, max_age_s: float) -> None:
+        self.reader = reader
+        self.ttl_s = ttl_s
+        self.memo = Top10Memo(max_age_s)
+        self.source: CachedTop10 | None = None
+        self.extra = board_suffix(reader.board)
+
+    def get(self, seed: CachedTop10) -> CachedTop10 | None:
+        return self.memo.get() if self.source is seed else None
+
+    async def build(self, seed: CachedTop10) -> CachedTop10:
+        raw = orjson.dumps(await self.reader.top())
+        self.source = seed
+        return self.memo.put(top10_data(raw, now_ms(), self.ttl_s, self.extra),
+                             etag_of(raw, self.extra))

@@ -7,16 +7,21 @@ from dataclasses import dataclass
 
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
-from .definitions import Board
+from .definitions import GLOBAL, Board
 from .reader import Reader
-from .top10 import Top10Cache, Top10Memo
+from .top10 import RichTop10, Top10Cache, Top10Memo
 
 
 @dataclass(frozen=True, slots=True)
 class View:
     board: Board
-    reader: Reader
+    reader: Reader  # what the top 10 cache and the pushes read (the seed's shape for global)
     top10: Top10Cache
+    rich: Reader  # a board route's reads: each entry with its metadata
+    rich_top10: RichTop10 | None = None  # `global`'s board route's top 10
+
+    def ranking(self, board_route: bool) -> Reader:
+        return self.rich if board_route else self.reader
 
 
 class Views:
@@ -38,9 +43,15 @@ class Views:
                                                                           board.order):
             # the same season (a reload's copy, or a title or schedule change): the
             # readers still hold; keep this copy, so the next call finds it by identity
-            view = self._views[board.id] = View(board, view.reader, view.top10)
+            view = self._views[board.id] = View(board, view.reader, view.top10, view.rich,
+                                                view.rich_top10)
             return view
-        reader = Reader(self.redis, self.pipe, board)
+        # `global`'s cache and pushes keep the seed's entries; every other board's carry
+        # metadata, as its reads do
+        seed = board.id == GLOBAL
+        reader = Reader(self.redis, self.pipe, board, metadata=not seed)
+        rich = Reader(self.redis, self.pipe, board) if seed else reader
         top10 = Top10Cache(self.redis, reader, Top10Memo(self.memo_age_s), self.ttl_s)
-        view = self._views[board.id] = View(board, reader, top10)
+        rich_top10 = RichTop10(rich, self.ttl_s, self.memo_age_s) if seed else None
+        view = self._views[board.id] = View(board, reader, top10, rich, rich_top10)
         return view

@@ -1,4 +1,4 @@
-"""The command line: serve, migrate, users create, token, reseed, replay,
+"""The command line: serve, migrate, users create, token, reseed, replay, keys,
 boards create|list|reset|delete.
 
 Every command reads the same configuration; URLs left unset get the embedded
@@ -64,11 +64,23 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument("--operator", choices=operators.NAMES, default="incr")
     bc.add_argument("--reset", default=None, help="5-field cron expression")
     bc.add_argument("--timezone", default="UTC", help="IANA time zone of --reset")
+    bc.add_argument("--authoritative", action="store_true",
+                    help="take scores from server keys only")
     bsub.add_parser("list", help="one line per live board, its id first")
     bd = bsub.add_parser("delete", help="retire a board (its history stays)")
     bd.add_argument("id")
     br = bsub.add_parser("reset", help="end a board's season now; prints the board")
     br.add_argument("id")
+    k = sub.add_parser("keys", help="manage server keys (game servers' credentials)")
+    ksub = k.add_subparsers(dest="keys_command", required=True)
+    kc = ksub.add_parser("create", help="create a key; prints it as JSON, then the secret "
+                         "alone on the last line (shown this once)")
+    kc.add_argument("name")
+    kc.add_argument("--actions", default=None,
+                    help="comma-separated action types it may write (default: every one)")
+    ksub.add_parser("list", help="one line per key, its id first (never a secret)")
+    kr = ksub.add_parser("revoke", help="revoke a key; prints it as JSON")
+    kr.add_argument("id")
     return p
 
 
@@ -191,8 +203,12 @@ def cmd_token(cfg: config_mod.Config, args: argparse.Namespace) -> int:
 
 def cmd_reseed(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from ..board.reseed import reseed
+    from ..trust.admin import sync
 
-    counts = _run(lambda: _with_clients(cfg, reseed))
+    async def go(pool: Any, redis: Any) -> dict[str, int]:
+        return {**await reseed(pool, redis), "server_keys": await sync(pool, redis)}
+
+    counts = _run(lambda: _with_clients(cfg, go))
     print(orjson.dumps(counts).decode())
     return 0
 
@@ -234,7 +250,8 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
             data = requests.schema(requests.BoardSchema).load({
                 "id": args.id, "title": args.title, "order": args.order,
                 "operator": args.operator, "actions": [a for a in args.actions.split(",") if a],
-                "reset": args.reset, "timezone": args.timezone})
+                "reset": args.reset, "timezone": args.timezone,
+                "authoritative": args.authoritative})
         except ValidationError as exc:
             raise CliError(f"invalid board: {exc.messages}") from None
 
@@ -266,6 +283,49 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+    from marshmallow import ValidationError
+
+    from .. import errors
+    from ..api import requests
+    from ..trust.admin import KeyAdmin
+
+    data: dict[str, Any] = {}
+    if args.keys_command == "create":
+        actions = None if args.actions is None else [a for a in args.actions.split(",") if a]
+        try:
+            data = requests.schema(requests.ServerKeySchema).load(
+                {"name": args.name, "actions": actions})
+        except ValidationError as exc:
+            raise CliError(f"invalid key: {exc.messages}") from None
+
+    async def go(pool: Any, redis: Any) -> Any:
+        admin = KeyAdmin(pool, redis, cfg.actions)
+        if args.keys_command == "create":
+            return await admin.create(CLI_ACTOR, data["name"], data["actions"])
+        if args.keys_command == "revoke":
+            return await admin.revoke(CLI_ACTOR, args.id)
+        return await admin.list()
+
+    try:
+        result = _run(lambda: _with_clients(cfg, go))
+    except errors.ApiError as exc:
+        raise CliError(exc.message if not exc.fields else f"{exc.message}: {exc.fields}") from None
+    if args.keys_command == "list":
+        for key in result:
+            scope = ",".join(key["actions"]) if key["actions"] is not None else "*"
+            state = f"revoked {key['revoked_at']}" if key["revoked_at"] else "live"
+            print(f"{key['id']}\t{state}\t{scope}\tlast used {key['last_used_at'] or '-'}"
+                  f"\t{_shown(key['name'])}")
+    elif args.keys_command == "create":
+        secret = result.pop("key")
+        print(orjson.dumps(result).decode())
+        print(secret)
+    else:
+        print(orjson.dumps(result).decode())
+    return 0
+
+
 def cmd_serve(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from .server import run_server, run_workers
 
@@ -285,6 +345,7 @@ COMMANDS: dict[str, Callable[[config_mod.Config, argparse.Namespace], int]] = {
     "reseed": cmd_reseed,
     "replay": cmd_replay,
     "boards": cmd_boards,
+    "keys": cmd_keys,
 }
 
 

@@ -61,17 +61,17 @@ def format_boards(fed: Sequence[Fed]) -> str:
 
 
 STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS score_stage (
+CREATE TEMP TABLE IF NOT EXISTS score_stage_v2 (
     id TEXT, user_id UUID, action_type TEXT, score_increment BIGINT, seq BIGINT,
-    created_ms BIGINT, boards TEXT
+    created_ms BIGINT, key_id UUID, metadata JSONB, boards TEXT
 ) ON COMMIT DELETE ROWS
 """
 STAGE_COLUMNS = ["id", "user_id", "action_type", "score_increment", "seq", "created_ms",
-                 "boards"]
+                 "key_id", "metadata", "boards"]
 INSERT_ONE = """
-INSERT INTO score_events
-    (id, user_id, action_type, score_increment, seq, created_at, idempotency_key, boards)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at,
+                          idempotency_key, boards, key_id, metadata)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT DO NOTHING
 RETURNING id"""
 
@@ -80,16 +80,21 @@ ON CONFLICT (user_id) DO UPDATE SET
     total_score = s.total_score + EXCLUDED.total_score,
     version = s.version + EXCLUDED.version,
     last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated),
+    metadata = CASE WHEN EXCLUDED.reached_seq > s.reached_seq THEN EXCLUDED.metadata
+                    ELSE s.metadata END,
     reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq)"""
 RAISE_GLOBAL = """
-INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
-SELECT u, inc, to_timestamp(at_ms / 1000.0) AT TIME ZONE 'UTC', n, seq
-FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[])
-    AS t(u, inc, at_ms, n, seq)""" + _SET_GLOBAL
+INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq, metadata)
+SELECT u, inc, to_timestamp(at_ms / 1000.0) AT TIME ZONE 'UTC', n, seq, m
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::jsonb[])
+    AS t(u, inc, at_ms, n, seq, m)""" + _SET_GLOBAL
 
 _BOARD_INTO = """
 INSERT INTO board_scores AS s (board_id, season, user_id, score, reached_seq, last_updated,
-                               version)"""
+                               version, metadata)"""
+# the metadata of a group's latest event (an adding operator keeps the latest
+# submission's); a batch without metadata has none to pick
+_LATEST_META = {True: "(array_agg({col} ORDER BY seq DESC))[1]", False: "NULL::jsonb"}
 
 
 def _set_board(operator: str, sign: str) -> str:
@@ -102,30 +107,34 @@ ON CONFLICT (board_id, season, user_id) DO UPDATE SET version = s.version + EXCL
         return head + """
     score = s.score + EXCLUDED.score,
     reached_seq = GREATEST(s.reached_seq, EXCLUDED.reached_seq),
+    metadata = CASE WHEN EXCLUDED.reached_seq > s.reached_seq THEN EXCLUDED.metadata
+                    ELSE s.metadata END,
     last_updated = GREATEST(s.last_updated, EXCLUDED.last_updated)"""
     takes = op.takes_sql("EXCLUDED", "s", sign)
     return head + f"""
     score = CASE WHEN {takes} THEN EXCLUDED.score ELSE s.score END,
     reached_seq = CASE WHEN {takes} THEN EXCLUDED.reached_seq ELSE s.reached_seq END,
+    metadata = CASE WHEN {takes} THEN EXCLUDED.metadata ELSE s.metadata END,
     last_updated = CASE WHEN {takes} THEN EXCLUDED.last_updated ELSE s.last_updated END"""
 
 
 # direct mode: rows folded in Python, one statement per operator
 RAISE_BOARD = {op: _BOARD_INTO + """
-SELECT b, s, u, sc, seq, to_timestamp(at_ms / 1000.0), n
+SELECT b, s, u, sc, seq, to_timestamp(at_ms / 1000.0), n, m
 FROM unnest($1::text[], $2::int[], $3::uuid[], $4::bigint[], $5::bigint[], $6::bigint[],
-            $7::int[]) AS t(b, s, u, sc, seq, at_ms, n)""" + _set_board(op, "$8::int")
+            $7::int[], $8::jsonb[]) AS t(b, s, u, sc, seq, at_ms, n, m)"""
+               + _set_board(op, "$9::int")
                for op in OPERATORS}
 
 # the staged events that are new, into score_events; RETURNING lists what is folded
 _INSERT_STAGED = """
     INSERT INTO score_events (id, user_id, action_type, score_increment, seq, created_at,
-                              boards)
+                              key_id, metadata, boards)
     SELECT id, user_id, action_type, score_increment, seq,
-           to_timestamp(created_ms / 1000.0), boards
-    FROM score_stage
+           to_timestamp(created_ms / 1000.0), key_id, metadata, boards
+    FROM score_stage_v2
     ON CONFLICT (id) DO NOTHING
-    RETURNING user_id, score_increment, seq, created_at"""
+    RETURNING user_id, score_increment, seq, created_at, metadata"""
 
 # Worker 1: the staged batch in one statement. It inserts the events that are new,
 # and folds only those (RETURNING) per board, season and player, as fold() does, by
@@ -134,18 +143,19 @@ _INSERT_STAGED = """
 # direct mode (``_set_board``); a rule that depends on the order has one step per sign.
 _PICK = """
 SELECT DISTINCT ON (board, season, user_id) board, season, user_id, v, seq, at,
-       count(*) OVER (PARTITION BY board, season, user_id) AS n, sign
+       count(*) OVER (PARTITION BY board, season, user_id) AS n, sign, m
 FROM fed WHERE op = '{op}' AND board <> '{glob}'
 ORDER BY board, season, user_id, {rank}"""
 
 
-def _raise_steps() -> str:
+def _raise_steps(meta: bool) -> str:
     """The batch statement's steps that move board_scores, one operator at a time."""
     steps = []
+    latest = _LATEST_META[meta].format(col="m")
     for op in OPERATORS.values():
         if op.adds:
             steps.append(f"""raise_{op.name} AS ({_BOARD_INTO}
-    SELECT board, season, user_id, sum(v), max(seq), max(at), count(*)
+    SELECT board, season, user_id, sum(v), max(seq), max(at), count(*), {latest}
     FROM fed WHERE op = '{op.name}' AND board <> '{GLOBAL}' GROUP BY board, season, user_id
     {_set_board(op.name, "1")}
 )""")
@@ -156,16 +166,18 @@ def _raise_steps() -> str:
         for sign in ((1, -1) if op.by_sign else (1,)):
             only = f" WHERE sign = {sign}" if op.by_sign else ""
             steps.append(f"""raise_{op.name}_{'asc' if sign < 0 else 'desc'} AS ({_BOARD_INTO}
-    SELECT board, season, user_id, v, seq, at, n FROM {op.name}{only}
+    SELECT board, season, user_id, v, seq, at, n, m FROM {op.name}{only}
     {_set_board(op.name, str(sign))}
 )""")
     return ", ".join(steps)
 
 
-WRITE_STAGED = f"""
+def _write_staged(meta: bool) -> str:
+    latest = _LATEST_META[meta].format(col="m")
+    return f"""
 WITH fresh AS ({_INSERT_STAGED}, boards
 ), fed AS (
-    SELECT f.user_id, f.score_increment AS v, f.seq, f.created_at AS at,
+    SELECT f.user_id, f.score_increment AS v, f.seq, f.created_at AS at, f.metadata AS m,
            split_part(b, '/', 1) AS board, split_part(b, '/', 2)::int AS season,
            split_part(b, '/', 3) AS op,
            CASE split_part(b, '/', 4) WHEN 'asc' THEN -1 ELSE 1 END AS sign
@@ -173,25 +185,36 @@ WITH fresh AS ({_INSERT_STAGED}, boards
          unnest(string_to_array(coalesce(nullif(f.boards, ''), '{GLOBAL}/1/incr/desc'), ','))
          AS b
 ), raise_global AS (
-    INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
-    SELECT user_id, sum(v), max(at) AT TIME ZONE 'UTC', count(*), max(seq)
+    INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq,
+                             metadata)
+    SELECT user_id, sum(v), max(at) AT TIME ZONE 'UTC', count(*), max(seq), {latest}
     FROM fed WHERE board = '{GLOBAL}' GROUP BY user_id{_SET_GLOBAL}
-), {_raise_steps()}
+), {_raise_steps(meta)}
 SELECT count(*) FROM fresh"""
+
+
+# Worker 1: the staged batch in one statement (by whether any event has metadata)
+WRITE_STAGED = {meta: _write_staged(meta) for meta in (True, False)}
+
 
 # Worker 1, a batch whose every event fed `global` alone (the only board a service
 # without boards has): WRITE_STAGED's result without splitting each event's boards
 # field or scanning the folded rows once per operator. Timed alone on batches of 5000
 # events into the service's tables, it took about four fifths of WRITE_STAGED's time.
-WRITE_STAGED_GLOBAL = f"""
+def _write_staged_global(meta: bool) -> str:
+    return f"""
 WITH fresh AS ({_INSERT_STAGED}
 ), raise_global AS (
-    INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq)
+    INSERT INTO scores AS s (user_id, total_score, last_updated, version, reached_seq,
+                             metadata)
     SELECT user_id, sum(score_increment), max(created_at) AT TIME ZONE 'UTC', count(*),
-           max(seq)
+           max(seq), {_LATEST_META[meta].format(col="metadata")}
     FROM fresh GROUP BY user_id{_SET_GLOBAL}
 )
 SELECT count(*) FROM fresh"""
+
+
+WRITE_STAGED_GLOBAL = {meta: _write_staged_global(meta) for meta in (True, False)}
 # how a staging row that fed `global` alone ends: no boards field (events from before
 # boards), an empty one, or `global`'s own
 GLOBAL_ONLY_TAILS = (b"\t\\N\n", b"\t\n", f"\t{format_boards(GLOBAL_ONLY)}\n".encode())
@@ -200,6 +223,12 @@ GLOBAL_ONLY_TAILS = (b"\t\\N\n", b"\t\n", f"\t{format_boards(GLOBAL_ONLY)}\n".en
 def global_only(lines: Sequence[bytes]) -> bool:
     """Whether every staging row (``STAGE_COLUMNS``, boards last) fed `global` alone."""
     return all(line.endswith(GLOBAL_ONLY_TAILS) for line in lines)
+
+
+def with_metadata(lines: Sequence[bytes]) -> bool:
+    """Whether a staging row may carry metadata (a JSON object: a field starting ``{``;
+    a false alarm only costs the general statement)."""
+    return any(b"\t{" in line for line in lines)
 
 
 @dataclass(slots=True)
@@ -211,33 +240,34 @@ class Row:
     score: int
     seq: int
     at: int
+    metadata: str | None = None  # of the submission that counts (adding: the latest)
     n: int = 1
 
-    def add(self, value: int, seq: int, at: int) -> None:
+    def add(self, value: int, seq: int, at: int, metadata: str | None) -> None:
         """One more submission, by the operator's rule (scoreboard/operators.py)."""
         self.n += 1
         op = OPERATORS[self.operator]
         if op.adds:
             self.score += value
             if seq > self.seq:
-                self.seq = seq
+                self.seq, self.metadata = seq, metadata
             if at > self.at:
                 self.at = at
         elif op.takes(value, seq, self.score, self.seq, self.sign):
-            self.score, self.seq, self.at = value, seq, at
+            self.score, self.seq, self.at, self.metadata = value, seq, at, metadata
 
 
 def fold(records: Sequence[tuple[Any, ...]]) -> Folded:
     """Staged records (``STAGE_COLUMNS`` order) as one row per board, season and player."""
     rows: dict[tuple[str, int, str], Row] = {}
-    for _id, user_id, _action, value, seq, at, boards in records:
+    for _id, user_id, _action, value, seq, at, _key, metadata, boards in records:
         for fed in parse_boards(boards):
             key = (fed.board, fed.season, user_id)
             row = rows.get(key)
             if row is None:
-                rows[key] = Row(fed.operator, fed.sign, value, seq, at)
+                rows[key] = Row(fed.operator, fed.sign, value, seq, at, metadata)
             else:
-                row.add(value, seq, at)
+                row.add(value, seq, at, metadata)
     return rows
 
 
@@ -251,7 +281,7 @@ async def _raise(conn: asyncpg.Connection, rows: Folded) -> None:
     if glob:
         await conn.execute(RAISE_GLOBAL, [u for u, _ in glob], [r.score for _, r in glob],
                            [r.at for _, r in glob], [r.n for _, r in glob],
-                           [r.seq for _, r in glob])
+                           [r.seq for _, r in glob], [r.metadata for _, r in glob])
     groups: dict[tuple[str, int], list[tuple[tuple[str, int, str], Row]]] = {}
     for key, row in rows.items():
         if key[0] != GLOBAL:
@@ -260,7 +290,7 @@ async def _raise(conn: asyncpg.Connection, rows: Folded) -> None:
         args: list[Any] = [[k[0] for k, _ in part], [k[1] for k, _ in part],
                            [k[2] for k, _ in part], [r.score for _, r in part],
                            [r.seq for _, r in part], [r.at for _, r in part],
-                           [r.n for _, r in part]]
+                           [r.n for _, r in part], [r.metadata for _, r in part]]
         if OPERATORS[operator].by_sign:
             args.append(sign)
         await conn.execute(RAISE_BOARD[operator], *args)
@@ -273,10 +303,10 @@ async def write_lines(conn: asyncpg.Connection, lines: Sequence[bytes]) -> int:
     async with conn.transaction():
         await conn.execute(STAGE)
         # a memoryview: asyncpg takes bytes for a file's path
-        await conn.copy_to_table("score_stage", source=memoryview(b"".join(lines)),
+        await conn.copy_to_table("score_stage_v2", source=memoryview(b"".join(lines)),
                                  columns=STAGE_COLUMNS, format="text")
-        inserted: int = await conn.fetchval(
-            WRITE_STAGED_GLOBAL if global_only(lines) else WRITE_STAGED)
+        statements = WRITE_STAGED_GLOBAL if global_only(lines) else WRITE_STAGED
+        inserted: int = await conn.fetchval(statements[with_metadata(lines)])
     return inserted
 
 
@@ -301,9 +331,21 @@ class BoardsMoved(Exception):
     """A board the caller meant to write to was retired: nothing was committed."""
 
 
-async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: int,
-                        seq: int, at_ms: int, idempotency_key: str | None,
-                        fed: Sequence[Fed]
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One accepted update, as direct mode commits it."""
+
+    user_id: str
+    action: str
+    value: int
+    seq: int
+    at_ms: int
+    idempotency_key: str | None = None
+    key_id: str | None = None  # the server key that wrote it; None: the player's own token
+    metadata: str | None = None  # a JSON object as text
+
+
+async def commit_direct(pool: asyncpg.Pool, event: Event, fed: Sequence[Fed]
                         ) -> tuple[list[tuple[int, int]], bool, tuple[Fed, ...]]:
     """Direct mode: the event and every board's new score in one transaction.
 
@@ -316,8 +358,10 @@ async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: in
     (False: the same Idempotency-Key was committed before, and the scores are
     today's), and the boards with the seasons it counted in.
     """
-    uid = uuid.UUID(user_id)
-    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+    e = event
+    uid = uuid.UUID(e.user_id)
+    key_id = uuid.UUID(e.key_id) if e.key_id else None
+    at = datetime.fromtimestamp(e.at_ms / 1000, tz=UTC)
     seasonal = [f.board for f in fed if f.board != GLOBAL]
     fed = tuple(fed)
     async with pool.acquire() as conn, conn.transaction():
@@ -331,8 +375,10 @@ async def commit_direct(pool: asyncpg.Pool, user_id: str, action: str, value: in
             fed = tuple(Fed(f.board, live.get(f.board, f.season), f.operator, f.order)
                         for f in fed)
         boards = format_boards(fed)
-        inserted = await conn.fetchval(INSERT_ONE, f"d-{uuid.uuid4().hex}", uid, action, value,
-                                       seq, at, idempotency_key, boards)
+        inserted = await conn.fetchval(INSERT_ONE, f"d-{uuid.uuid4().hex}", uid, e.action,
+                                       e.value, e.seq, at, e.idempotency_key, boards, key_id,
+                                       e.metadata)
         if inserted is not None:
-            await _raise(conn, fold([(inserted, uid, action, value, seq, at_ms, boards)]))
+            await _raise(conn, fold([(inserted, uid, e.action, e.value, e.seq, e.at_ms, key_id,
+                                      e.metadata, boards)]))
         return await standing(conn, uid, fed), inserted is not None, fed

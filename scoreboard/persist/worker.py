@@ -51,23 +51,32 @@ def _copy_escape(value: bytes) -> bytes:
             .replace(b"\r", b"\\r"))
 
 
+NULL = b"\\N"
+
+
 def event_line(entry_id: bytes, fields: dict[bytes, bytes]) -> bytes:
     """A stream entry as one row of COPY's text format for the staging table
     (``STAGE_COLUMNS``): the fields as Redis holds them, for PostgreSQL to parse. A
     malformed entry raises KeyError or ValueError (and PostgreSQL refuses a bad user
-    id)."""
+    id, key id or metadata)."""
     value, seq, at = fields[b"i"], fields[b"s"], fields[b"t"]
     if not (value.isdigit() and seq.isdigit() and at.isdigit()):
         raise ValueError("increment, sequence and time must be whole numbers")
     boards = fields.get(b"b")
-    parts: tuple[bytes, ...] = (entry_id, fields[b"u"], fields[b"a"], value, seq, at)
     if boards is not None:
         parse_boards(boards.decode())  # a malformed list is poison, found here
-        parts += (boards,)
-    line = b"\t".join(parts)
-    if line.count(b"\t") != len(parts) - 1 or b"\\" in line or b"\n" in line or b"\r" in line:
-        line = b"\t".join(map(_copy_escape, parts))  # a field holds a tab, a backslash...
-    return line + (b"\t\\N\n" if boards is None else b"\n")
+    writer, metadata = fields.get(b"w"), fields.get(b"m")
+    cols = (entry_id, fields[b"u"], fields[b"a"], value, seq, at,
+            NULL if writer is None else writer, NULL if metadata is None else metadata,
+            NULL if boards is None else boards)
+    line = b"\t".join(cols)
+    nulls = (writer is None) + (metadata is None) + (boards is None)
+    if (line.count(b"\t") != len(cols) - 1 or line.count(b"\\") != nulls or b"\n" in line
+            or b"\r" in line):  # a field holds a tab, a backslash...
+        line = b"\t".join(NULL if c is None else _copy_escape(c) for c in
+                          (entry_id, fields[b"u"], fields[b"a"], value, seq, at, writer,
+                           metadata, boards))
+    return line + b"\n"
 
 
 @contextlib.contextmanager

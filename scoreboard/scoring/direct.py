@@ -7,23 +7,24 @@ the committed scores. If PostgreSQL fails, release.lua gives back what admit too
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 from redis.exceptions import RedisError
 
 from .. import errors
 from ..actions import Action
-from ..auth.tokens import Claims
-from ..board.definitions import Board
 from ..obs import metrics
 from ..operators import OPERATORS
-from ..persist.sql import BoardsMoved, Fed, commit_direct
+from ..persist.sql import BoardsMoved, Event, Fed, commit_direct
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
 from .limits import CLAIM_TTL_S, IDEMPOTENCY_TTL_S, RATE_PERIOD_MS
+from .submission import Plan, Writer
 
 log = logging.getLogger(__name__)
 
@@ -44,31 +45,40 @@ class DirectScorer:
                 args=scripts.ReleaseArgs(limit=action.rate_per_minute,
                                          period_ms=RATE_PERIOD_MS, use_idem=use_idem))
 
-    async def apply(self, claims: Claims, action: Action, value: int,
-                    idempotency_key: str | None, boards: list[Board], version: int,
-                    body: str) -> scripts.ScoreReply:
-        uid = claims.sub
-        use_idem = "1" if idempotency_key else "0"
-        rate, idem = keys.rate_key(uid, action.name), keys.idem_key(uid, idempotency_key)
+    async def apply(self, writer: Writer, plans: Sequence[Plan],
+                    version: int) -> list[scripts.ScoreReply]:
+        """Each plan on its own (concurrently: each is its own transaction)."""
+        if len(plans) == 1:
+            return [await self._apply_one(writer, plans[0], version)]
+        return list(await asyncio.gather(*(self._apply_one(writer, p, version)
+                                           for p in plans)))
+
+    async def _apply_one(self, writer: Writer, plan: Plan,
+                         version: int) -> scripts.ScoreReply:
+        sub, action, boards, body = plan.sub, plan.action, plan.boards, plan.body
+        uid, value, use_idem = sub.user_id, sub.value, plan.use_idem
+        rate = keys.rate_key(uid, action.name)
+        idem = keys.idem_key(uid, sub.idempotency_key, writer.key_id or None)
         admission = scripts.parse_admission(await self._admit(
             keys=scripts.with_boards(
                 scripts.AdmitKeys(seq=keys.SEQ, profiles=keys.PROFILES, banned=keys.BANNED,
-                                  revoked=keys.revoked_key(claims.jti), rate=rate, idem=idem,
+                                  revoked=writer.revoked, rate=rate, idem=idem,
                                   version=keys.BOARDS_VERSION),
                 [scripts.AdmitBoardKeys(b.keys.scores, b.keys.member) for b in boards]),
             args=scripts.with_boards(
-                scripts.AdmitArgs(uid=uid, value=value, body=body, limit=action.rate_per_minute,
-                                  period_ms=RATE_PERIOD_MS, use_idem=use_idem,
-                                  claim_ttl_s=CLAIM_TTL_S, max_total=keys.MAX_TOTAL,
-                                  version=version),
+                scripts.AdmitArgs(uid=uid, writer=writer.key_id, value=value, body=body,
+                                  limit=action.rate_per_minute, period_ms=RATE_PERIOD_MS,
+                                  use_idem=use_idem, claim_ttl_s=CLAIM_TTL_S,
+                                  max_total=keys.MAX_TOTAL, version=version),
                 [scripts.AdmitBoardArgs(b.operator, b.order) for b in boards])))
         if admission.reply is not None:  # a refusal, STALE, or a replay of a settled key
             return admission.reply
         fed = [Fed(b.id, b.season, b.operator, b.order) for b in boards]
         try:
-            scores, fresh, counted = await commit_direct(self.pool, uid, action.name, value,
-                                                admission.seq, admission.now, idempotency_key,
-                                                fed)
+            scores, fresh, counted = await commit_direct(
+                self.pool, Event(uid, action.name, value, admission.seq, admission.now,
+                                 sub.idempotency_key, writer.key_id or None,
+                                 sub.metadata or None), fed)
         except BoardsMoved:  # a board was retired under the caller: reload, try again
             await self._give_back(rate, idem, action, use_idem)
             return scripts.ScoreReply("STALE")
@@ -84,12 +94,12 @@ class DirectScorer:
         reply = scripts.parse_score_reply(await self._settle(
             keys=scripts.with_boards(
                 scripts.SettleKeys(idem=idem),
-                [scripts.UpdateBoardKeys(b.keys.scores, b.keys.member, b.keys.boardseq)
-                 for b in boards]),
+                [scripts.UpdateBoardKeys(b.keys.scores, b.keys.member, b.keys.boardseq,
+                                         b.keys.meta) for b in boards]),
             args=scripts.with_boards(
                 scripts.SettleArgs(uid=uid, use_idem=use_idem, idem_ttl_s=IDEMPOTENCY_TTL_S,
                                    channel=keys.CHANNEL, top_n=keys.TOP_N, now=admission.now,
-                                   body=body),
+                                   body=body, metadata=sub.metadata, seq=admission.seq),
                 [scripts.SettleBoardArgs(b.id, b.season, b.operator, b.order, score, reached)
                  for b, (score, reached) in zip(boards, scores, strict=True)])))
         # on adding boards the previous score is the committed one less this increment

@@ -67,10 +67,15 @@ def outcome(user_id: str, boards: list[Board], primary: Board, reply: ScoreReply
                    reply.status == "REPLAY")
 
 
-def refusal(reply: ScoreReply, action: str) -> errors.ApiError:
-    """The API error for a refusal status of the score scripts."""
+def refusal(reply: ScoreReply, action: str, by_key: bool = False) -> errors.ApiError:
+    """The API error for a refusal status of the score scripts (``by_key``: a server
+    key wrote for the player)."""
     if reply.status == "FORBIDDEN":
         return errors.Forbidden("This player may not post scores")
+    if reply.status == "NOT_FOUND":
+        return errors.NotFound("No such player")
+    if reply.status == "UNAUTHORIZED" and by_key:
+        return errors.Unauthorized("This server key was revoked")
     if reply.status == "RATE_LIMITED":
         return errors.rate_limited(f"Rate limit for {action!r} reached", reply.wait_ms)
     if reply.status == "SCORE_LIMIT_EXCEEDED":

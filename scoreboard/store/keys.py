@@ -15,18 +15,28 @@ EVENTS = "{lb}:events"  # stream: accepted increments on their way to PostgreSQL
 DEAD = "{lb}:events:dead"  # stream: events that failed to persist again and again
 PROFILES = "{lb}:profiles"  # hash: user id -> {"username", "avatar_url"} JSON
 BANNED = "{lb}:banned"  # set: banned user ids
+META = "{lb}:meta"  # hash: user id -> metadata of `global`'s score (other boards: BoardKeys)
 TOP10 = "leaderboard:top10"  # the seed's cache key: JSON array of the top 10
 TOP10_LOCK = "leaderboard:top10:lock"
 CHANNEL = "leaderboard_updates"  # the seed's Pub/Sub channel
 PERSIST_GROUP = "persist"
 PERSIST_FENCE = "{lb}:persist:fence"  # Worker 1 writes it before a WAIT covering its read
 PG_SERVER = "{lb}:pg:server"  # the PostgreSQL server the stream was last persisted to
+SERVER_KEYS = "{lb}:serverkeys"  # hash: SHA-256 (hex) of a key's secret -> its grant (JSON)
+SERVER_KEYS_VERSION = "{lb}:serverkeys:version"  # counter: grows with every change of it
+DEPLOYMENT = "{lb}:deployment"  # the deployment's tag, which its server keys carry
 MAX_TOTAL = 2**53 - 1
 TOP_N = 10
 
 
 def revoked_key(jti: str) -> str:
     return f"{{lb}}:revoked:{jti}"
+
+
+def key_revoked_key(key_id: str) -> str:
+    """Exists once server key ``key_id`` is revoked (never expires): the score scripts
+    refuse a revoked key's writes atomically, whatever a process's cache says."""
+    return f"{{lb}}:revoked:sbk:{key_id}"
 
 
 def rate_key(user_id: str, action: str) -> str:
@@ -37,7 +47,10 @@ def refresh_rate_key(user_id: str) -> str:
     return f"{{lb}}:rl-refresh:{user_id}"  # apart from the actions' rate keys
 
 
-def idem_key(user_id: str, key: str | None) -> str:
+def idem_key(user_id: str, key: str | None, server_key: str | None = None) -> str:
+    """Idempotency is per player, and per server key when one writes for the player."""
+    if server_key is not None:
+        return f"{{lb}}:idem:{user_id}:k{server_key}:{key or '-'}"
     return f"{{lb}}:idem:{user_id}:{key or '-'}"
 
 
@@ -57,6 +70,7 @@ def parse_member(member: bytes | str) -> str:
 
 RESEED_SCORES = "{lb}:reseed:scores"  # scoreboard reseed builds the board aside here,
 RESEED_MEMBER = "{lb}:reseed:member"  # then swaps it in
+RESEED_META = "{lb}:reseed:meta"
 
 # Boards. `global` is the seed's board and keeps the seed's key names above.
 GLOBAL = "global"
@@ -70,6 +84,7 @@ class BoardKeys(NamedTuple):
     hidden: str
     boardseq: str
     top10: str
+    meta: str  # hash: user id -> the metadata (JSON) of the score that counts
 
 
 @functools.lru_cache(maxsize=1024)
@@ -79,7 +94,8 @@ def board_keys(board_id: str, season: int = 1) -> BoardKeys:
     last one stays whole until PostgreSQL holds it; the board sequence runs on across
     seasons. Season 1 keeps the names boards had before seasons."""
     if board_id == GLOBAL:
-        return BoardKeys(SCORES, MEMBER, HIDDEN, BOARDSEQ, TOP10)
+        return BoardKeys(SCORES, MEMBER, HIDDEN, BOARDSEQ, TOP10, META)
     p = f"{{lb}}:b:{board_id}"
     s = p if season == 1 else f"{p}:s{season}"
-    return BoardKeys(f"{s}:scores", f"{s}:member", f"{s}:hidden", f"{p}:seq", f"{s}:top10")
+    return BoardKeys(f"{s}:scores", f"{s}:member", f"{s}:hidden", f"{p}:seq", f"{s}:top10",
+                     f"{s}:meta")

@@ -59,26 +59,23 @@ class UpdateKeys(NamedTuple):
     events: str
     profiles: str
     banned: str
+    version: str
+
+
+class UpdateItemKeys(NamedTuple):
     revoked: str
     rate: str
     idem: str
-    version: str
 
 
 class UpdateBoardKeys(NamedTuple):
     scores: str
     member: str
     boardseq: str
+    meta: str
 
 
 class UpdateArgs(NamedTuple):
-    uid: str
-    action: str
-    value: int
-    body: str
-    limit: int
-    period_ms: int
-    use_idem: str
     idem_ttl_s: int
     max_total: int
     channel: str
@@ -86,11 +83,37 @@ class UpdateArgs(NamedTuple):
     version: int
 
 
+class UpdateItemArgs(NamedTuple):
+    uid: str
+    action: str
+    value: int
+    body: str
+    limit: int
+    period_ms: int
+    use_idem: str
+    writer: str  # the server key's id; '' for the player's own token
+    metadata: str  # JSON object; '' for none
+    nboards: int
+
+
 class UpdateBoardArgs(NamedTuple):
     board: str
     season: int
     operator: str
     order: str
+
+
+def with_updates(head: tuple[Any, ...],
+                 updates: Sequence[tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]]
+                 ) -> list[Any]:
+    """KEYS or ARGV of a script that takes several updates: its fixed head, then per
+    update its group followed by its boards' groups (per_update in common.lua)."""
+    out = list(head)
+    for group, boards in updates:
+        out.extend(group)
+        for board in boards:
+            out.extend(board)
+    return out
 
 
 class AdmitKeys(NamedTuple):
@@ -110,6 +133,7 @@ class AdmitBoardKeys(NamedTuple):
 
 class AdmitArgs(NamedTuple):
     uid: str
+    writer: str
     value: int
     body: str
     limit: int
@@ -137,6 +161,8 @@ class SettleArgs(NamedTuple):
     top_n: int
     now: int
     body: str
+    metadata: str
+    seq: int
 
 
 class SettleBoardArgs(NamedTuple):
@@ -192,6 +218,13 @@ class ScoreReply:
         return self.status in ("OK", "REPLAY")
 
 
+def parse_score_replies(reply: Sequence[Any], n: int) -> list[ScoreReply]:
+    """update.lua's answer: one reply per update (all STALE when the script was)."""
+    if reply and not isinstance(reply[0], list):
+        return [ScoreReply(as_text(reply[0]))] * n
+    return [parse_score_reply(r) for r in reply]
+
+
 def parse_score_reply(reply: Sequence[Any]) -> ScoreReply:
     status = as_text(reply[0])
     if status == "RATE_LIMITED":
@@ -225,12 +258,14 @@ class RanksKeys(NamedTuple):
     scores: str
     member: str
     profiles: str
+    meta: str
 
 
 class RanksArgs(NamedTuple):
     mode: str  # 'range' (a, b: first and last position) or 'around' (a: user id, b: window)
     a: int | str
     b: int
+    with_meta: str  # '1': each entry's metadata too
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,15 +274,16 @@ class RanksReply:
     self_rank: int | None
     self_score: int | None
     first_rank: int
-    rows: list[tuple[str, int, bytes | str]]  # (user id, score, profile JSON or '')
+    # (user id, score, profile JSON or '', metadata JSON or '')
+    rows: list[tuple[str, int, bytes | str, bytes | str]]
 
 
 def parse_ranks(reply: Sequence[Any]) -> RanksReply:
     rank = int(reply[1])
     score = int(float(reply[2])) if reply[2] not in (b"", "") else None
     flat = reply[4:]
-    rows = [(as_text(flat[i]), int(float(flat[i + 1])), flat[i + 2])
-            for i in range(0, len(flat), 3)]
+    rows = [(as_text(flat[i]), int(float(flat[i + 1])), flat[i + 2], flat[i + 3])
+            for i in range(0, len(flat), 4)]
     return RanksReply(int(reply[0]), rank if rank > 0 else None, score, int(reply[3]), rows)
 
 
@@ -255,6 +291,7 @@ class MembersKeys(NamedTuple):
     scores: str
     member: str
     profiles: str
+    meta: str
 
 
 class MembersArgs(NamedTuple):
@@ -264,13 +301,14 @@ class MembersArgs(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class MembersReply:
     total: int
-    rows: list[tuple[str, int, int, bytes | str]]  # (user id, rank, stored score, profile)
+    # (user id, rank, stored score, profile, metadata)
+    rows: list[tuple[str, int, int, bytes | str, bytes | str]]
 
 
 def parse_members(reply: Sequence[Any]) -> MembersReply:
     flat = reply[1:]
-    rows = [(as_text(flat[i]), int(flat[i + 1]), int(float(flat[i + 2])), flat[i + 3])
-            for i in range(0, len(flat), 4)]
+    rows = [(as_text(flat[i]), int(flat[i + 1]), int(float(flat[i + 2])), flat[i + 3],
+             flat[i + 4]) for i in range(0, len(flat), 5)]
     return MembersReply(int(reply[0]), rows)
 
 
@@ -341,10 +379,12 @@ class RenewLockArgs(NamedTuple):
 
 Spec = tuple[type[tuple[Any, ...]], ...]
 
-# name -> (keys, args) or (keys, args, per-board keys, per-board args): what the header
-# test checks every lua/<name>.lua against
+# name -> (keys, args), (keys, args, per-board keys, per-board args), or those and
+# (per-update keys, per-update args): what the header test checks every lua/<name>.lua
+# against
 SPECS: dict[str, Spec] = {
-    "update": (UpdateKeys, UpdateArgs, UpdateBoardKeys, UpdateBoardArgs),
+    "update": (UpdateKeys, UpdateArgs, UpdateBoardKeys, UpdateBoardArgs, UpdateItemKeys,
+               UpdateItemArgs),
     "admit": (AdmitKeys, AdmitArgs, AdmitBoardKeys, AdmitBoardArgs),
     "settle": (SettleKeys, SettleArgs, UpdateBoardKeys, SettleBoardArgs),
     "release": (ReleaseKeys, ReleaseArgs),

@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     "scoreboard.tasks": 0,
     "scoreboard.settings": 1, "scoreboard.obs": 1, "scoreboard.store": 1,
     "scoreboard.auth": 2, "scoreboard.players": 2,
-    "scoreboard.persist": 3, "scoreboard.board": 3,
+    "scoreboard.persist": 3, "scoreboard.board": 3, "scoreboard.trust": 3,
     "scoreboard.scoring": 4, "scoreboard.live": 4,
     "scoreboard.appkeys": 5,
     "scoreboard.api": 6,

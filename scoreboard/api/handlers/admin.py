@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...appkeys import BOARD_ADMIN, CONFIG, MODERATION, SEASONS
+from ...appkeys import BOARD_ADMIN, CONFIG, KEY_ADMIN, MODERATION, SEASONS
 from ...players.users import parse_user_id
 from .. import envelope, requests, responses
 from ..docs import BEARER, UUID_PARAM, body, fails, ok, operation
@@ -84,3 +84,31 @@ async def reset_board(request: web.Request) -> web.Response:
     claims = await admin(request)
     board = await request.app[SEASONS].reset(request.match_info["board"], actor_id=claims.sub)
     return envelope.ok(board.public(request.app[CONFIG].actions))
+
+
+@operation(summary="Create a server key for a game server (admin); its secret is in this "
+                   "answer only", security=BEARER,
+           requestBody=body(requests.ServerKeySchema),
+           responses={**ok(responses.NewServerKeyData, 201),
+                      **fails(400, 401, 403, 409, 413, 415, 503)})
+async def create_key(request: web.Request) -> web.Response:
+    claims = await admin(request)
+    data = await requests.load(request, requests.ServerKeySchema)
+    key = await request.app[KEY_ADMIN].create(claims.sub, data["name"], data["actions"])
+    return envelope.ok(key, status=201)
+
+
+@operation(summary="Every server key, revoked ones too; never a secret (admin)",
+           security=BEARER, responses={**ok(responses.ServerKeyList), **fails(401, 403, 503)})
+async def list_keys(request: web.Request) -> web.Response:
+    await admin(request)
+    return envelope.ok({"keys": await request.app[KEY_ADMIN].list()})
+
+
+@operation(summary="Revoke a server key: every process refuses it within a second (admin)",
+           security=BEARER, parameters=[UUID_PARAM],
+           responses={**ok(responses.ServerKeyData), **fails(401, 403, 404, 503)})
+async def revoke_key(request: web.Request) -> web.Response:
+    claims = await admin(request)
+    return envelope.ok(await request.app[KEY_ADMIN].revoke(claims.sub,
+                                                           request.match_info["id"]))

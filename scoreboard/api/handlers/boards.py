@@ -14,17 +14,18 @@ from ... import errors
 from ...appkeys import BOARDS, CONFIG, HISTORY, VIEWS
 from ...board.definitions import GLOBAL, Board, iso
 from ...board.history import PastSeason, SeasonReader
-from ...board.reader import MAX_PAGE
+from ...board.reader import MAX_PAGE, Ranking
 from ...board.schedule import next_reset
-from ...board.top10 import CachedTop10, route_suffix
+from ...board.top10 import route_suffix
 from ...board.views import View
 from .. import envelope, requests, responses
 from ..docs import (
     BEARER,
+    BEARER_OR_KEY,
     BOARD_ID_SCHEMA,
     IDEMPOTENCY_PARAM,
     UUID_PARAM,
-    body,
+    either_body,
     fails,
     int_query,
     ok,
@@ -139,6 +140,9 @@ def top10_now(request: web.Request) -> web.Response | None:
     cached = view.top10.memo.get()
     if cached is None:
         return None
+    if view.rich_top10 is not None and "board" in request.match_info:
+        rich = view.rich_top10.get(cached)
+        return reads.top10_response(request, rich) if rich is not None else None
     return reads.top10_response(request, cached, _suffix(request, board))
 
 
@@ -153,11 +157,19 @@ async def top10(request: web.Request) -> web.Response:
                             "cache_ttl": request.app[CONFIG].cache_ttl_s,
                             "board": view.board.id, "season": view.board.season})
     top10 = view.top10
-    return _live_top10(request, view, top10.memo.get() or await top10.current())
-
-
-def _live_top10(request: web.Request, view: View, cached: CachedTop10) -> web.Response:
+    cached = top10.memo.get() or await top10.current()
+    if view.rich_top10 is not None and "board" in request.match_info:
+        rich = view.rich_top10.get(cached) or await view.rich_top10.build(cached)
+        return reads.top10_response(request, rich)
     return reads.top10_response(request, cached, _suffix(request, view.board))
+
+
+def _ranking(request: web.Request, view: View | PastView) -> Ranking:
+    """The reads of the view: with metadata on a board's route, the seed's shape on the
+    seed's paths (a past season is only ever on a board's route)."""
+    if isinstance(view, PastView):
+        return view.reader
+    return view.ranking("board" in request.match_info)
 
 
 @operation(summary="Any page of a board",
@@ -165,22 +177,22 @@ def _live_top10(request: web.Request, view: View, cached: CachedTop10) -> web.Re
                        int_query("limit", 1, 100, 10)],
            responses={**ok(responses.PageData), **fails(400, 404, 503)})
 async def page(request: web.Request) -> web.Response:
-    return await reads.page_response(request, (await _view(request)).reader)
+    return await reads.page_response(request, _ranking(request, await _view(request)))
 
 
 @operation(summary="The caller's rank and neighbours on a board", security=BEARER,
            parameters=[BOARD_PARAM, int_query("window", 0, 50, 5)],
            responses={**ok(responses.MeData), **fails(400, 401, 403, 404, 503)})
 async def me(request: web.Request) -> web.Response:
-    return await reads.me_response(request, request.app[VIEWS].of(
-        await _live_board(request)).reader)
+    return await reads.me_response(request, _ranking(request, request.app[VIEWS].of(
+        await _live_board(request))))
 
 
 @operation(summary="One player's rank on a board", parameters=[BOARD_PARAM, UUID_PARAM,
                                                                 SEASON_PARAM],
            responses={**ok(responses.RankData), **fails(400, 404, 503)})
 async def user_rank(request: web.Request) -> web.Response:
-    return await reads.rank_response(request, (await _view(request)).reader)
+    return await reads.rank_response(request, _ranking(request, await _view(request)))
 
 
 def _user_ids(request: web.Request) -> list[str]:
@@ -207,7 +219,7 @@ def _user_ids(request: web.Request) -> list[str]:
 async def ranks(request: web.Request) -> web.Response:
     ids = _user_ids(request)
     view = await _view(request)
-    part = await view.reader.members(ids)
+    part = await _ranking(request, view).members(ids)
     return envelope.ok({"board": view.board.id, "season": view.board.season,
                         "leaderboard": part.entries})
 
@@ -237,9 +249,9 @@ async def seasons(request: web.Request) -> web.Response:
 
 
 @operation(
-    summary="Post to one board only (the action must feed it)", security=BEARER,
+    summary="Post to one board only (the action must feed it)", security=BEARER_OR_KEY,
     parameters=[BOARD_PARAM, IDEMPOTENCY_PARAM],
-    requestBody=body(requests.UpdateScoreSchema),
+    requestBody=either_body(requests.UpdateScoreSchema, requests.KeyUpdateSchema),
     responses={**ok(responses.BoardScoreData),
                **fails(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)})
 async def post_score(request: web.Request) -> web.Response:

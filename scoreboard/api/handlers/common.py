@@ -5,16 +5,35 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import errors
-from ...appkeys import SESSIONS, VERIFIER
+from ...appkeys import KEYRING, SESSIONS, VERIFIER
 from ...auth.tokens import Claims, bearer
+from ...scoring.submission import Writer
+from ...trust.keys import is_key
 
 
 def claims_of(request: web.Request) -> Claims:
-    """Claims of the request's bearer token; the session is not checked here."""
+    """Claims of the request's bearer token; the session is not checked here. A server
+    key is refused: it writes scores, nothing else."""
     token = bearer(request)
     if token is None:
         raise errors.Unauthorized()
+    if is_key(token):
+        request.app[KEYRING].known(token)  # a bad key is told so (401)
+        raise errors.Forbidden("A server key only writes scores; this route takes a "
+                               "player's or an admin's token")
     return request.app[VERIFIER].verify(token)
+
+
+async def writer_of(request: web.Request) -> tuple[Writer, str]:
+    """Who writes a score: a server key (its grant; the player is in the body) or a
+    player's token (their session, and their id)."""
+    token = bearer(request)
+    if token is None:
+        raise errors.Unauthorized()
+    if is_key(token):
+        return Writer.server(await request.app[KEYRING].verify(token)), ""
+    claims = request.app[VERIFIER].verify(token)
+    return Writer.player(claims), claims.sub
 
 
 async def player(request: web.Request, *, allow_banned: bool = False,

@@ -59,9 +59,11 @@ async def me_response(request: web.Request, reader: Ranking) -> web.Response:
     if part.self_rank is None:
         raise errors.NotFound("You have no score yet")
     mine = next(e for e in part.entries if e["user_id"] == claims.sub)
-    return envelope.ok({"user_id": claims.sub, "username": mine["username"],
-                        "score": part.self_score, "rank": part.self_rank,
-                        "around": part.entries, "total": part.total})
+    data = {"user_id": claims.sub, "username": mine["username"], "score": part.self_score,
+            "rank": part.self_rank}
+    if "metadata" in mine:  # a board's reads
+        data["metadata"] = mine["metadata"]
+    return envelope.ok({**data, "around": part.entries, "total": part.total})
 
 
 async def rank_response(request: web.Request, reader: Ranking) -> web.Response:
@@ -70,5 +72,8 @@ async def rank_response(request: web.Request, reader: Ranking) -> web.Response:
     if part.self_rank is None:
         raise errors.NotFound("That player is not ranked")
     entry = part.entries[0]
-    return envelope.ok({"user_id": user_id, "username": entry["username"],
-                        "score": entry["score"], "rank": entry["rank"]})
+    data = {"user_id": user_id, "username": entry["username"], "score": entry["score"],
+            "rank": entry["rank"]}
+    if "metadata" in entry:  # a board's reads
+        data["metadata"] = entry["metadata"]
+    return envelope.ok(data)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from multidict import istr
 
@@ -7,19 +9,31 @@ from ... import errors
 from ...appkeys import CONFIG, SCORES
 from ...obs import metrics
 from ...scoring.limits import check_idempotency_key
+from ...scoring.replies import Outcome
+from ...scoring.submission import Submission
 from .. import envelope, requests, responses
-from ..docs import BEARER, IDEMPOTENCY_PARAM, body, fails, ok, operation
-from .common import claims_of
+from ..docs import (
+    BEARER_OR_KEY,
+    IDEMPOTENCY_PARAM,
+    SERVER_KEY,
+    either_body,
+    fails,
+    list_body,
+    ok,
+    operation,
+)
+from .common import writer_of
 
 IDEMPOTENCY_KEY = istr("Idempotency-Key")
 
 
 @operation(
-    summary="Add an increment to the caller's score", security=BEARER,
+    summary="Add an increment to the caller's score (a player's token), or to a player's "
+            "(a server key, naming `user_id`)", security=BEARER_OR_KEY,
     parameters=[IDEMPOTENCY_PARAM],
-    requestBody=body(requests.UpdateScoreSchema),
+    requestBody=either_body(requests.UpdateScoreSchema, requests.KeyUpdateSchema),
     responses={**ok(responses.ScoreUpdateData),
-               **fails(400, 401, 403, 409, 413, 415, 422, 429, 503)})
+               **fails(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)})
 async def update_score(request: web.Request) -> web.Response:
     return await post_update(request)
 
@@ -28,16 +42,69 @@ async def post_update(request: web.Request, board_id: str | None = None) -> web.
     """An update to every board its action feeds, or (``board_id``) to that board only."""
     action_type = "unknown"
     try:
-        claims = claims_of(request)  # session, user and ban are checked inside the script
-        action_type, increment = await requests.load_update(request)
+        writer, caller = await writer_of(request)  # session, user and ban are checked in the script
+        update = await requests.load_update(request, by_key=writer.key is not None)
+        action_type = update.action_type
         idem = check_idempotency_key(request.headers.get(IDEMPOTENCY_KEY))
-        outcome = await request.app[SCORES].update(claims, action_type, increment, idem,
-                                                   board_id)
+        outcome = await request.app[SCORES].update(writer, Submission(
+            update.user_id or caller, action_type, update.value, idem, update.metadata,
+            board_id))
     except errors.ApiError as exc:
-        known = action_type if action_type in request.app[CONFIG].actions else "unknown"
-        metrics.count_update(known, errors.outcome_of(exc.code))
+        count(request, action_type, exc)
         raise
-    metrics.count_update(action_type, "replay" if outcome.replay else "accepted")
+    count(request, action_type, outcome)
     headers = {"Idempotent-Replayed": "true"} if outcome.replay else None
     data = outcome.as_data() if board_id is None else outcome.as_board_data()
     return envelope.ok(data, timestamp=outcome.timestamp, headers=headers)
+
+
+def count(request: web.Request, action_type: str, result: Outcome | errors.ApiError) -> None:
+    if isinstance(result, errors.ApiError):
+        known = action_type if action_type in request.app[CONFIG].actions else "unknown"
+        metrics.count_update(known, errors.outcome_of(result.code))
+    else:
+        metrics.count_update(action_type, "replay" if result.replay else "accepted")
+
+
+def _item(data: Any) -> Submission | errors.ApiError:
+    """One batch item as a submission, or the error that refuses it alone."""
+    try:
+        body = requests.validate_data(requests.BatchItemSchema, data)
+    except errors.ApiError as exc:
+        return exc
+    return Submission(str(body["user_id"]), body["action_type"], body["score_increment"],
+                      body.get("idempotency_key"), body["metadata"] or "")
+
+
+def _item_error(exc: errors.ApiError) -> dict[str, Any]:
+    message = exc.message
+    if exc.fields:
+        message += ": " + "; ".join(f"{name}: {' '.join(map(str, why))}"
+                                    if isinstance(why, list) else f"{name}: {why}"
+                                    for name, why in exc.fields.items())
+    return {"ok": False, "error": {"code": exc.code, "message": message}}
+
+
+@operation(
+    summary="Apply up to 100 updates for players (a server key only), each as if posted "
+            "alone", security=SERVER_KEY,
+    requestBody=list_body("updates", requests.BatchItemSchema, 1, requests.MAX_BATCH),
+    responses={**ok(responses.BatchData), **fails(400, 401, 403, 413, 415, 503)})
+async def batch(request: web.Request) -> web.Response:
+    writer, _ = await writer_of(request)
+    if writer.key is None:
+        raise errors.Forbidden("Batches are written with a server key")
+    raw = requests.validate_data(requests.BatchSchema, await requests.read_json(
+        request, max_body=requests.MAX_BATCH_BODY))["updates"]
+    items = [_item(data) for data in raw]
+    subs = [i for i in items if isinstance(i, Submission)]
+    applied = iter(await request.app[SCORES].update_many(writer, subs) if subs else [])
+    results = []
+    for item in items:
+        result = next(applied) if isinstance(item, Submission) else item
+        count(request, item.action_type if isinstance(item, Submission) else "unknown", result)
+        if isinstance(result, errors.ApiError):
+            results.append(_item_error(result))
+        else:
+            results.append({"ok": True, "data": result.as_data()})
+    return envelope.ok({"results": results})

@@ -3,17 +3,17 @@
 -- ceiling and the rate; reserves a tie sequence number.
 -- Replies {'OK', seq, now}, a refusal, a recorded reply to replay, or STALE.
 -- KEYS: seq, profiles, banned, revoked, rate, idem, version; per board: scores, member
--- ARGV: uid, value, body, limit, period_ms, use_idem, claim_ttl_s, max_total, version; per board: operator, order
+-- ARGV: uid, writer, value, body, limit, period_ms, use_idem, claim_ttl_s, max_total, version; per board: operator, order
 local k_seq, k_profiles, k_banned, k_revoked = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local k_rate, k_idem, k_version = KEYS[5], KEYS[6], KEYS[7]
-local uid, value, body, limit = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-local period_ms, use_idem, claim_ttl_s, max_total = tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[7]), tonumber(ARGV[8])
-local version = ARGV[9]
-local boards = per_board(KEYS, 7, {'scores', 'member'}, ARGV, 9, {'operator', 'order'})
+local uid, writer, value, body = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local limit, period_ms, use_idem = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
+local claim_ttl_s, max_total, version = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
+local boards = per_board(KEYS, 7, {'scores', 'member'}, ARGV, 10, {'operator', 'order'})
 
 if stale(k_version, version) then return {'STALE'} end
 local refusal, now = admit_update(k_revoked, k_profiles, k_banned, k_rate, k_idem, uid, body,
-  use_idem, limit, period_ms, boards, value, max_total)
+  use_idem, limit, period_ms, boards, value, max_total, writer)
 if refusal then return refusal end
 if use_idem then
   redis.call('SET', k_idem, cjson.encode({h = body, p = 1}), 'EX', claim_ttl_s)

@@ -20,10 +20,15 @@ local function member_for(seq, uid)
   return string.format('%015d', TIE_BASE - seq) .. ':' .. uid
 end
 
--- Returns an error status, or nil when the session is live and the player may score.
-local function check_player(k_revoked, k_profiles, k_banned, uid)
+-- Returns an error status, or nil when the session (or the server key: `writer` is its
+-- id, '' for the player's own token) is live and the player may score. A key naming no
+-- such player is NOT_FOUND; a token of a player that is gone is UNAUTHORIZED.
+local function check_player(k_revoked, k_profiles, k_banned, uid, writer)
   if redis.call('EXISTS', k_revoked) == 1 then return 'UNAUTHORIZED' end
-  if redis.call('HEXISTS', k_profiles, uid) == 0 then return 'UNAUTHORIZED' end
+  if redis.call('HEXISTS', k_profiles, uid) == 0 then
+    if writer ~= nil and writer ~= '' then return 'NOT_FOUND' end
+    return 'UNAUTHORIZED'
+  end
   if redis.call('SISMEMBER', k_banned, uid) == 1 then return 'FORBIDDEN' end
   return nil
 end
@@ -79,12 +84,14 @@ local function rate_refund(k_rate, limit, period)
   end
 end
 
--- Boards. A script that works on several boards takes a fixed head of KEYS and ARGV,
--- then one group per board; per_board reads the groups into tables by name.
-local function per_board(keys, key_head, key_names, argv, arg_head, arg_names)
+-- Updates and boards. A script that works on several boards takes a fixed head of KEYS
+-- and ARGV, then one group per board; per_board reads the groups into tables by name.
+-- One that takes several updates (per_update) has a group per update, each followed by
+-- its boards' groups (the update's ARGV group ends with how many).
+local function per_board(keys, key_head, key_names, argv, arg_head, arg_names, count)
   local boards = {}
   local nk, na = #key_names, #arg_names
-  for i = 1, (#keys - key_head) / nk do
+  for i = 1, count or (#keys - key_head) / nk do
     local b = {sign = 1}
     local kb, ab = key_head + (i - 1) * nk, arg_head + (i - 1) * na
     for j = 1, nk do b[key_names[j]] = keys[kb + j] end
@@ -93,6 +100,24 @@ local function per_board(keys, key_head, key_names, argv, arg_head, arg_names)
     boards[i] = b
   end
   return boards
+end
+
+local function per_update(keys, key_head, key_names, board_key_names,
+                          argv, arg_head, arg_names, board_arg_names)
+  local updates = {}
+  local ki, ai = key_head, arg_head
+  local nk, na, nbk, nba = #key_names, #arg_names, #board_key_names, #board_arg_names
+  while ai < #argv do
+    local u = {}
+    for j = 1, nk do u[key_names[j]] = keys[ki + j] end
+    for j = 1, na do u[arg_names[j]] = argv[ai + j] end
+    ki, ai = ki + nk, ai + na
+    local n = tonumber(u[arg_names[na]])
+    u.boards = per_board(keys, ki, board_key_names, argv, ai, board_arg_names, n)
+    ki, ai = ki + n * nbk, ai + n * nba
+    updates[#updates + 1] = u
+  end
+  return updates
 end
 
 -- Stale definitions: the caller's view of the boards is not Redis's (it reloads).
@@ -139,8 +164,8 @@ end
 -- the totals' ceiling on the boards (exceeds_on, below), the rate. Returns a reply to
 -- give at once, or nil and the time.
 local function admit_update(k_revoked, k_profiles, k_banned, k_rate, k_idem, uid, body,
-                            use_idem, limit, period, boards, value, max_total)
-  local status = check_player(k_revoked, k_profiles, k_banned, uid)
+                            use_idem, limit, period, boards, value, max_total, writer)
+  local status = check_player(k_revoked, k_profiles, k_banned, uid, writer)
   if status then return {status} end
   if use_idem then
     local reply = check_idem(k_idem, body)
@@ -195,9 +220,19 @@ local function announce(b, channel, top_n, uid, prev_rank, rank, score, now_s)
   return board
 end
 
+-- The metadata of a player's score on board b (JSON text; '' for none) goes with the
+-- score that counts: set or cleared whenever the score is made anew.
+local function keep_metadata(b, uid, metadata)
+  if metadata ~= '' then
+    redis.call('HSET', b.meta, uid, metadata)
+  else
+    redis.call('HDEL', b.meta, uid)
+  end
+end
+
 -- Applies `value` to board b at tie sequence `seq`; appends to `out` what the reply
 -- says of the board (previous and new score, previous rank, rank, board sequence).
-local function update_board(b, uid, value, seq, now_s, channel, top_n, out)
+local function update_board(b, uid, value, metadata, seq, now_s, channel, top_n, out)
   local current = shown_score(b, uid)
   local target = next_score(b, current, value)
   local prev_score, prev_rank, rank, board
@@ -209,6 +244,7 @@ local function update_board(b, uid, value, seq, now_s, channel, top_n, out)
     prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, target * b.sign, seq,
                                               b.own, known_score)
     prev_score = prev_score * b.sign
+    keep_metadata(b, uid, metadata)
     board = announce(b, channel, top_n, uid, prev_rank, rank, target, now_s)
   end
   local n = #out

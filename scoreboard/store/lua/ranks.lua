@@ -1,11 +1,13 @@
 -- Read part of the board in one atomic step: entries with their profiles.
 -- mode 'range': a, b are the first and last 0-based positions (inclusive);
 -- mode 'around': a is a user id, b the number of entries each side of them.
--- Returns {total, self_rank or -1, self_score or '', first_rank, uid, score, profile, ...}
--- KEYS: scores, member, profiles
--- ARGV: mode, a, b
-local k_scores, k_member, k_profiles = KEYS[1], KEYS[2], KEYS[3]
-local mode, a, b = ARGV[1], ARGV[2], ARGV[3]
+-- with_meta '1': each entry's metadata too ('' for none).
+-- Returns {total, self_rank or -1, self_score or '', first_rank, uid, score, profile, metadata, ...}
+-- KEYS: scores, member, profiles, meta
+-- ARGV: mode, a, b, with_meta
+local k_scores, k_member, k_profiles, k_meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local mode, a, b, with_meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1'
+
 
 local total = redis.call('ZCARD', k_scores)
 local start, stop, self_rank, self_score = 0, -1, -1, ''
@@ -29,9 +31,11 @@ for i = 1, #rows, 2 do
   uids[#uids + 1] = string.sub(rows[i], string.find(rows[i], ':', 1, true) + 1)
 end
 local profiles = redis.call('HMGET', k_profiles, unpack(uids))
+local metas = with_meta and redis.call('HMGET', k_meta, unpack(uids)) or {}
 for i, uid in ipairs(uids) do
   out[#out + 1] = uid
   out[#out + 1] = rows[2 * i]
   out[#out + 1] = profiles[i] or ''
+  out[#out + 1] = metas[i] or ''
 end
 return out

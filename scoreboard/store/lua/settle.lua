@@ -3,12 +3,15 @@
 -- state: on best boards the better score (at equal scores the earlier sequence), on
 -- incr and latest boards the later sequence (an incr total only grows, but on an asc
 -- board a bigger total is a worse score, so the score can't tell which is newer).
--- KEYS: idem; per board: scores, member, boardseq
--- ARGV: uid, use_idem, idem_ttl_s, channel, top_n, now, body; per board: board, season, operator, order, score, reached
+-- The metadata moves with a board's score when this update made that score (`reached`
+-- is its own sequence `seq`); a score another commit made gets that one's.
+-- KEYS: idem; per board: scores, member, boardseq, meta
+-- ARGV: uid, use_idem, idem_ttl_s, channel, top_n, now, body, metadata, seq; per board: board, season, operator, order, score, reached
 local k_idem = KEYS[1]
 local uid, use_idem, idem_ttl_s, channel = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
-local top_n, now, body = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
-local boards = per_board(KEYS, 1, {'scores', 'member', 'boardseq'}, ARGV, 7, {'board', 'season', 'operator', 'order', 'score', 'reached'})
+local top_n, now, body, metadata = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local seq = tonumber(ARGV[9])
+local boards = per_board(KEYS, 1, {'scores', 'member', 'boardseq', 'meta'}, ARGV, 9, {'board', 'season', 'operator', 'order', 'score', 'reached'})
 
 local out, now_s = {'OK', now, #boards}, int_str(now)
 for i = 1, #boards do
@@ -29,6 +32,7 @@ for i = 1, #boards do
   if newer then
     prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, score * b.sign, reached)
     prev_score = prev_score * b.sign
+    if reached == seq then keep_metadata(b, uid, metadata) end
     board = announce(b, channel, top_n, uid, prev_rank, rank, score, now_s)
   else
     rank = redis.call('ZREVRANK', b.scores, member) + 1

@@ -1,0 +1,1 @@
+"""Trusted writes: server keys, with which game servers write scores for players."""
