@@ -166,7 +166,7 @@ async def _keys_step(app: web.Application) -> AsyncIterator[None]:
     await key_admin.sync(pool, redis)
     ring = app[keys.KEYRING] = KeyRing(redis, pool)
     await ring.load()
-    app[keys.KEY_ADMIN] = key_admin.KeyAdmin(pool, redis, app[keys.CONFIG].actions)
+    app[keys.KEY_ADMIN] = key_admin.KeyAdmin(pool, redis, app[keys.CONFIG].actions, ring)
     async with background(ring.run(), name="server-keys"):
         yield
 

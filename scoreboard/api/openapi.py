@@ -44,7 +44,8 @@ def document(routes: Iterable[web.AbstractRoute], actions: tuple[str, ...] = ())
                        "for players, naming each in `user_id`."})
     schemas = {**docs.SCHEMAS, "ErrorEnvelope": responses.ErrorEnvelope}
     for name in sorted(schemas):
-        spec.components.schema(name, schema=schemas[name])
+        if name not in spec.components.schemas:  # else met nested in one before it
+            spec.components.schema(name, schema=schemas[name])
     for path, operations in paths(routes).items():
         spec.path(path=path, operations=operations)
     doc = spec.to_dict()

@@ -63,7 +63,7 @@ class Metadata(fields.Field):
 class UpdateScoreSchema(Schema):
     action_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
     score_increment = StrictInteger(required=True, validate=validate.Range(min=1))
-    metadata = Metadata(load_default="", allow_none=True,
+    metadata = Metadata(load_default=None, allow_none=True,
                         metadata={"type": "object", "nullable": True,
                                   "description": f"at most {MAX_METADATA} bytes serialized"})
 

@@ -156,6 +156,19 @@ class MeData(RankData):
     total = fields.Integer(required=True)
 
 
+class BoardPageData(PageData):
+    leaderboard = fields.List(fields.Nested(BoardEntry), required=True)
+
+
+class BoardRankData(RankData):
+    metadata = fields.Dict(required=True, allow_none=True)
+
+
+class BoardMeData(BoardRankData):
+    around = fields.List(fields.Nested(BoardEntry), required=True)
+    total = fields.Integer(required=True)
+
+
 class TokenData(Schema):
     token = fields.String(required=True)
     expires_in = fields.Integer(required=True)

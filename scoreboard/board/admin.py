@@ -100,7 +100,7 @@ class BoardAdmin:
             await self._check_limits(conn, data["id"], data["actions"], new=True)
             row = await conn.fetchrow(_INSERT, data["id"], data["title"], data["order"],
                                       data["operator"], data["actions"], data["reset"],
-                                      data["timezone"], data["authoritative"])
+                                      data["timezone"], data.get("authoritative", False))
             if row is None:
                 raise errors.Conflict(f"Board {data['id']!r} exists (or existed: ids of "
                                       "retired boards are not reused)")

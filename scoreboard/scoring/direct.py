@@ -47,11 +47,21 @@ class DirectScorer:
 
     async def apply(self, writer: Writer, plans: Sequence[Plan],
                     version: int) -> list[scripts.ScoreReply]:
-        """Each plan on its own (concurrently: each is its own transaction)."""
+        """Each plan on its own: one player's in the order given, different players'
+        at once (each is its own transaction)."""
         if len(plans) == 1:
             return [await self._apply_one(writer, plans[0], version)]
-        return list(await asyncio.gather(*(self._apply_one(writer, p, version)
-                                           for p in plans)))
+        replies: list[scripts.ScoreReply | None] = [None] * len(plans)
+        by_player: dict[str, list[int]] = {}
+        for i, plan in enumerate(plans):
+            by_player.setdefault(plan.sub.user_id, []).append(i)
+
+        async def in_order(indexes: list[int]) -> None:
+            for i in indexes:
+                replies[i] = await self._apply_one(writer, plans[i], version)
+
+        await asyncio.gather(*(in_order(ix) for ix in by_player.values()))
+        return [r for r in replies if r is not None]
 
     async def _apply_one(self, writer: Writer, plan: Plan,
                          version: int) -> scripts.ScoreReply:

@@ -17,7 +17,7 @@ import asyncpg
 from .. import errors
 from ..players.moderation import audit
 from ..store.client import RedisClient
-from .keys import digest, grant_of, mirror, new_secret
+from .keys import KeyRing, digest, grant_of, mirror, new_secret
 
 MAX_KEYS = 1000  # live keys: each process holds every grant in memory
 _COLUMNS = "id, name, actions, created_at, last_used_at, revoked_at"
@@ -40,11 +40,16 @@ async def deployment_tag(conn: Any) -> str:
 
 
 class KeyAdmin:
-    def __init__(self, pool: asyncpg.Pool, redis: RedisClient,
-                 catalogue: Collection[str]) -> None:
+    def __init__(self, pool: asyncpg.Pool, redis: RedisClient, catalogue: Collection[str],
+                 ring: KeyRing | None = None) -> None:
         self.pool = pool
         self.redis = redis
         self.catalogue = catalogue
+        self.ring = ring  # this process's copy: brought up to date after each change
+
+    async def _changed(self) -> None:
+        if self.ring is not None:
+            await self.ring.load()
 
     def _check_actions(self, actions: list[str] | None) -> None:
         unknown = sorted(set(actions or ()) - set(self.catalogue))
@@ -72,6 +77,7 @@ class KeyAdmin:
             await audit(conn, actor_id, "create_key", str(key_id),
                         {"name": name, "actions": actions})
             await mirror(self.redis, tag, [grant_of(row)])
+        await self._changed()
         return {**public(row), "key": secret}
 
     async def list(self) -> list[dict[str, Any]]:
@@ -93,6 +99,7 @@ class KeyAdmin:
                 raise errors.NotFound("No such server key")
             await audit(conn, actor_id, "revoke_key", key_id, {"name": row["name"]})
             await mirror(self.redis, await deployment_tag(conn), [grant_of(row)])
+        await self._changed()
         return public(row)
 
 

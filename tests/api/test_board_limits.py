@@ -346,14 +346,14 @@ async def test_a_direct_commit_never_writes_to_a_retired_board(
         app_client: Any, admin_token: str, make_player: Any, pool: Any) -> None:
     """Direct mode: a commit that still holds the board's definition after its retire
     writes nothing (the caller reloads and tries again without it)."""
-    from scoreboard.persist.sql import BoardsMoved, Fed, commit_direct
+    from scoreboard.persist.sql import BoardsMoved, Event, Fed, commit_direct
 
     await create(app_client, admin_token, id="gone")
     uid, _ = await make_player()
     await call(app_client, "DELETE", "/api/v1/admin/boards/gone", headers=bearer(admin_token))
     events = await pool.fetchval("SELECT count(*) FROM score_events")
     with pytest.raises(BoardsMoved):
-        await commit_direct(pool, uid, "kill", 5, 1, 0, None,
+        await commit_direct(pool, Event(uid, "kill", 5, 1, 0),
                             [Fed("global", 1, "incr", "desc"), Fed("gone", 1, "incr", "desc")])
     assert await pool.fetchval("SELECT count(*) FROM score_events") == events
     assert await pool.fetchval("SELECT count(*) FROM board_scores WHERE board_id = 'gone'") == 0

@@ -27,9 +27,20 @@ def test_document_is_valid_openapi_3() -> None:
     validate(doc)
     assert doc["openapi"].startswith("3.")
     # the request bodies come from the schemas that validate
-    props = doc["components"]["schemas"]["UpdateScoreSchema"]["properties"]
-    assert set(props) == {"action_type", "score_increment"}
-    assert doc["components"]["schemas"]["UpdateScoreSchema"]["additionalProperties"] is False
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["UpdateScoreSchema"]["properties"]) == {
+        "action_type", "score_increment", "metadata"}
+    assert schemas["UpdateScoreSchema"]["additionalProperties"] is False
+    # a server key's update names the player; a batch's items may carry their own key
+    assert schemas["KeyUpdateSchema"]["required"] == ["action_type", "score_increment",
+                                                      "user_id"]
+    assert "idempotency_key" in schemas["BatchItemSchema"]["properties"]
+    # both ways to authenticate are documented, and which routes take a key
+    assert set(doc["components"]["securitySchemes"]) == {"bearer", "serverKey"}
+    update = doc["paths"]["/api/v1/scores/update"]["post"]
+    assert update["security"] == [{"bearer": []}, {"serverKey": []}]
+    assert doc["paths"]["/api/v1/scores/batch"]["post"]["security"] == [{"serverKey": []}]
+    assert doc["paths"]["/api/v1/admin/keys"]["post"]["security"] == [{"bearer": []}]
 
 
 async def test_document_matches_live_routes(client: Any) -> None:

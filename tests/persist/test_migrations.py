@@ -59,14 +59,14 @@ async def test_events_follow_their_player(database_url: str) -> None:
     try:
         uid = await conn.fetchval(
             "INSERT INTO users (username, email) VALUES ('ev1', 'ev1@x.io') RETURNING id")
-        await write_lines(conn, [f"1-1\t{uid}\tkill\t5\t1\t1700000000000\t\\N\n".encode(),
-                                 f"1-2\t{uid}\tkill\t2\t2\t1700000000000\t\\N\n".encode()])
+        tail = "1700000000000\t\\N\t\\N\t\\N\n"  # no key, no metadata, `global` only
+        await write_lines(conn, [f"1-1\t{uid}\tkill\t5\t1\t{tail}".encode(),
+                                 f"1-2\t{uid}\tkill\t2\t2\t{tail}".encode()])
         assert await conn.fetchval("SELECT total_score FROM scores WHERE user_id = $1",
                                    uid) == 7
         ghost = uuid.uuid4()
         with pytest.raises(asyncpg.ForeignKeyViolationError):
-            await write_lines(conn, [f"1-3\t{ghost}\tkill\t1\t3\t1700000000000\t\\N\n"
-                                     .encode()])
+            await write_lines(conn, [f"1-3\t{ghost}\tkill\t1\t3\t{tail}".encode()])
         assert await conn.fetchval("SELECT count(*) FROM score_events WHERE id = '1-3'") == 0
         await conn.execute("DELETE FROM users WHERE id = $1", uid)
         assert await conn.fetchval("SELECT count(*) FROM score_events WHERE user_id = $1",

@@ -38,7 +38,7 @@ def folded(op: str, order: str, events: tuple[tuple[int, int], ...]) -> tuple[in
     (value, seq), *rest = events
     row = Row(op, sign, value, seq, seq)
     for value, seq in rest:
-        row.add(value, seq, seq)
+        row.add(value, seq, seq, None)
     return row.score, row.seq
 
 
@@ -82,10 +82,11 @@ async def test_settle_shows_the_newest_commit_in_any_order(redis: Redis, op: str
             await settle(
                 keys=scripts.with_boards(scripts.SettleKeys(idem=f"idem:{uid}"),
                                          [scripts.UpdateBoardKeys(k.scores, k.member,
-                                                                  k.boardseq)]),
+                                                                  k.boardseq, k.meta)]),
                 args=scripts.with_boards(
                     scripts.SettleArgs(uid=uid, use_idem="0", idem_ttl_s=60,
-                                       channel="ops-test", top_n=10, now=1, body=""),
+                                       channel="ops-test", top_n=10, now=1, body="",
+                                       metadata="", seq=0),
                     [scripts.SettleBoardArgs(board, 1, op, order, score, reached)]))
         member = await redis.hget(k.member, uid)
         shown = int(await redis.zscore(k.scores, member)) * (-1 if order == "asc" else 1)
@@ -118,5 +119,5 @@ async def test_worker_1s_statement_follows_the_table(pool: asyncpg.Pool, op: str
 
 def _line(uid: uuid.UUID, value: int, seq: int, boards: str) -> bytes:
     fields = (f"{uid.hex[:8]}-{seq}", str(uid), "kill", value, seq,
-              1_700_000_000_000 + seq, boards)
+              1_700_000_000_000 + seq, "\\N", "\\N", boards)
     return ("\t".join(str(f) for f in fields) + "\n").encode()

@@ -12,24 +12,34 @@ from scoreboard.store import scripts
 SCRIPTS = sorted(p.stem for p in scripts.LUA_DIR.glob("*.lua") if p.stem != "common")
 
 
-def header(name: str, which: str) -> tuple[list[str], list[str]]:
-    """The names a script's header gives: its fixed head, and the per-board group."""
+def header(name: str, which: str) -> tuple[list[str], ...]:
+    """The names a script's header gives: its fixed head, the per-board group, and (a
+    script taking several updates) the per-update group."""
     text = (scripts.LUA_DIR / f"{name}.lua").read_text()
     match = re.search(rf"^-- {which}: (.*)$", text, re.M)
     assert match, f"{name}.lua has no '-- {which}:' line"
     head, _, group = match.group(1).partition("; per board: ")
-    return ([n.strip() for n in head.split(",")],
-            [n.strip() for n in group.split(",")] if group else [])
+    head, _, update = head.partition("; per update: ")
+
+    def names(part: str) -> list[str]:
+        return [n.strip() for n in part.split(",")] if part else []
+
+    return names(head), names(group), names(update)
 
 
-def per_board_names(name: str) -> tuple[list[str], list[str]]:
-    """The names a script's per_board(...) call reads the groups by."""
+def per_board_names(name: str) -> tuple[list[str], ...]:
+    """The names a script's per_board(...) call reads the groups by (per_update(...):
+    the update's groups, then the boards')."""
     text = (scripts.LUA_DIR / f"{name}.lua").read_text()
-    match = re.search(r"^local boards = per_board\((.*)\)$", text, re.M)
+    match = re.search(r"^local (?:boards|updates) = per_(?:board|update)\((.*)\)$", text, re.M)
     if not match:
-        return [], []
-    lists = re.findall(r"\{([^}]*)\}", match.group(1))
-    return tuple([n.strip().strip("'") for n in part.split(",")] for part in lists)  # type: ignore
+        return [], [], [], []
+    lists = [[n.strip().strip("'") for n in part.split(",")]
+             for part in re.findall(r"\{([^}]*)\}", match.group(1))]
+    if len(lists) == 2:  # per_board: keys, args
+        return lists[0], lists[1], [], []
+    # per_update: update keys, board keys, update args, board args
+    return lists[1], lists[3], lists[0], lists[2]
 
 
 def bound_names(name: str, table: str) -> list[str]:
@@ -53,10 +63,14 @@ def test_every_script_has_a_spec() -> None:
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_headers_match_the_python_spec(name: str) -> None:
     keys, args, *group = scripts.SPECS[name]
-    board_keys, board_args = (list(group[0]._fields), list(group[1]._fields)) if group else ([], [])
-    assert header(name, "KEYS") == (list(keys._fields), board_keys)
-    assert header(name, "ARGV") == (list(args._fields), board_args)
-    assert per_board_names(name) == ((board_keys, board_args) if group else ([], []))
+
+    def fields(i: int) -> list[str]:
+        return list(group[i]._fields) if len(group) > i else []
+
+    board_keys, board_args, update_keys, update_args = fields(0), fields(1), fields(2), fields(3)
+    assert header(name, "KEYS") == (list(keys._fields), board_keys, update_keys)
+    assert header(name, "ARGV") == (list(args._fields), board_args, update_args)
+    assert per_board_names(name) == (board_keys, board_args, update_keys, update_args)
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

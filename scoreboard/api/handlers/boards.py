@@ -175,14 +175,14 @@ def _ranking(request: web.Request, view: View | PastView) -> Ranking:
 @operation(summary="Any page of a board",
            parameters=[BOARD_PARAM, SEASON_PARAM, int_query("offset", 0, 10**9, 0),
                        int_query("limit", 1, 100, 10)],
-           responses={**ok(responses.PageData), **fails(400, 404, 503)})
+           responses={**ok(responses.BoardPageData), **fails(400, 404, 503)})
 async def page(request: web.Request) -> web.Response:
     return await reads.page_response(request, _ranking(request, await _view(request)))
 
 
 @operation(summary="The caller's rank and neighbours on a board", security=BEARER,
            parameters=[BOARD_PARAM, int_query("window", 0, 50, 5)],
-           responses={**ok(responses.MeData), **fails(400, 401, 403, 404, 503)})
+           responses={**ok(responses.BoardMeData), **fails(400, 401, 403, 404, 503)})
 async def me(request: web.Request) -> web.Response:
     return await reads.me_response(request, _ranking(request, request.app[VIEWS].of(
         await _live_board(request))))
@@ -190,7 +190,7 @@ async def me(request: web.Request) -> web.Response:
 
 @operation(summary="One player's rank on a board", parameters=[BOARD_PARAM, UUID_PARAM,
                                                                 SEASON_PARAM],
-           responses={**ok(responses.RankData), **fails(400, 404, 503)})
+           responses={**ok(responses.BoardRankData), **fails(400, 404, 503)})
 async def user_rank(request: web.Request) -> web.Response:
     return await reads.rank_response(request, _ranking(request, await _view(request)))
 

@@ -1,8 +1,10 @@
 -- Direct mode, step 3 of 3: PostgreSQL committed each board's score; show them in Redis.
 -- Commits of one player may arrive out of order, so a board moves only to a newer
 -- state: on best boards the better score (at equal scores the earlier sequence), on
--- incr and latest boards the later sequence (an incr total only grows, but on an asc
--- board a bigger total is a worse score, so the score can't tell which is newer).
+-- latest boards the later sequence, on incr boards the bigger total (totals only grow;
+-- compared as totals, not as scores: on an asc board a bigger total is a worse score).
+-- Not the sequence on incr boards: a total's sequence is the latest one it counts, so
+-- two commits that end after the same latest one share it.
 -- The metadata moves with a board's score when this update made that score (`reached`
 -- is its own sequence `seq`); a score another commit made gets that one's.
 -- KEYS: idem; per board: scores, member, boardseq, meta
@@ -24,7 +26,9 @@ for i = 1, #boards do
     local cur_seq = TIE_BASE - tonumber(string.sub(member, 1, 15))
     if b.operator == 'best' then  -- the better one stands (scoreboard/operators.py)
       newer = score * b.sign > current * b.sign or (score == current and reached < cur_seq)
-    else  -- incr totals and latest values: the later commit's state is the newer
+    elseif b.operator == 'incr' then
+      newer = score > current
+    else  -- latest values: the later commit's state is the newer
       newer = reached > cur_seq
     end
   end
