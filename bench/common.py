@@ -41,6 +41,24 @@ end
 UPDATE_BODY = '{"action_type": "bench", "score_increment": 1}'
 
 
+_PAIRS_SCRIPT = """
+auths = {%s}
+bodies = {%s}
+i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", %s, {["Authorization"] = "Bearer " .. auths[(i %% #auths) + 1],
+    ["Content-Type"] = "application/json"}, bodies[(i %% #bodies) + 1])
+end
+"""
+
+
+def posts_script(auths: list[str], bodies: list[str], path: str) -> str:
+    """A wrk script POSTing the next body with the next credential, each round robin."""
+    return _PAIRS_SCRIPT % (", ".join(json.dumps(a) for a in auths),
+                            ", ".join(json.dumps(b) for b in bodies), json.dumps(path))
+
+
 def token_script(tokens: list[str], method: str, path: str, body: str | None = None) -> str:
     """A wrk script sending each request with the next player's token, round robin."""
     return _TOKENS_SCRIPT % (", ".join(json.dumps(t) for t in tokens), json.dumps(method),

@@ -1,7 +1,7 @@
 """Score updates per second against an aiohttp hello world, measured in one run.
 
     python -m bench.updates [--rounds 8] [--seconds 2] [--players 1000]
-                            [--modes batch,direct]
+                            [--modes batch,direct] [--no-trusted]
 
 Starts a real Redis and PostgreSQL, creates players, and serves at once an aiohttp
 hello world, a plain first cut (bench/first_cut.py: PyJWT, marshmallow, one Lua
@@ -11,6 +11,12 @@ world gets the same POST), back to back in a turning order; after the service's
 turn, the next waits until Worker 1 has persisted every event. Prints the service's
 rate as a share of hello world's and as a multiple of the first cut's: the median of
 the rounds' ratios, with each round's beside it.
+
+Unless ``--no-trusted``, the same rounds also drive the service with a server key
+(each update naming its player), with 200 bytes of metadata per update, and with
+100-item batches (a server key): the key's rate against the token's, the
+metadata's against none, the batches' updates per second against single updates'
+and a batch's p99 against a single update's.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from bench.common import (
     hello_world,
     interleaved,
     medians,
+    posts_script,
     print_ratio,
     report,
     round_ratios,
@@ -55,7 +62,19 @@ def first_cut(redis_url: str) -> Iterator[str]:
         yield url
 
 
+BATCH = 100
+METADATA = {"car": "rx-7", "track": "nordschleife", "replay": "r" + "0" * 36,
+            "tyres": "soft", "fuel": 42, "pad": "x" * 78}  # 200 bytes serialized
+
+
 async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:
+    """Players' tokens."""
+    return (await make_writers(redis_url, db_url, n))[1]
+
+
+async def make_writers(redis_url: str, db_url: str, n: int
+                       ) -> tuple[list[str], list[str], str]:
+    """Players' ids and tokens, and a server key."""
     from redis.asyncio import Redis
 
     from scoreboard.auth import tokens as auth
@@ -63,6 +82,7 @@ async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:
     from scoreboard.persist.pool import create_pool
     from scoreboard.players import users
     from scoreboard.settings import Config
+    from scoreboard.trust.admin import KeyAdmin
 
     pool = await create_pool(db_url)
     redis = Redis.from_url(redis_url)
@@ -70,12 +90,16 @@ async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:
         async with pool.acquire() as conn:
             await migrate(conn)
         cfg = Config(jwt_secret=SECRET)
+        uids: list[str] = []
         tokens: list[str] = []
         for i in range(n):
             user = await users.create(pool, redis, f"bench_{i}_{id(tokens) % 9999}",
                                       f"bench{i}_{id(tokens) % 9999}@x.io", None)
+            uids.append(user["id"])
             tokens.append(auth.mint(cfg, user["id"]))
-        return tokens
+        key = await KeyAdmin(pool, redis, ["bench"]).create(
+            "00000000-0000-0000-0000-000000000000", "bench", None)
+        return uids, tokens, key["key"]
     finally:
         await redis.aclose()
         await pool.close()
@@ -89,6 +113,8 @@ def main() -> None:
     ap.add_argument("--players", type=int, default=1000)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--modes", default="batch")
+    ap.add_argument("--no-trusted", action="store_true",
+                    help="leave out the server key, metadata and batch measures")
     args = ap.parse_args()
     rows: dict[str, dict[str, float]] = {}
     ratios: dict[str, float] = {}
@@ -97,11 +123,12 @@ def main() -> None:
         actions = Path(tmp) / "actions.json"
         actions.write_text(json.dumps({"bench": {"max_increment": 1000,
                                                  "rate_per_minute": 10**9}}))
-        tokens = asyncio.run(make_players(redis_url, db_url, args.players))
+        uids, tokens, key = asyncio.run(make_writers(redis_url, db_url, args.players))
         script = token_script(tokens, "POST", "/api/v1/scores/update", UPDATE_BODY)
+        trusted = [] if args.no_trusted else trusted_measures(uids, tokens, key)
 
-        def settle(done: str) -> None:  # after the service's turn only
-            if done.startswith("update ("):
+        def settle(done: str) -> None:  # after the service's turns only
+            if done not in ("hello world", "plain first cut"):
                 persisted(redis_url)
 
         for mode in args.modes.split(","):
@@ -111,7 +138,9 @@ def main() -> None:
                             PERSIST_INTERVAL_S="0.5") as url:
                 runs = interleaved((("hello world", hello + "/", HELLO_SCRIPT),
                                     ("plain first cut", cut + "/", script),
-                                    (label, url + "/", script)),
+                                    (label, url + "/", script),
+                                    *((f"{name} ({mode})", url + "/", body)
+                                      for name, body in trusted)),
                                    settle=settle, **opts)
             rows.update(medians(runs))
             ratios[f"{label} / hello world"] = print_ratio(
@@ -119,7 +148,49 @@ def main() -> None:
             ratios[f"{label} / plain first cut"] = print_ratio(
                 f"{label} / plain first cut", round_ratios(runs, label, "plain first cut"),
                 ">= 2.0")
+            if trusted:
+                ratios.update(trusted_ratios(runs, mode))
     report("updates", rows, "hello world", ratios)
+
+
+def trusted_measures(uids: list[str], tokens: list[str], key: str) -> list[tuple[str, str]]:
+    """(name, wrk script) of the server key's, the metadata's and the batches' runs."""
+    def update(uid: str | None = None, **more: object) -> dict[str, object]:
+        body: dict[str, object] = {"action_type": "bench", "score_increment": 1, **more}
+        if uid is not None:
+            body["user_id"] = uid
+        return body
+
+    meta = json.dumps(update(metadata=METADATA))
+    assert len(json.dumps(METADATA, separators=(",", ":"))) == 200
+    batches = [json.dumps({"updates": [update(uids[(b * BATCH + i) % len(uids)])
+                                       for i in range(BATCH)]})
+               for b in range(max(1, len(uids) // BATCH))]
+    path = "/api/v1/scores/update"
+    return [("update with a key", posts_script([key], [json.dumps(update(u)) for u in uids],
+                                               path)),
+            ("update with 200 B metadata", posts_script(tokens, [meta], path)),
+            (f"batch of {BATCH}", posts_script([key], batches, "/api/v1/scores/batch"))]
+
+
+def trusted_ratios(runs: dict[str, list[dict[str, float]]], mode: str) -> dict[str, float]:
+    single = f"update ({mode})"
+    out = {}
+    name = f"update with a key ({mode}) / with a token"
+    out[name] = print_ratio(name, round_ratios(runs, f"update with a key ({mode})", single),
+                            ">= 0.95")
+    name = f"update with 200 B metadata ({mode}) / without"
+    out[name] = print_ratio(name, round_ratios(
+        runs, f"update with 200 B metadata ({mode})", single), ">= 0.91 (at most 10% more)")
+    batch = f"batch of {BATCH} ({mode})"
+    name = f"updates/s in batches of {BATCH} ({mode}) / single"
+    out[name] = print_ratio(name, [BATCH * r for r in round_ratios(runs, batch, single)],
+                            ">= 5")
+    name = f"batch of {BATCH} p99 ({mode}) / single update p99"
+    out[name] = print_ratio(name, [b["p99_ms"] / s["p99_ms"]
+                                   for b, s in zip(runs[batch], runs[single], strict=True)],
+                            "< 10")
+    return out
 
 
 def persisted(redis_url: str, within: float = 120.0) -> None:

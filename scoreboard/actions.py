@@ -29,7 +29,8 @@ _DEFAULTS: dict[str, dict[str, int]] = {
     "achievement": {"max_increment": 500, "rate_per_minute": 10},
     "daily_bonus": {"max_increment": 100, "rate_per_minute": 1},
     "kill": {"max_increment": 50, "rate_per_minute": 120},
-    "lap": {"max_increment": 3_600_000, "rate_per_minute": 30},  # a lap time, in ms
+    # a lap time, in ms: from 20 s (no lap is faster) to an hour
+    "lap": {"max_increment": 3_600_000, "rate_per_minute": 30, "min_value": 20_000},
 }
 
 

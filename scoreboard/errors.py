@@ -22,13 +22,18 @@ class ErrorCode:
 
 REGISTRY: dict[str, ErrorCode] = {e.code: e for e in (
     ErrorCode("VALIDATION_ERROR", 400, "invalid", "Request validation failed",
-              "malformed JSON, wrong types, unknown fields, bad query values"),
+              "malformed JSON, wrong types, unknown fields, bad query values; a server key's "
+              "update without user_id; a batch of 0 or over 100"),
     ErrorCode("UNAUTHORIZED", 401, "auth", "Invalid or expired authentication token",
-              "missing, bad, expired or logged-out token; unknown user"),
+              "missing, bad, expired or logged-out token; unknown user; a malformed, unknown, "
+              "revoked or another deployment's server key"),
     ErrorCode("FORBIDDEN", 403, "forbidden", "Not allowed",
-              "banned player; non-admin on admin routes; WebSocket Origin not allowed"),
+              "banned player; non-admin on admin routes; a server key off the score routes "
+              "or outside its actions; a player's own write to an authoritative board; "
+              "WebSocket Origin not allowed"),
     ErrorCode("NOT_FOUND", 404, "error", "Not found",
-              "unknown route, unranked player, unknown user, unknown or retired board"),
+              "unknown route, unranked player, unknown user, unknown or retired board; a "
+              "server key naming no such player"),
     ErrorCode("METHOD_NOT_ALLOWED", 405, "error", "Method not allowed",
               "wrong method (with Allow)"),
     ErrorCode("REQUEST_TIMEOUT", 408, "invalid", "The request body did not arrive in time",
@@ -40,11 +45,12 @@ REGISTRY: dict[str, ErrorCode] = {e.code: e for e in (
               "username or email taken; a board id that exists; a board's order or operator "
               "changed while it has scores; deleting or scheduling `global`"),
     ErrorCode("PAYLOAD_TOO_LARGE", 413, "invalid", "Request body is too large",
-              "body over 64 KiB"),
+              "body over 64 KiB (a batch's: 256 KiB)"),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "invalid", "Content-Type must be application/json",
               "a body that is not application/json"),
     ErrorCode("SCORE_LIMIT_EXCEEDED", 422, "cap", "Score increment exceeds the limit",
-              "increment over the action's cap, or a total over 2^53 - 1"),
+              "increment over the action's cap or under its min_value, or a total over "
+              "2^53 - 1"),
     ErrorCode("IDEMPOTENCY_KEY_REUSED", 422, "idempotency",
               "This Idempotency-Key was used with a different request body",
               "the same key with another body"),

@@ -2,7 +2,10 @@
 on several boards, so the picker has something to pick: `global`, `kills` (fed by
 the same action), `best_run` (a keep-best high score), `daily` (reset every midnight
 UTC; the page counts down to it) and `laps` (an ``asc`` lap-time board fed by an
-action of its own, `lap`)."""
+action of its own, `lap`). One simulated match server writes too, with a server key
+(made afresh at each start; the last run's is revoked): every few seconds it reports a
+match of four players in one batch, with the map as each score's metadata, so the
+page shows both kinds of writer."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from .. import errors
-from ..appkeys import BOARD_ADMIN, CONFIG, PG, REDIS
+from ..appkeys import BOARD_ADMIN, CONFIG, KEY_ADMIN, PG, REDIS
 from ..auth.tokens import mint
 from ..players import users
 from ..tasks import background
@@ -27,6 +30,10 @@ log = logging.getLogger(__name__)
 
 DEMO_PLAYERS = ["ace", "blaze", "comet", "dash", "echo", "flux", "ghost", "havoc", "ion", "jinx"]
 STEP_S = (0.3, 1.2)  # a gentle pace: one update every 0.3-1.2 s
+MATCH_S = (3.0, 6.0)  # the match server reports a match every 3-6 s
+MATCH_KEY = "demo match server"
+MAPS = ["dust", "harbor", "mesa", "tundra"]
+CARS = ["rx-7", "gt-r", "supra", "nsx"]
 
 
 async def demo_players(app: web.Application) -> list[tuple[str, str]]:
@@ -78,10 +85,41 @@ async def _play(base: str, tokens: list[str], laps: bool) -> None:
                                        "score_increment": random.randint(5, 50)}
             if laps and random.random() < 0.3:  # a lap time goes to the lap board only
                 path = "/api/v1/boards/laps/scores"
-                body = {"action_type": "lap", "score_increment": random.randint(61_000, 95_000)}
+                body = {"action_type": "lap", "score_increment": random.randint(61_000, 95_000),
+                        "metadata": {"car": random.choice(CARS)}}
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.post(base + path, json=body,
                                         headers={"Authorization": f"Bearer {token}"}) as resp:
+                    await resp.read()
+
+
+async def match_key(app: web.Application) -> str:
+    """A fresh server key for the demo's match server (the last run's is revoked: its
+    secret was shown once and is gone)."""
+    keys = app[KEY_ADMIN]
+    for old in await keys.list():
+        if old["name"] == MATCH_KEY and old["revoked_at"] is None:
+            await keys.revoke(DEMO_ACTOR, old["id"])
+    made = await keys.create(DEMO_ACTOR, MATCH_KEY, ["kill"])
+    return str(made["key"])
+
+
+async def _matches(base: str, key: str, players: list[str]) -> None:
+    """A match server: four players per match, their kills in one batch."""
+    async with aiohttp.ClientSession() as session:
+        match = 0
+        while True:
+            await asyncio.sleep(random.uniform(*MATCH_S))  # the pace of matches
+            match += 1
+            where = random.choice(MAPS)
+            updates = [{"user_id": uid, "action_type": "kill",
+                        "score_increment": random.randint(5, 50),
+                        "idempotency_key": f"demo-{match}-{uid}",
+                        "metadata": {"map": where, "match": match}}
+                       for uid in random.sample(players, 4)]
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.post(base + "/api/v1/scores/batch", json={"updates": updates},
+                                        headers={"Authorization": f"Bearer {key}"}) as resp:
                     await resp.read()
 
 
@@ -95,8 +133,14 @@ def setup_demo(app: web.Application, *, host: str, port: int) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         base = f"http://{shown}:{port}"
         print(f"\nLive leaderboard: {base}/#token={viewer}\n", file=sys.stderr, flush=True)
+        key = await match_key(app) if "kill" in config.actions else None
         async with background(_play(base, tokens, "lap" in config.actions), "demo-players"):
-            yield
+            if key is None:
+                yield
+                return
+            async with background(_matches(base, key, [uid for uid, _ in players]),
+                                  "demo-match-server"):
+                yield
 
     app.cleanup_ctx.append(step)
 

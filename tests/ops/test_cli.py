@@ -58,7 +58,8 @@ def test_every_command_has_help() -> None:
     for args in (["--help"], ["serve", "--help"], ["migrate", "--help"],
                  ["users", "create", "--help"], ["token", "--help"], ["reseed", "--help"],
                  ["replay", "--help"],
-                 ["boards", "create", "--help"], ["boards", "reset", "--help"]):
+                 ["boards", "create", "--help"], ["boards", "reset", "--help"],
+                 ["keys", "create", "--help"], ["keys", "revoke", "--help"]):
         proc = subprocess.run([sys.executable, "-m", "scoreboard", *args],
                               capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0 and "usage: scoreboard" in proc.stdout
@@ -115,3 +116,30 @@ async def test_replay_writes_back_what_postgresql_lacks(client: Any, config: Con
     again = run_cli(config, "replay")  # idempotent: nothing twice
     assert json.loads(again.stdout)["missing"] == 0
     assert await pg_totals(pool) == expected
+
+
+async def test_keys_create_list_revoke(client: Any, config: Config, make_player: Any) -> None:
+    """A key made on the command line writes through a running service; listing shows no
+    secret; revoking it is obeyed by that service at once."""
+    made = run_cli(config, "keys", "create", "match-eu", "--actions", "level_complete")
+    assert made.returncode == 0, made.stderr
+    *head, secret = made.stdout.strip().splitlines()
+    key = json.loads(head[0])
+    assert secret.startswith("sbk_") and secret not in head[0]
+    assert key["name"] == "match-eu" and key["actions"] == ["level_complete"]
+    uid, _ = await make_player()
+    body = {"user_id": uid, "action_type": "level_complete", "score_increment": 7}
+    headers = {"Authorization": f"Bearer {secret}"}
+    resp = await client.post("/api/v1/scores/update", json=body, headers=headers)
+    assert resp.status == 200, await resp.text()
+    listed = run_cli(config, "keys", "list")
+    assert listed.returncode == 0 and secret.split("_")[2] not in listed.stdout
+    line = next(x for x in listed.stdout.splitlines() if x.startswith(key["id"]))
+    assert "\tlive\t" in line and line.endswith("match-eu")
+    bad = run_cli(config, "keys", "create", "x", "--actions", "nope")
+    assert bad.returncode == 2 and "actions" in bad.stderr and "Traceback" not in bad.stderr
+    gone = run_cli(config, "keys", "revoke", key["id"])
+    assert gone.returncode == 0 and json.loads(gone.stdout)["revoked_at"]
+    resp = await client.post("/api/v1/scores/update", json=body, headers=headers)
+    assert resp.status == 401
+    assert run_cli(config, "keys", "revoke", "not-a-key").returncode == 2
