@@ -64,7 +64,7 @@ def first_cut(redis_url: str) -> Iterator[str]:
 
 BATCH = 100
 METADATA = {"car": "rx-7", "track": "nordschleife", "replay": "r" + "0" * 36,
-            "tyres": "soft", "fuel": 42, "pad": "x" * 78}  # 200 bytes serialized
+            "tyres": "soft", "fuel": 42, "pad": "x" * 80}  # 200 bytes serialized
 
 
 async def make_players(redis_url: str, db_url: str, n: int) -> list[str]:

@@ -46,18 +46,37 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+def metadata_text(value: Any) -> str | None:
+    """A submission's metadata as stored (a JSON object's text, '' for none), or None
+    when it is not acceptable (MetadataField says why)."""
+    if value is None:
+        return ""
+    if type(value) is not dict:
+        return None
+    text = orjson.dumps(value)
+    if len(text) > MAX_METADATA or (b"\\u0000" in text and _NUL.search(text)):
+        return None
+    return text.decode()
+
+
+# a NUL character as orjson writes it: \u0000 after an even number of backslashes (an
+# odd number escapes the backslash: the text "\u0000" itself); PostgreSQL's jsonb
+# cannot hold it
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 class Metadata(fields.Field):
     """A JSON object of at most MAX_METADATA bytes serialized; loads as that text."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        if not isinstance(value, dict):
-            raise ValidationError("Must be a JSON object.")
-        text = orjson.dumps(value)
-        if len(text) > MAX_METADATA:
-            raise ValidationError(f"At most {MAX_METADATA} bytes serialized.")
-        if b"\\u0000" in text:  # PostgreSQL's jsonb has no NUL character
+        text = metadata_text(value)
+        if text is None:
+            if not isinstance(value, dict):
+                raise ValidationError("Must be a JSON object.")
+            if len(orjson.dumps(value)) > MAX_METADATA:
+                raise ValidationError(f"At most {MAX_METADATA} bytes serialized.")
             raise ValidationError("No NUL characters.")
-        return text.decode()
+        return text
 
 
 class UpdateScoreSchema(Schema):
@@ -271,8 +290,9 @@ async def load(request: web.Request, cls: type[Schema], *, allow_empty: bool = F
     return validate_data(cls, await read_json(request, allow_empty=allow_empty))
 
 
-_UPDATE_FIELDS = frozenset(("action_type", "score_increment"))
-_KEY_UPDATE_FIELDS = frozenset(("action_type", "score_increment", "user_id"))
+_UPDATE_FIELDS = frozenset(("action_type", "score_increment", "metadata"))
+_KEY_UPDATE_FIELDS = _UPDATE_FIELDS | {"user_id"}
+_ITEM_FIELDS = _KEY_UPDATE_FIELDS | {"idempotency_key"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,27 +301,37 @@ class Update:
     value: int
     user_id: str | None  # named by a server key; None for a player's own update
     metadata: str  # a JSON object as text, '' for none
+    idempotency_key: str | None = None  # a batch item's
 
 
-def parse_update(data: Any, *, by_key: bool) -> Update:
-    """An update body (a server key's names its player).
+def parse_update(data: Any, *, by_key: bool, item: bool = False) -> Update:
+    """An update body (a server key's names its player; a batch ``item`` may carry its
+    idempotency key).
 
-    A body that is plainly valid (exactly the usual fields, a short string and a
-    positive int that is not a bool, a canonical UUID) is taken as is; anything else
-    goes through the schema, which either accepts it or says what is wrong. Both
-    paths accept the same bodies (tests/api/test_scores.py sends every refusal).
+    A body that is plainly valid (known fields only, a short string and a positive int
+    that is not a bool, a canonical UUID, an object of metadata within its size) is
+    taken as is; anything else goes through the schema, which either accepts it or
+    says what is wrong. Both paths accept the same bodies (tests/api/test_scores.py
+    and test_batch.py send every refusal).
     """
-    if type(data) is dict and data.keys() == (_KEY_UPDATE_FIELDS if by_key else _UPDATE_FIELDS):
-        action, inc = data["action_type"], data["score_increment"]
+    allowed = _ITEM_FIELDS if item else _KEY_UPDATE_FIELDS if by_key else _UPDATE_FIELDS
+    if type(data) is dict and data.keys() <= allowed:
+        action, inc = data.get("action_type"), data.get("score_increment")
         if type(action) is str and 1 <= len(action) <= 64 and type(inc) is int and inc >= 1:
             uid = data.get("user_id")
-            if not by_key:
-                return Update(action, inc, None, "")
-            if type(uid) is str and _CANONICAL_UUID.fullmatch(uid):
-                return Update(action, inc, uid, "")
-    body = validate_data(KeyUpdateSchema if by_key else UpdateScoreSchema, data)
+            idem = data.get("idempotency_key")
+            meta = metadata_text(data.get("metadata"))
+            if (meta is not None
+                    and (not by_key or (type(uid) is str and _CANONICAL_UUID.fullmatch(uid)))
+                    and ("idempotency_key" not in data
+                         or (type(idem) is str and 1 <= len(idem) <= 128
+                             and idem.isprintable()))):
+                return Update(action, inc, uid, meta, idem)
+    cls = BatchItemSchema if item else KeyUpdateSchema if by_key else UpdateScoreSchema
+    body = validate_data(cls, data)
     return Update(body["action_type"], body["score_increment"],
-                  str(body["user_id"]) if by_key else None, body["metadata"] or "")
+                  str(body["user_id"]) if by_key else None, body["metadata"] or "",
+                  body.get("idempotency_key"))
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -310,3 +340,11 @@ _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 async def load_update(request: web.Request, *, by_key: bool = False) -> Update:
     """The update body, on the hot path."""
     return parse_update(await read_json(request), by_key=by_key)
+
+
+def parse_item(data: Any) -> Update | errors.ApiError:
+    """A batch item, or the error that refuses it alone."""
+    try:
+        return parse_update(data, by_key=True, item=True)
+    except errors.ApiError as exc:
+        return exc

@@ -27,23 +27,25 @@ class BatchScorer:
         """Each plan applied on its own, in one call; one reply per plan, in order."""
         key_id = writer.key_id
         server_key = key_id or None
-        item_keys, item_args = [], []
+        # KEYS and ARGV flat, as update.lua's per_update reads them (UpdateKeys, then per
+        # plan its UpdateItemKeys and its boards' UpdateBoardKeys; ARGV likewise), built
+        # in one pass: a batch has a hundred plans
+        keys_out: list[object] = list(HEAD_KEYS)
+        args_out: list[object] = list(scripts.UpdateArgs(
+            IDEMPOTENCY_TTL_S, keys.MAX_TOTAL, keys.CHANNEL, keys.TOP_N, version))
         for p in plans:
-            sub, boards = p.sub, p.boards
+            sub, boards, action = p.sub, p.boards, p.action
             uid = sub.user_id
-            item_keys.append((scripts.UpdateItemKeys(
-                revoked=writer.revoked, rate=keys.rate_key(uid, p.action.name),
-                idem=keys.idem_key(uid, sub.idempotency_key, server_key)),
-                [board_keys(b) for b in boards]))
-            item_args.append((scripts.UpdateItemArgs(
-                uid=uid, action=p.action.name, value=sub.value, body=p.body,
-                limit=p.action.rate_per_minute, period_ms=RATE_PERIOD_MS,
-                use_idem=p.use_idem, writer=key_id, metadata=sub.metadata,
-                nboards=len(boards)), [board_args(b) for b in boards]))
-        head_args = scripts.UpdateArgs(idem_ttl_s=IDEMPOTENCY_TTL_S, max_total=keys.MAX_TOTAL,
-                                       channel=keys.CHANNEL, top_n=keys.TOP_N, version=version)
-        reply = await self._update(keys=scripts.with_updates(HEAD_KEYS, item_keys),
-                                   args=scripts.with_updates(head_args, item_args))
+            keys_out += scripts.UpdateItemKeys(
+                writer.revoked, keys.rate_key(uid, action.name),
+                keys.idem_key(uid, sub.idempotency_key, server_key))
+            args_out += scripts.UpdateItemArgs(
+                uid, action.name, sub.value, p.body, action.rate_per_minute, RATE_PERIOD_MS,
+                p.use_idem, key_id, sub.metadata, len(boards))
+            for b in boards:
+                keys_out += board_keys(b)
+                args_out += board_args(b)
+        reply = await self._update(keys=keys_out, args=args_out)
         return scripts.parse_score_replies(reply, len(plans))
 
 

@@ -103,19 +103,6 @@ class UpdateBoardArgs(NamedTuple):
     order: str
 
 
-def with_updates(head: tuple[Any, ...],
-                 updates: Sequence[tuple[tuple[Any, ...], Sequence[tuple[Any, ...]]]]
-                 ) -> list[Any]:
-    """KEYS or ARGV of a script that takes several updates: its fixed head, then per
-    update its group followed by its boards' groups (per_update in common.lua)."""
-    out = list(head)
-    for group, boards in updates:
-        out.extend(group)
-        for board in boards:
-            out.extend(board)
-    return out
-
-
 class AdmitKeys(NamedTuple):
     seq: str
     profiles: str

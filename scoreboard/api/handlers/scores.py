@@ -66,16 +66,6 @@ def count(request: web.Request, action_type: str, result: Outcome | errors.ApiEr
         metrics.count_update(action_type, "replay" if result.replay else "accepted")
 
 
-def _item(data: Any) -> Submission | errors.ApiError:
-    """One batch item as a submission, or the error that refuses it alone."""
-    try:
-        body = requests.validate_data(requests.BatchItemSchema, data)
-    except errors.ApiError as exc:
-        return exc
-    return Submission(str(body["user_id"]), body["action_type"], body["score_increment"],
-                      body.get("idempotency_key"), body["metadata"] or "")
-
-
 def _item_error(exc: errors.ApiError) -> dict[str, Any]:
     message = exc.message
     if exc.fields:
@@ -94,15 +84,22 @@ async def batch(request: web.Request) -> web.Response:
     writer, _ = await writer_of(request)
     if writer.key is None:
         raise errors.Forbidden("Batches are written with a server key")
-    raw = requests.validate_data(requests.BatchSchema, await requests.read_json(
-        request, max_body=requests.MAX_BATCH_BODY))["updates"]
-    items = [_item(data) for data in raw]
-    subs = [i for i in items if isinstance(i, Submission)]
+    data = await requests.read_json(request, max_body=requests.MAX_BATCH_BODY)
+    if not (type(data) is dict and data.keys() == {"updates"} and type(data["updates"]) is list
+            and 1 <= len(data["updates"]) <= requests.MAX_BATCH):
+        requests.validate_data(requests.BatchSchema, data)  # says what is wrong
+    items = [requests.parse_item(item) for item in data["updates"]]
+    subs = [Submission(i.user_id or "", i.action_type, i.value, i.idempotency_key, i.metadata)
+            for i in items if isinstance(i, requests.Update)]
     applied = iter(await request.app[SCORES].update_many(writer, subs) if subs else [])
     results = []
     for item in items:
-        result = next(applied) if isinstance(item, Submission) else item
-        count(request, item.action_type if isinstance(item, Submission) else "unknown", result)
+        if isinstance(item, requests.Update):
+            result: Outcome | errors.ApiError = next(applied)
+            count(request, item.action_type, result)
+        else:
+            result = item
+            count(request, "unknown", result)
         if isinstance(result, errors.ApiError):
             results.append(_item_error(result))
         else:

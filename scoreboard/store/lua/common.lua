@@ -23,8 +23,15 @@ end
 -- Returns an error status, or nil when the session (or the server key: `writer` is its
 -- id, '' for the player's own token) is live and the player may score. A key naming no
 -- such player is NOT_FOUND; a token of a player that is gone is UNAUTHORIZED.
-local function check_player(k_revoked, k_profiles, k_banned, uid, writer)
-  if redis.call('EXISTS', k_revoked) == 1 then return 'UNAUTHORIZED' end
+-- `revoked` (optional): a table remembering each revocation key's answer, for a script
+-- that checks one writer's many updates.
+local function check_player(k_revoked, k_profiles, k_banned, uid, writer, revoked)
+  local gone = revoked and revoked[k_revoked]
+  if gone == nil then
+    gone = redis.call('EXISTS', k_revoked) == 1
+    if revoked then revoked[k_revoked] = gone end
+  end
+  if gone then return 'UNAUTHORIZED' end
   if redis.call('HEXISTS', k_profiles, uid) == 0 then
     if writer ~= nil and writer ~= '' then return 'NOT_FOUND' end
     return 'UNAUTHORIZED'
@@ -162,17 +169,19 @@ end
 
 -- The checks every update passes, in order: session and player, Idempotency-Key,
 -- the totals' ceiling on the boards (exceeds_on, below), the rate. Returns a reply to
--- give at once, or nil and the time.
+-- give at once, or nil and the time. `now` and `revoked` (optional): a batch's time,
+-- read once, and its memo of revocations (check_player).
 local function admit_update(k_revoked, k_profiles, k_banned, k_rate, k_idem, uid, body,
-                            use_idem, limit, period, boards, value, max_total, writer)
-  local status = check_player(k_revoked, k_profiles, k_banned, uid, writer)
+                            use_idem, limit, period, boards, value, max_total, writer,
+                            now, revoked)
+  local status = check_player(k_revoked, k_profiles, k_banned, uid, writer, revoked)
   if status then return {status} end
   if use_idem then
     local reply = check_idem(k_idem, body)
     if reply then return reply end
   end
   if exceeds_on(boards, uid, value, max_total) then return {'SCORE_LIMIT_EXCEEDED'} end
-  local now = now_ms()
+  now = now or now_ms()
   local wait = rate_limit(k_rate, limit, period, now)
   if wait > 0 then return {'RATE_LIMITED', wait} end
   return nil, now
@@ -222,17 +231,29 @@ end
 
 -- The metadata of a player's score on board b (JSON text; '' for none) goes with the
 -- score that counts: set or cleared whenever the score is made anew.
-local function keep_metadata(b, uid, metadata)
+-- `held` (optional): a table remembering which of these hashes exist, for a script
+-- applying many updates (a board no one gave metadata to then costs one EXISTS, not
+-- one HDEL per update).
+local function keep_metadata(b, uid, metadata, held)
   if metadata ~= '' then
     redis.call('HSET', b.meta, uid, metadata)
-  else
-    redis.call('HDEL', b.meta, uid)
+    if held then held[b.meta] = true end
+    return
   end
+  if held then
+    local exists = held[b.meta]
+    if exists == nil then
+      exists = redis.call('EXISTS', b.meta) == 1
+      held[b.meta] = exists
+    end
+    if not exists then return end
+  end
+  redis.call('HDEL', b.meta, uid)
 end
 
 -- Applies `value` to board b at tie sequence `seq`; appends to `out` what the reply
 -- says of the board (previous and new score, previous rank, rank, board sequence).
-local function update_board(b, uid, value, metadata, seq, now_s, channel, top_n, out)
+local function update_board(b, uid, value, metadata, seq, now_s, channel, top_n, out, held)
   local current = shown_score(b, uid)
   local target = next_score(b, current, value)
   local prev_score, prev_rank, rank, board
@@ -244,7 +265,7 @@ local function update_board(b, uid, value, metadata, seq, now_s, channel, top_n,
     prev_score, prev_rank, rank = apply_total(b.scores, b.member, uid, target * b.sign, seq,
                                               b.own, known_score)
     prev_score = prev_score * b.sign
-    keep_metadata(b, uid, metadata)
+    keep_metadata(b, uid, metadata, held)
     board = announce(b, channel, top_n, uid, prev_rank, rank, target, now_s)
   end
   local n = #out

@@ -10,17 +10,21 @@ local version = ARGV[5]
 local updates = per_update(KEYS, 5, {'revoked', 'rate', 'idem'}, {'scores', 'member', 'boardseq', 'meta'}, ARGV, 5, {'uid', 'action', 'value', 'body', 'limit', 'period_ms', 'use_idem', 'writer', 'metadata', 'nboards'}, {'board', 'season', 'operator', 'order'})
 
 if stale(k_version, version) then return {'STALE'} end
+-- one time and one revocation check per writer for the whole call: its updates arrived
+-- together
+local now_given, revoked = #updates > 1 and now_ms() or nil, {}
+local held = #updates > 1 and {} or nil  -- which metadata hashes exist (keep_metadata)
 
 local function apply(u)
   local uid, value, use_idem, boards = u.uid, tonumber(u.value), u.use_idem == '1', u.boards
   local refusal, now = admit_update(u.revoked, k_profiles, k_banned, u.rate, u.idem, uid,
     u.body, use_idem, tonumber(u.limit), tonumber(u.period_ms), boards, value, max_total,
-    u.writer)
+    u.writer, now_given, revoked)
   if refusal then return refusal end
   local seq, now_s = redis.call('INCR', k_seq), int_str(now)
   local out = {'OK', now, #boards}
   for i = 1, #boards do
-    update_board(boards[i], uid, value, u.metadata, seq, now_s, channel, top_n, out)
+    update_board(boards[i], uid, value, u.metadata, seq, now_s, channel, top_n, out, held)
   end
   local event = {'u', uid, 'a', u.action, 'i', u.value, 's', seq, 't', now_s,
                  'b', boards_field(boards)}
