@@ -24,6 +24,10 @@ from .board.refresher import CacheRefresher
 from .board.registry import Boards
 from .board.seasons import Seasons
 from .board.views import Views
+from .flags.detector import Detector
+from .flags.review import Review
+from .flags.review import public as flag_public
+from .flags.webhook import Webhook
 from .live.hub import Hub
 from .obs import metrics
 from .obs.metrics import LagCollector
@@ -60,6 +64,7 @@ def create_app(config: Config, *, redis: RedisClient | None = None,
     app.cleanup_ctx.append(_pg_step(pg))
     app.cleanup_ctx.append(_services_step)
     app.cleanup_ctx.append(_keys_step)
+    app.cleanup_ctx.append(_flags_step)
     app.cleanup_ctx.append(_replicas_step)
     app.cleanup_ctx.append(_hub_step)
     if scheduler:
@@ -171,6 +176,24 @@ async def _keys_step(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _flags_step(app: web.Application) -> AsyncIterator[None]:
+    """The anomaly detectors (their passes are a scheduled job), the review queue, and
+    the webhook's sender when FLAG_WEBHOOK_URL is set."""
+    config = app[keys.CONFIG]
+    app[keys.REVIEW] = Review(app[keys.PG], app[keys.REDIS], app[keys.MODERATION],
+                              timeout_s=config.request_timeout_s)
+    hook = Webhook(config.flag_webhook_url) if config.flag_webhook_url else None
+    app[keys.DETECTOR] = Detector(app[keys.REDIS], app[keys.PG], config,
+                                  on_flag=(lambda row: hook.offer(flag_public(row)))
+                                  if hook is not None else None)
+    if hook is None:
+        yield
+        return
+    app[keys.WEBHOOK] = hook
+    async with background(hook.run(), name="flag-webhook"):
+        yield
+
+
 async def _replicas_step(app: web.Application) -> AsyncIterator[None]:
     """With REDIS_WAIT_REPLICAS=connected: updates and Worker 1 wait for the replicas the
     master has connected (store/replicas.py)."""
@@ -236,6 +259,9 @@ async def _scheduler_step(app: web.Application) -> AsyncIterator[None]:
     if config.persist_mode == "batch":
         sched.add_job(jobs.wrap(app[keys.PERSISTER].job), "interval",
                       seconds=config.persist_interval_s, id="persist_events", **opts)
+    if config.detect_interval_s > 0:
+        sched.add_job(jobs.wrap(app[keys.DETECTOR].job), "interval",
+                      seconds=config.detect_interval_s, id="detect", **opts)
     sched.start()
     try:
         yield

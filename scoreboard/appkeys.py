@@ -13,6 +13,9 @@ from .board.refresher import CacheRefresher
 from .board.registry import Boards
 from .board.seasons import Seasons
 from .board.views import Views
+from .flags.detector import Detector
+from .flags.review import Review
+from .flags.webhook import Webhook
 from .live.hub import Hub
 from .obs.metrics import LagCollector
 from .persist.pool import ServerWatch
@@ -49,3 +52,6 @@ HISTORY = web.AppKey("history", History)  # past seasons (Redis until archived, 
 SEASONS = web.AppKey("seasons", Seasons)  # ends seasons on schedule and archives them
 KEYRING = web.AppKey("keyring", KeyRing)  # every server key's grant, polled from Redis
 KEY_ADMIN = web.AppKey("key_admin", KeyAdmin)
+DETECTOR = web.AppKey("detector", Detector)  # the anomaly detectors' passes
+REVIEW = web.AppKey("review", Review)  # the flags' review queue
+WEBHOOK = web.AppKey("webhook", Webhook)  # set with FLAG_WEBHOOK_URL

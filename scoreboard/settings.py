@@ -72,6 +72,10 @@ def number(minimum: float) -> Callable[[str], float]:
     return _at_least(float, minimum, "a number of seconds")
 
 
+def ratio(minimum: float, maximum: float) -> Callable[[str], float]:
+    return _at_least(float, minimum, "a number", maximum)
+
+
 def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     return _at_least(int, minimum, "an integer",
                      float("inf") if maximum is None else maximum)
@@ -241,6 +245,42 @@ class Config:
         shown="connected with REDIS_SENTINELS, else 0")
     boards_max: int = setting("BOARDS_MAX", integer(1, 100_000), 1000,
                               "live boards at most, `global` included")
+    detect_interval_s: float = setting(
+        "DETECT_INTERVAL_S", number(0.0), 1.0,
+        "how often each process runs the anomaly detectors over new events; 0: off")
+    flag_webhook_url: str | None = setting(
+        "FLAG_WEBHOOK_URL", url("http", "https"), None,
+        "each new flag is POSTed here as JSON (retried with backoff; never blocks)",
+        shown="unset")
+    flag_cadence_min: int = setting(
+        "FLAG_CADENCE_MIN", integer(3, 10_000), 40,
+        "cadence: intervals of one player and action seen before they are judged")
+    flag_cadence_cv: float = setting(
+        "FLAG_CADENCE_CV", ratio(0.0, 10.0), 0.1,
+        "cadence: flag when the intervals' coefficient of variation is below this")
+    flag_at_cap_min: int = setting(
+        "FLAG_AT_CAP_MIN", integer(3, 10_000), 30,
+        "at_cap: submissions of one player and action seen before they are judged")
+    flag_at_cap_share: float = setting(
+        "FLAG_AT_CAP_SHARE", ratio(0.0, 1.0), 0.8,
+        "at_cap: flag when this share of recent submissions is the action's maximum")
+    flag_rate_window_s: float = setting(
+        "FLAG_RATE_WINDOW_S", number(1.0), 600.0,
+        "rate: a player's gain on an incr board is counted over about this window")
+    flag_rate_z: float = setting(
+        "FLAG_RATE_Z", ratio(1.0, 1000.0), 10.0,
+        "rate: flag at this robust z-score of the gain (median and MAD of the board's "
+        "active players)")
+    flag_rate_min_players: int = setting(
+        "FLAG_RATE_MIN_PLAYERS", integer(3, 100_000), 30,
+        "rate: active players a board needs before it is judged")
+    flag_jump_factor: float = setting(
+        "FLAG_JUMP_FACTOR", ratio(1.01, 1e6), 3.0,
+        "jump: flag a best/latest score this many times beyond both the player's own best "
+        "and the board's top (on asc boards: that many times below)")
+    flag_jump_min: int = setting(
+        "FLAG_JUMP_MIN", integer(1, 100_000), 20,
+        "jump: submissions a board's season needs before a score is judged against its top")
     request_timeout_s: float = setting(
         "REQUEST_TIMEOUT_S", number(0.1), 2.0,
         "Redis command timeout (a request fails with 503 after it)")

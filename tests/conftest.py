@@ -157,6 +157,7 @@ def config(redis_url: str, database_url: str, tmp_path: Path) -> Config:
         database_url=database_url,
         jwt_secret=SECRET,
         persist_interval_s=3600,  # tests flush explicitly unless they say otherwise
+        detect_interval_s=3600,  # and run the detectors' passes themselves
         cache_refresh_interval_s=3600,
         ws_coalesce_ms=20,
         data_dir=tmp_path,

@@ -209,6 +209,12 @@ class ServerKeySchema(Schema):
                           validate=validate.Length(min=1, max=100))
 
 
+class ResolveSchema(Schema):
+    """POST /api/v1/admin/flags/{id}/resolve."""
+
+    resolution = fields.String(required=True, validate=validate.OneOf(("dismiss", "ban")))
+
+
 class EmptySchema(Schema):
     """For endpoints that take no body fields: an empty object or no body."""
 

@@ -59,6 +59,39 @@ class ServerKeyList(Schema):
     keys = fields.List(fields.Nested(ServerKeyData), required=True)
 
 
+class FlagData(Schema):
+    id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    username = fields.String(required=True)
+    board = fields.String(required=True)
+    detector = fields.String(required=True)
+    value = fields.Float(required=True)
+    threshold = fields.Float(required=True)
+    evidence = fields.Dict(required=True)
+    created_at = fields.String(required=True)
+    status = fields.String(required=True)
+    resolved_at = fields.String(required=True, allow_none=True)
+    resolved_by = fields.String(required=True, allow_none=True)
+
+
+class FlagList(Schema):
+    flags = fields.List(fields.Nested(FlagData), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class EventData(Schema):
+    at = fields.String(required=True)
+    action_type = fields.String(required=True)
+    value = fields.Integer(required=True)
+    boards = fields.List(fields.String(), required=True)
+    via = fields.String(required=True, metadata={"description": "player, or the server "
+                                                                "key's id"})
+
+
+class EventList(Schema):
+    events = fields.List(fields.Nested(EventData), required=True)
+
+
 class BoardScoreData(SeedUpdateFields):
     board = fields.String(required=True)
     season = fields.Integer(required=True)

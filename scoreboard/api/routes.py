@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .handlers import admin, auth, boards, health, leaderboard, page, scores, ws
+from .handlers import admin, auth, boards, flags, health, leaderboard, page, scores, ws
 from .routing import add, finish
 
 __all__ = ["add", "setup_routes"]
@@ -47,6 +47,9 @@ def setup_routes(app: web.Application) -> None:
     post("/api/v1/admin/keys", admin.create_key)
     get("/api/v1/admin/keys", admin.list_keys)
     add(app, "DELETE", "/api/v1/admin/keys/{id}", admin.revoke_key)
+    get("/api/v1/admin/flags", flags.list_flags)
+    post("/api/v1/admin/flags/{id}/resolve", flags.resolve_flag)
+    get("/api/v1/admin/users/{id}/events", flags.user_events)
     get("/ws/leaderboard", ws.leaderboard_ws)
     get("/healthz", health.healthz)
     get("/readyz", health.readyz)

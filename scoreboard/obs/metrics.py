@@ -53,6 +53,11 @@ DEAD_LETTERED = Counter("scoreboard_events_dead_lettered_total",
 REPLAYED = Counter("scoreboard_events_replayed_total",
                    "Events a PostgreSQL server lacked, written again from the stream's "
                    "retention window after a failover")
+DETECTED = Counter("scoreboard_events_detected_total",
+                   "Events the anomaly detectors folded into players' sketches")
+FLAGS = Counter("scoreboard_flags_total", "Anomaly flags raised, by detector", ["detector"])
+WEBHOOK = Counter("scoreboard_flag_webhook_total",
+                  "Flag webhook deliveries by outcome (sent, retried, dropped)", ["outcome"])
 CONNECTIONS_REFUSED = Counter("scoreboard_http_connections_refused_total",
                               "Connections refused with 503 at HTTP_MAX_CONNECTIONS")
 CONNECTIONS_EXPIRED = Counter("scoreboard_http_connections_expired_total",

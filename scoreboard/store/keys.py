@@ -20,6 +20,15 @@ TOP10 = "leaderboard:top10"  # the seed's cache key: JSON array of the top 10
 TOP10_LOCK = "leaderboard:top10:lock"
 CHANNEL = "leaderboard_updates"  # the seed's Pub/Sub channel
 PERSIST_GROUP = "persist"
+DETECT_GROUP = "detect"  # the anomaly detectors' own consumer group on EVENTS
+FLAG_QUEUE = "{lb}:flags:new"  # list: flags raised, on their way to PostgreSQL
+FLAG_DRAIN_LOCK = "{lb}:flags:drain"  # one process at a time moves them
+RATE_JUDGE = "{lb}:det:judge"  # set: boards whose gains moved since last judged
+
+
+def flag_marker(detector: str, board: str, user_id: str) -> str:
+    """Exists while that flag is open (detect.lua writes it; a resolve deletes it)."""
+    return f"{{lb}}:flag:open:{detector}:{board}:{user_id}"
 PERSIST_FENCE = "{lb}:persist:fence"  # Worker 1 writes it before a WAIT covering its read
 PG_SERVER = "{lb}:pg:server"  # the PostgreSQL server the stream was last persisted to
 SERVER_KEYS = "{lb}:serverkeys"  # hash: SHA-256 (hex) of a key's secret -> its grant (JSON)

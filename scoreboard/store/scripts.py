@@ -364,6 +364,32 @@ class RenewLockArgs(NamedTuple):
     ttl_ms: int
 
 
+# detect.lua ------------------------------------------------------------------------
+class DetectKeys(NamedTuple):
+    events: str
+    queue: str
+    judge: str  # set: boards whose players' gains moved since they were last judged
+
+
+class DetectArgs(NamedTuple):
+    group: str
+    consumer: str
+    batch: int
+    caps: str  # JSON: action -> its max_increment
+    idle_s: int
+    alpha: float
+    cadence_min: int
+    cadence_cv: float
+    cap_min: int
+    cap_share: float
+    tau_s: float
+    rate_z: float
+    rate_min: int
+    rate_every_ms: int
+    jump_factor: float
+    jump_min: int
+
+
 Spec = tuple[type[tuple[Any, ...]], ...]
 
 # name -> (keys, args), (keys, args, per-board keys, per-board args), or those and
@@ -381,4 +407,5 @@ SPECS: dict[str, Spec] = {
     "refresh": (RefreshKeys, RefreshArgs),
     "ban": (BanKeys, BanArgs, BanBoardKeys, BanBoardArgs),
     "renew_lock": (RenewLockKeys, RenewLockArgs),
+    "detect": (DetectKeys, DetectArgs),
 }

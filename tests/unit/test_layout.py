@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     "scoreboard.settings": 1, "scoreboard.obs": 1, "scoreboard.store": 1,
     "scoreboard.auth": 2, "scoreboard.players": 2,
     "scoreboard.persist": 3, "scoreboard.board": 3, "scoreboard.trust": 3,
-    "scoreboard.scoring": 4, "scoreboard.live": 4,
+    "scoreboard.scoring": 4, "scoreboard.live": 4, "scoreboard.flags": 4,
     "scoreboard.appkeys": 5,
     "scoreboard.api": 6,
     "scoreboard.app": 7,

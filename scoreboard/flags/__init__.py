@@ -1,0 +1,1 @@
+"""Anomaly flags: detectors over the event stream, the review queue, the webhook."""
