@@ -253,19 +253,19 @@ class Config:
         "each new flag is POSTed here as JSON (retried with backoff; never blocks)",
         shown="unset")
     flag_cadence_min: int = setting(
-        "FLAG_CADENCE_MIN", integer(3, 10_000), 40,
+        "FLAG_CADENCE_MIN", integer(3, 10_000), 20,
         "cadence: intervals of one player and action seen before they are judged")
     flag_cadence_cv: float = setting(
         "FLAG_CADENCE_CV", ratio(0.0, 10.0), 0.1,
         "cadence: flag when the intervals' coefficient of variation is below this")
     flag_at_cap_min: int = setting(
-        "FLAG_AT_CAP_MIN", integer(3, 10_000), 30,
+        "FLAG_AT_CAP_MIN", integer(3, 10_000), 20,
         "at_cap: submissions of one player and action seen before they are judged")
     flag_at_cap_share: float = setting(
         "FLAG_AT_CAP_SHARE", ratio(0.0, 1.0), 0.8,
         "at_cap: flag when this share of recent submissions is the action's maximum")
     flag_rate_window_s: float = setting(
-        "FLAG_RATE_WINDOW_S", number(1.0), 600.0,
+        "FLAG_RATE_WINDOW_S", number(1.0), 1800.0,
         "rate: a player's gain on an incr board is counted over about this window")
     flag_rate_z: float = setting(
         "FLAG_RATE_Z", ratio(1.0, 1000.0), 10.0,

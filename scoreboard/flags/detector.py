@@ -153,10 +153,9 @@ class Detector:
 
 _INSERT = """
 WITH fresh AS (
-    INSERT INTO flags (id, key, user_id, board, detector, value, threshold, evidence,
-                       created_at)
+    INSERT INTO flags (id, key, user_id, board, detector, value, threshold, evidence)
     SELECT gen_random_uuid(), f.key, f.user_id, f.board, f.detector, f.value, f.threshold,
-           f.evidence, to_timestamp(f.at / 1000.0)
+           f.evidence
     FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::float8[],
                 $6::float8[], $7::jsonb[], $8::bigint[])
         AS f(key, user_id, board, detector, value, threshold, evidence, at)

@@ -8,7 +8,8 @@
 --   per incr board: the player's gain, decayed with time constant `tau_s` (rate),
 --   kept in a sorted set by log(gain) + t / tau_s, which orders players as their gains
 --   decayed to any common instant;
---   per best/latest board and season: the player's best and the board's top (jump).
+--   per best/latest board and season: the player's best and the board's top, which a
+--   score far beyond it does not move (jump).
 -- A flag is queued once per player, detector and board while it stays open (a marker
 -- key; resolving the flag deletes it).
 -- KEYS: events, queue, judge
@@ -109,14 +110,17 @@ local function jump(board, season, order, uid, value, t, id)
     if sign > 0 then return value >= jump_factor * ref end
     return value * jump_factor <= ref
   end
-  if top and seen >= jump_min and beyond(top) and (best == nil or beyond(best)) then
+  local far = top and seen >= jump_min and beyond(top)
+  if far and (best == nil or beyond(best)) then
     raise('jump', board, uid, value, jump_factor, {
       score = value, own_best = best, own_submissions = n, board_top = top,
       board_submissions = seen, season = tonumber(season), last_event = id,
     }, math.floor(t * 1000))
   end
   if best == nil or value * sign > best * sign then best = value end
-  if top == nil or value * sign > top * sign then top = value end
+  -- the board's top moves with believable scores only: one impossible score must not
+  -- hide the next
+  if not far and (top == nil or value * sign > top * sign) then top = value end
   redis.call('HSET', mine, 'best', best, 'n', n + 1)
   redis.call('EXPIRE', mine, idle_s)
   redis.call('HSET', key, 'top', top, 'n', seen + 1)
