@@ -6,12 +6,13 @@ path, measured in one run.
 
 Part 1, detection. A real service (one process, detectors on, as shipped but for the
 time settings below) and players posting through the HTTP API: ``--honest`` players
-with human-like variability (skills spread over a factor of ten, sessions with breaks,
-lognormal gaps between submissions, half a game minute on average, values spread
-below the caps and now and then at one) and ``--cheaters`` of each kind: a fixed-cadence
-bot (every gap the same, give or take 2%), a cap-hugger (nine submissions in ten at the cap, human timing), a rate
-outlier (human timing, some twenty times an honest player's gain) and an impossible
-jump (a normal history on a best board, then one score ten times their best).
+with human-like variability (skills spread over a factor of ten, sessions with
+breaks, lognormal gaps between submissions, half a game minute on average, values
+spread below the caps and now and then at one) and ``--cheaters`` of each kind: a
+fixed-cadence bot (every gap the same, give or take 2%), a cap-hugger (nine
+submissions in ten at the cap, human timing), a rate outlier (human timing, some
+twenty times an honest player's gain) and an impossible jump (a normal history on a
+best board, then one score far beyond anyone's).
 
 Time is compressed through settings, not a fake clock: ``--speed`` game seconds pass
 per real second, so every player acts ``--speed`` times faster and
