@@ -152,7 +152,11 @@ async def play(base: str, p: Player, speed: float, until: float, rng: random.Ran
                 p.posted += r.status == 200
 
 
-async def detection(base: str, admin: str, args: argparse.Namespace) -> dict[str, Any]:
+SPEED = [30.0]  # --speed, for the statistics read back from Redis
+
+
+async def detection(base: str, admin: str, redis_url: str,
+                    args: argparse.Namespace) -> dict[str, Any]:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {admin}"}) as s:
         async with s.post(base + "/api/v1/admin/boards",
                           json={"id": "best_run", "title": "Best run", "actions": ["run"],
@@ -167,7 +171,36 @@ async def detection(base: str, admin: str, args: argparse.Namespace) -> dict[str
         await asyncio.gather(*(play(base, p, args.speed, until, random.Random(rng.random()),
                                     session) for p in players))
         flags = await collect_flags(base, admin, session, players, until + 30)
-    return summarize(players, flags, args)
+    out = summarize(players, flags, args)
+    out["rate_z"] = await gains_now(redis_url, players)
+    return out
+
+
+async def gains_now(redis_url: str, players: list[Player]) -> dict[str, float]:
+    """The rate detector's robust z-scores of every player's gain on `global` at the end,
+    as its statistic sees them: the margin between honest players and the cheaters."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    try:
+        rows: list[Any] = await redis.zrange("{lb}:det:r:global", 0, -1, withscores=True)
+        now_s = time.time()
+    finally:
+        await redis.aclose()
+    tau = Config().flag_rate_window_s / SPEED[0]
+    gains = {m.decode(): math.exp(float(s) - now_s / tau) for m, s in rows}
+    values = sorted(gains.values())
+    med = values[len(values) // 2]
+    mad = max(statistics.median(abs(v - med) for v in values) * 1.4826, med * 0.05)
+    kinds = {p.uid: p.kind for p in players}
+    z = {uid: (g - med) / mad for uid, g in gains.items()}
+    honest = [v for uid, v in z.items() if kinds.get(uid) == "honest"]
+    cheats = [v for uid, v in z.items() if kinds.get(uid) == "rate"]
+    out = {"honest_max": max(honest), "honest_p999": sorted(honest)[int(len(honest) * 0.999)],
+           "rate_cheaters_min": min(cheats) if cheats else float("nan")}
+    print(f"rate z at the end on global: honest max {out['honest_max']:.1f} (p99.9 "
+          f"{out['honest_p999']:.1f}), rate cheaters min {out['rate_cheaters_min']:.1f}")
+    return out
 
 
 async def collect_flags(base: str, admin: str, session: aiohttp.ClientSession,
@@ -218,11 +251,11 @@ def summarize(players: list[Player], flags: list[dict[str, Any]],
                                   "to_flag_p50_s": p50, "to_flag_max_s": worst}
         print(f"{kind:<10} {recall:>7.2f} {honest_here:>15} {p50:>11.1f}s {worst:>7.1f}s")
     for kind in KINDS:
-        caught = [f["value"] for f in flags
-                  if f["detector"] == kind and by_uid[f["user_id"]].kind == kind]
-        if caught:
-            print(f"  {kind}: the caught cheaters' values {min(caught):.3g} to "
-                  f"{max(caught):.3g}")
+        seen = [f["value"] for f in flags
+                if f["detector"] == kind and by_uid[f["user_id"]].kind == kind]
+        if seen:
+            print(f"  {kind}: the caught cheaters' values {min(seen):.3g} to "
+                  f"{max(seen):.3g}")
     for f in flags:
         if by_uid[f["user_id"]].kind == "honest":
             print(f"  honest flagged by {f['detector']}: value {f['value']:.3g}, "
@@ -274,7 +307,8 @@ def main() -> None:
                "FLAG_RATE_WINDOW_S": str(Config().flag_rate_window_s / args.speed),
                "PERSIST_INTERVAL_S": "0.5"}
         with service(redis_url, db_url, **env) as url:
-            results["detection"] = asyncio.run(detection(url, admin, args))
+            SPEED[0] = args.speed
+            results["detection"] = asyncio.run(detection(url, admin, redis_url, args))
         if not args.skip_cost:
             results["cost"] = cost(redis_url, db_url, Path(tmp), actions, args)
     out = Path(__file__).resolve().parent / "results" / "flags.json"

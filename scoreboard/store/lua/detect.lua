@@ -2,7 +2,7 @@
 -- group, fold each into its player's sketches, acknowledge them, and queue the flags
 -- they raise. Atomic, so each event is folded exactly once, whatever process runs the
 -- step or dies after it; the update path never waits for it.
--- Sketches (each a small hash; an idle one expires after `idle_s`):
+-- Sketches, in one small hash per player (it expires after `idle_s` without an event):
 --   per player and action: the intervals' exponentially weighted mean and variance
 --   (cadence) and the share of submissions at the action's maximum (at_cap);
 --   per incr board: the player's gain, decayed with time constant `tau_s` (rate),
@@ -39,6 +39,11 @@ local function raise(detector, board, uid, value, threshold, evidence, at_ms)
   queued = queued + 1
 end
 
+-- numbers as stored: six digits for statistics, milliseconds for times (Redis would
+-- write every double with seventeen)
+local function f6(x) return string.format('%.6g', x) end
+local function ft(x) return string.format('%.3f', x) end
+
 local function num(x, default)
   if x then return tonumber(x) end
   return default
@@ -46,8 +51,8 @@ end
 
 -- cadence and at_cap: per player and action, judged on the first board fed
 local function player_action(uid, action, value, t, board, id)
-  local key = '{lb}:det:p:' .. uid .. ':' .. action
-  local s = redis.call('HMGET', key, 'n', 'lt', 'm', 'v', 'c', 'k')
+  local key, p = '{lb}:det:u:' .. uid, 'a:' .. action .. ':'
+  local s = redis.call('HMGET', key, p .. 'n', p .. 'lt', p .. 'm', p .. 'v', p .. 'c', p .. 'k')
   local n, lt, m, v = num(s[1], 0), num(s[2], nil), num(s[3], 0), num(s[4], 0)
   local c, k = num(s[5], 0), num(s[6], 0)
   if lt then
@@ -62,7 +67,8 @@ local function player_action(uid, action, value, t, board, id)
   local at_cap = (caps[action] and value >= caps[action]) and 1 or 0
   c = c + ((n == 0) and at_cap or alpha * (at_cap - c))
   n = n + 1
-  redis.call('HSET', key, 'n', n, 'lt', t, 'm', m, 'v', v, 'c', c, 'k', k)
+  redis.call('HSET', key, p .. 'n', n, p .. 'lt', ft(t), p .. 'm', f6(m), p .. 'v', f6(v),
+             p .. 'c', f6(c), p .. 'k', k)
   redis.call('EXPIRE', key, idle_s)
   if k >= cadence_min and m > 0 then
     local cv = math.sqrt(v) / m
@@ -84,16 +90,17 @@ local touched = {}
 
 -- rate: the player's decayed gain on an incr board
 local function gain(board, uid, value, t)
-  local key = '{lb}:det:g:' .. board .. ':' .. uid
-  local s = redis.call('HMGET', key, 'g', 't')
+  local key, p = '{lb}:det:u:' .. uid, 'g:' .. board .. ':'
+  local s = redis.call('HMGET', key, p .. 'g', p .. 't')
   local g, gt = num(s[1], 0), num(s[2], t)
   g = g * math.exp(-(t - gt) / tau_s) + value
-  redis.call('HSET', key, 'g', g, 't', t)
+  redis.call('HSET', key, p .. 'g', f6(g), p .. 't', ft(t))
   redis.call('EXPIRE', key, idle_s)
   redis.call('ZADD', '{lb}:det:r:' .. board, math.log(g) + t / tau_s, uid)
   if not touched[board] then
     touched[board] = true
     redis.call('SADD', k_judge, board)
+    redis.call('HSETNX', '{lb}:det:r:' .. board .. ':since', 'since', ft(t))
   end
 end
 
@@ -101,10 +108,10 @@ end
 local function jump(board, season, order, uid, value, t, id)
   local sign = order == 'asc' and -1 or 1
   local key = '{lb}:det:j:' .. board .. ':' .. season
-  local mine = '{lb}:det:j:' .. board .. ':' .. season .. ':' .. uid
+  local mine, p = '{lb}:det:u:' .. uid, 'j:' .. board .. ':' .. season .. ':'
   local b = redis.call('HMGET', key, 'top', 'n')
   local top, seen = num(b[1], nil), num(b[2], 0)
-  local s = redis.call('HMGET', mine, 'best', 'n')
+  local s = redis.call('HMGET', mine, p .. 'best', p .. 'n')
   local best, n = num(s[1], nil), num(s[2], 0)
   local function beyond(ref)  -- `value` is `jump_factor` times better than `ref`
     if sign > 0 then return value >= jump_factor * ref end
@@ -121,7 +128,7 @@ local function jump(board, season, order, uid, value, t, id)
   -- the board's top moves with believable scores only: one impossible score must not
   -- hide the next
   if not far and (top == nil or value * sign > top * sign) then top = value end
-  redis.call('HSET', mine, 'best', best, 'n', n + 1)
+  redis.call('HSET', mine, p .. 'best', best, p .. 'n', n + 1)
   redis.call('EXPIRE', mine, idle_s)
   redis.call('HSET', key, 'top', top, 'n', seen + 1)
   redis.call('EXPIRE', key, idle_s)
@@ -162,7 +169,10 @@ for _, board in ipairs(redis.call('SMEMBERS', k_judge)) do
     local base = now_s / tau_s
     redis.call('ZREMRANGEBYSCORE', zkey, '-inf', '(' .. (base + math.log(EPS)))
     local population = redis.call('ZCARD', zkey)
-    if population >= rate_min then
+    -- a board is judged once it has had a window of play: before, players who came
+    -- first have had longer to gain than the rest
+    local since = tonumber(redis.call('HGET', zkey .. ':since', 'since') or now_s)
+    if population >= rate_min and now_s - since >= tau_s then
       local sample = redis.call('ZRANDMEMBER', zkey, SAMPLE, 'WITHSCORES')
       local xs = {}
       for i = 2, #sample, 2 do xs[#xs + 1] = math.exp(tonumber(sample[i]) - base) end
