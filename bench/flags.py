@@ -171,7 +171,7 @@ async def detection(base: str, admin: str, redis_url: str,
         await asyncio.gather(*(play(base, p, args.speed, until, random.Random(rng.random()),
                                     session) for p in players))
         flags = await collect_flags(base, admin, session, players, until + 30)
-    out = summarize(players, flags, args)
+    out = summarize(players, flags, args, started)
     out["rate_z"] = await gains_now(redis_url, players)
     return out
 
@@ -225,7 +225,7 @@ async def collect_flags(base: str, admin: str, session: aiohttp.ClientSession,
 
 
 def summarize(players: list[Player], flags: list[dict[str, Any]],
-              args: argparse.Namespace) -> dict[str, Any]:
+              args: argparse.Namespace, started: float) -> dict[str, Any]:
     by_uid = {p.uid: p for p in players}
     honest = [p for p in players if p.kind == "honest"]
     flagged_honest = {f["user_id"] for f in flags if by_uid[f["user_id"]].kind == "honest"}
@@ -236,7 +236,7 @@ def summarize(players: list[Player], flags: list[dict[str, Any]],
     print(f"\n== detection: {len(honest)} honest players, {args.cheaters} cheaters of each "
           f"kind, {args.minutes} game minutes at {args.speed}x ==")
     print(f"{'detector':<10} {'recall':>7} {'honest flagged':>15} {'to flag p50':>12} "
-          f"{'max':>8}")
+          f"{'max':>8} {'from evidence':>14}")
     for kind in KINDS:
         cheaters = [p for p in players if p.kind == kind]
         caught = sum(1 for p in cheaters
@@ -247,9 +247,14 @@ def summarize(players: list[Player], flags: list[dict[str, Any]],
         lag = [d for d in (flag_lag(flags, p, kind) for p in cheaters) if d is not None]
         p50 = statistics.median(lag) if lag else float("nan")
         worst = max(lag) if lag else float("nan")
+        late = [d for d in (evidence_lag(flags, p, kind, started, args) for p in cheaters)
+                if d is not None]
+        late_max = max(late) if late else float("nan")
         out["detectors"][kind] = {"recall": recall, "honest_flagged": honest_here,
-                                  "to_flag_p50_s": p50, "to_flag_max_s": worst}
-        print(f"{kind:<10} {recall:>7.2f} {honest_here:>15} {p50:>11.1f}s {worst:>7.1f}s")
+                                  "to_flag_p50_s": p50, "to_flag_max_s": worst,
+                                  "from_evidence_max_s": late_max}
+        print(f"{kind:<10} {recall:>7.2f} {honest_here:>15} {p50:>11.1f}s {worst:>7.1f}s "
+              f"{late_max:>13.1f}s")
     for kind in KINDS:
         seen = [f["value"] for f in flags
                 if f["detector"] == kind and by_uid[f["user_id"]].kind == kind]
@@ -261,8 +266,29 @@ def summarize(players: list[Player], flags: list[dict[str, Any]],
             print(f"  honest flagged by {f['detector']}: value {f['value']:.3g}, "
                   f"evidence {json.dumps(f['evidence'])[:300]}")
     print(f"honest players flagged by any detector: {len(flagged_honest)} of {len(honest)} "
-          f"({out['fp_rate']:.2%}; goal <= 0.5%); recall goal >= 0.95, to flag <= 60 s")
+          f"({out['fp_rate']:.2%}; goal <= 0.5%); recall goal >= 0.95; flagged within 60 s "
+          "of the evidence existing")
     return out
+
+
+def evidence_lag(flags: list[dict[str, Any]], p: Player, kind: str, started: float,
+                 args: argparse.Namespace) -> float | None:
+    """Real seconds from the evidence existing to the flag: the event that completed it
+    (``evidence.last_event``); for rate, the first cheating event or the board's first
+    window of play, whichever is later (the board is not judged before)."""
+    from datetime import datetime
+
+    mine = [f for f in flags if f["user_id"] == p.uid and f["detector"] == kind]
+    if not mine or p.first_cheat is None:
+        return None
+    flag = min(mine, key=lambda f: f["created_at"])
+    created = datetime.fromisoformat(flag["created_at"]).timestamp()
+    last = flag["evidence"].get("last_event")
+    if last:
+        return created - int(last.split("-")[0]) / 1000
+    window = Config().flag_rate_window_s / args.speed
+    wall = time.time() - time.monotonic()
+    return created - (wall + max(p.first_cheat, started + window))
 
 
 def flag_lag(flags: list[dict[str, Any]], p: Player, kind: str) -> float | None:

@@ -268,7 +268,7 @@ class Config:
         "FLAG_RATE_WINDOW_S", number(1.0), 1800.0,
         "rate: a player's gain on an incr board is counted over about this window")
     flag_rate_z: float = setting(
-        "FLAG_RATE_Z", ratio(1.0, 1000.0), 10.0,
+        "FLAG_RATE_Z", ratio(1.0, 1000.0), 8.0,
         "rate: flag at this robust z-score of the gain (median and MAD of the board's "
         "active players)")
     flag_rate_min_players: int = setting(

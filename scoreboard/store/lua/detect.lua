@@ -44,6 +44,16 @@ end
 local function f6(x) return string.format('%.6g', x) end
 local function ft(x) return string.format('%.3f', x) end
 
+-- each key's expiry is pushed back once per step, and each board's top is read once
+-- and written back once
+local kept, tops = {}, {}
+local function keep(key)
+  if not kept[key] then
+    kept[key] = true
+    redis.call('EXPIRE', key, idle_s)
+  end
+end
+
 local function num(x, default)
   if x then return tonumber(x) end
   return default
@@ -69,7 +79,7 @@ local function player_action(uid, action, value, t, board, id)
   n = n + 1
   redis.call('HSET', key, p .. 'n', n, p .. 'lt', ft(t), p .. 'm', f6(m), p .. 'v', f6(v),
              p .. 'c', f6(c), p .. 'k', k)
-  redis.call('EXPIRE', key, idle_s)
+  keep(key)
   if k >= cadence_min and m > 0 then
     local cv = math.sqrt(v) / m
     if cv < cadence_cv then
@@ -95,7 +105,7 @@ local function gain(board, uid, value, t)
   local g, gt = num(s[1], 0), num(s[2], t)
   g = g * math.exp(-(t - gt) / tau_s) + value
   redis.call('HSET', key, p .. 'g', f6(g), p .. 't', ft(t))
-  redis.call('EXPIRE', key, idle_s)
+  keep(key)
   redis.call('ZADD', '{lb}:det:r:' .. board, math.log(g) + t / tau_s, uid)
   if not touched[board] then
     touched[board] = true
@@ -109,8 +119,13 @@ local function jump(board, season, order, uid, value, t, id)
   local sign = order == 'asc' and -1 or 1
   local key = '{lb}:det:j:' .. board .. ':' .. season
   local mine, p = '{lb}:det:u:' .. uid, 'j:' .. board .. ':' .. season .. ':'
-  local b = redis.call('HMGET', key, 'top', 'n')
-  local top, seen = num(b[1], nil), num(b[2], 0)
+  local b = tops[key]
+  if b == nil then
+    local raw = redis.call('HMGET', key, 'top', 'n')
+    b = {top = num(raw[1], nil), n = num(raw[2], 0)}
+    tops[key] = b
+  end
+  local top, seen = b.top, b.n
   local s = redis.call('HMGET', mine, p .. 'best', p .. 'n')
   local best, n = num(s[1], nil), num(s[2], 0)
   local function beyond(ref)  -- `value` is `jump_factor` times better than `ref`
@@ -129,9 +144,8 @@ local function jump(board, season, order, uid, value, t, id)
   -- hide the next
   if not far and (top == nil or value * sign > top * sign) then top = value end
   redis.call('HSET', mine, p .. 'best', best, p .. 'n', n + 1)
-  redis.call('EXPIRE', mine, idle_s)
-  redis.call('HSET', key, 'top', top, 'n', seen + 1)
-  redis.call('EXPIRE', key, idle_s)
+  keep(mine)
+  b.top, b.n = top, seen + 1  -- written back once per step
 end
 
 local ids = {}
@@ -157,6 +171,10 @@ for i = 1, #entries do
   end
 end
 if #ids > 0 then redis.call('XACK', k_events, group, unpack(ids)) end
+for key, b in pairs(tops) do
+  redis.call('HSET', key, 'top', b.top, 'n', b.n)
+  redis.call('EXPIRE', key, idle_s)
+end
 
 -- rate: each board with new gains (`judge`), judged at most every `rate_every_ms`
 local t_now = redis.call('TIME')
