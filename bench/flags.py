@@ -323,6 +323,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=2)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--skip-cost", action="store_true", help="part 1 only")
+    ap.add_argument("--skip-detection", action="store_true", help="part 2 only")
     args = ap.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, backing_servers() as (redis_url, db_url):
@@ -332,9 +333,10 @@ def main() -> None:
         env = {"ACTIONS_FILE": str(actions), "DETECT_INTERVAL_S": "1",
                "FLAG_RATE_WINDOW_S": str(Config().flag_rate_window_s / args.speed),
                "PERSIST_INTERVAL_S": "0.5"}
-        with service(redis_url, db_url, **env) as url:
-            SPEED[0] = args.speed
-            results["detection"] = asyncio.run(detection(url, admin, redis_url, args))
+        if not args.skip_detection:
+            with service(redis_url, db_url, **env) as url:
+                SPEED[0] = args.speed
+                results["detection"] = asyncio.run(detection(url, admin, redis_url, args))
         if not args.skip_cost:
             results["cost"] = cost(redis_url, db_url, Path(tmp), actions, args)
     out = Path(__file__).resolve().parent / "results" / "flags.json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import struct
 import time
 import uuid
 from typing import Any
@@ -269,8 +270,8 @@ async def test_through_the_api_and_two_processes_share_the_work(
     await asyncio.gather(detect(one), detect(two))
     got = await flags(pool, detector="at_cap")
     assert [str(f["user_id"]) for f in got] == [hugger]
-    sketch = await redis.hget(f"{{lb}}:det:u:{hugger}", "a:kill:n")
-    assert int(sketch) == 60
+    sketch = await redis.hget(f"{{lb}}:det:u:{hugger}", "a:kill")
+    assert struct.unpack("<dddddd", sketch)[0] == 60  # submissions folded
     pending = await redis.xpending(keys.EVENTS, keys.DETECT_GROUP)
     assert pending["pending"] == 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import struct
 import time
 from pathlib import Path
 
@@ -74,8 +75,8 @@ async def test_kill_9_mid_detection_folds_each_event_once(
 
         await eventually(done, within=120, what="the detectors through the backlog")
         for u in made:  # each event folded exactly once
-            folded = await redis.hget(f"{{lb}}:det:u:{u['id']}", "a:tap:n")
-            assert int(folded) == EVENTS_EACH, u["username"]
+            sketch = await redis.hget(f"{{lb}}:det:u:{u['id']}", "a:tap")
+            assert struct.unpack("<dddddd", sketch)[0] == EVENTS_EACH, u["username"]
     rows = await pool.fetch("SELECT user_id, detector FROM flags")
     assert sorted(str(r["user_id"]) for r in rows if r["detector"] == "at_cap") == \
         sorted(huggers)
