@@ -184,11 +184,13 @@ async def gains_now(redis_url: str, players: list[Player]) -> dict[str, float]:
     redis = Redis.from_url(redis_url)
     try:
         rows: list[Any] = await redis.zrange("{lb}:det:r:global", 0, -1, withscores=True)
+        mark = float(await redis.hget("{lb}:det:r:global:since", "mark") or 0)
         now_s = time.time()
     finally:
         await redis.aclose()
     tau = Config().flag_rate_window_s / SPEED[0]
-    gains = {m.decode(): math.exp(float(s) - now_s / tau) for m, s in rows}
+    scale = math.exp(-(now_s - mark) / tau)  # forward decay (detect.lua): the gains now
+    gains = {m.decode(): float(s) * scale for m, s in rows}
     values = sorted(gains.values())
     med = values[len(values) // 2]
     mad = max(statistics.median(abs(v - med) for v in values) * 1.4826, med * 0.05)
