@@ -92,6 +92,40 @@ class EventList(Schema):
     events = fields.List(fields.Nested(EventData), required=True)
 
 
+class UserRow(Schema):
+    id = fields.String(required=True)
+    username = fields.String(required=True)
+    avatar_url = fields.String(required=True, allow_none=True)
+    banned = fields.Boolean(required=True)
+    created_at = fields.String(required=True, allow_none=True)
+
+
+class UserList(Schema):
+    users = fields.List(fields.Nested(UserRow), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class AuditEntry(Schema):
+    at = fields.String(required=True)
+    actor = fields.String(required=True)
+    action = fields.String(required=True)
+    target = fields.String(required=True, allow_none=True)
+    details = fields.Dict(required=True)
+
+
+class AuditList(Schema):
+    entries = fields.List(fields.Nested(AuditEntry), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class Summary(Schema):
+    updates_per_s = fields.Float(required=True)
+    watchers = fields.Integer(required=True)
+    persist_waiting = fields.Integer(required=True)
+    persist_lag_s = fields.Float(required=True)
+    open_flags = fields.Integer(required=True)
+
+
 class BoardScoreData(SeedUpdateFields):
     board = fields.String(required=True)
     season = fields.Integer(required=True)

@@ -6,7 +6,18 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .handlers import admin, auth, boards, flags, health, leaderboard, page, scores, ws
+from .handlers import (
+    admin,
+    auth,
+    boards,
+    console,
+    flags,
+    health,
+    leaderboard,
+    page,
+    scores,
+    ws,
+)
 from .routing import add, finish
 
 __all__ = ["add", "setup_routes"]
@@ -28,6 +39,9 @@ def setup_routes(app: web.Application) -> None:
     post("/api/v1/auth/refresh", auth.refresh)
     post("/api/v1/auth/logout", auth.logout)
     post("/api/v1/admin/users", admin.create_user)
+    get("/api/v1/admin/users", console.users)
+    get("/api/v1/admin/audit", console.audit)
+    get("/api/v1/admin/summary", console.summary)
     post("/api/v1/admin/users/{id}/ban", admin.ban)
     post("/api/v1/admin/users/{id}/unban", admin.unban)
     # aiohttp tries the routes under /api/v1/boards in this order: the hot ones first
@@ -56,5 +70,6 @@ def setup_routes(app: web.Application) -> None:
     get("/metrics", health.metrics_view)
     get("/api/v1/openapi.json", health.openapi_json)
     get("/", page.index)
+    get("/admin", console.page)
     get("/static/{path:.+}", page.static)
     finish(app)
