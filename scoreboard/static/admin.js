@@ -222,7 +222,7 @@ function editBoard(b) {
 
 function resetBoardForm() {
   const form = $("board-form");
-  form.reset();
+  HTMLFormElement.prototype.reset.call(form);  // its `reset` field hides form.reset
   form.elements.id.disabled = false;
   editing = null;
   $("board-form-title").textContent = "Create a board";
@@ -354,7 +354,8 @@ async function loadFlags() {
     const facts = el("dl", { class: "evidence" });
     for (const [k, v] of Object.entries(f.evidence)) {
       facts.append(el("dt", {}, k.replaceAll("_", " ")),
-                   el("dd", {}, typeof v === "number" ? +v.toPrecision(4) : JSON.stringify(v)));
+                   el("dd", {}, typeof v === "number" ? +v.toPrecision(4)
+                     : typeof v === "string" ? v : JSON.stringify(v)));
     }
     const item = el("li", { "data-flag": f.id },
       el("strong", {}, f.username), ` · ${f.detector} on ${f.board} · value `,
