@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from scoreboard import appkeys
 from scoreboard.actions import Action
 from scoreboard.store import keys
-from tests.live.test_page import CHROMIUM, browser  # noqa: F401 (the fixture)
+from tests.live.conftest import CHROMIUM
 from tests.support import bearer, call, post_score
 
 expect = pytest.importorskip("playwright.async_api").expect

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from tests.live.conftest import CHROMIUM
 from tests.support import post_score
 
 expect = pytest.importorskip("playwright.async_api").expect
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
                        reason="Chromium is not installed (scripts/test installs it with apt)"),
 ]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    playwright = pytest.importorskip("playwright.async_api")
-    async with playwright.async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def test_page_updates_live(browser: Any, make_client: Any, make_player: Any) -> None:
