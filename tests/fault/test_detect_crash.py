@@ -1,6 +1,6 @@
 """kill -9 of a process while its detectors are working through a backlog, then a
 restart: every event is folded once (none lost, none twice) and every cheater gets
-exactly one flag."""
+exactly one flag of each detector that caught them."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ async def test_kill_9_mid_detection_folds_each_event_once(
             sketch = await redis.hget(f"{{lb}}:det:u:{u['id']}", "a:tap")
             assert struct.unpack("<dddddd", sketch)[0] == EVENTS_EACH, u["username"]
     rows = await pool.fetch("SELECT user_id, detector FROM flags")
-    assert sorted(str(r["user_id"]) for r in rows if r["detector"] == "at_cap") == \
-        sorted(huggers)
-    assert len(rows) == HUGGERS, [(str(r["user_id"]), r["detector"]) for r in rows]
+    pairs = [(str(r["user_id"]), r["detector"]) for r in rows]
+    assert sorted(u for u, d in pairs if d == "at_cap") == sorted(huggers)
+    # none twice; none on an honest player (the huggers' gain, twice the others',
+    # may also stand out to `rate`: that is a flag of its own)
+    assert len(pairs) == len(set(pairs)) and {u for u, _ in pairs} == huggers, pairs
