@@ -36,6 +36,11 @@ class Board:
     season_started_at: int = 0  # ms
     authoritative: bool = False  # takes scores from server keys only
 
+    def __hash__(self) -> int:
+        # equal boards share id and season; hashing every field on each use (the score
+        # path's caches are keyed by board) cost more than the lookups it served
+        return hash((self.id, self.season))
+
     @property
     def sign(self) -> int:
         """Scores are stored multiplied by this, so the best always ranks first."""

@@ -79,7 +79,8 @@ class ScoreService:
             if closed:
                 raise errors.Forbidden(f"Board {closed[0]!r} takes scores from game servers "
                                        "only (server keys)")
-        return Plan(sub, action, boards, idempotency_body(sub))
+        # the body an Idempotency-Key is bound to; without a key the scripts never read it
+        return Plan(sub, action, boards, idempotency_body(sub) if sub.idempotency_key else "")
 
     async def update(self, writer: Writer, sub: Submission) -> Outcome:
         """Apply one update: to every board its action feeds, or to its board only."""
