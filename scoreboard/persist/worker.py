@@ -332,6 +332,11 @@ class Persister:
             self._failures = 0
         except Exception as exc:
             reraise_if_cancelling()
+            if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                # a Redis without the group (a promoted replica that never had it, a wiped
+                # one): made again from the stream's start next run; what PostgreSQL has
+                # already is inserted nothing twice
+                self._group_ready = False
             metrics.BACKEND_ERRORS.labels(metrics.backend_of(exc)).inc()
             self._failures += 1
             delay = min(MAX_BACKOFF_S, 0.2 * 2 ** self._failures)

@@ -307,3 +307,20 @@ async def test_reseed_restores_every_board_with_ties_and_bans(
     await Moderation(pool, redis).set_banned(admin_id, players[1][0], False)
     laps = await (await client.get("/api/v1/boards/laps/leaderboard")).json()
     assert [e["score"] for e in laps["data"]["leaderboard"]] == [10, 20, 20, 20, 30]
+
+
+async def test_a_redis_without_the_group_gets_it_again(client: Any, make_player: Any,
+                                                      pool: Any, redis: Redis) -> None:
+    """A promoted replica (or a wiped Redis) without the persist group: the next runs
+    make it again from the stream's start, and what PostgreSQL has is not doubled."""
+    _, token = await make_player()
+    worker = client.app[appkeys.PERSISTER]
+    await post_score(client, token, 5)
+    assert await worker.flush() == 1
+    await redis.xgroup_destroy(keys.EVENTS, keys.PERSIST_GROUP)
+    await post_score(client, token, 7)
+    await worker.job()  # NOGROUP: noted
+    worker._retry_at = 0  # the backoff's wait, skipped
+    await worker.job()
+    assert await pg_totals(pool) == await redis_totals(redis)
+    assert await pool.fetchval("SELECT count(*) FROM score_events") == 2
