@@ -20,7 +20,7 @@ from scoreboard.settings import Config
 from scoreboard.store import keys
 from tests.support import eventually, serve, wait_ready
 
-PLAYERS, HUGGERS, EVENTS_EACH = 120, 10, 100
+PLAYERS, HUGGERS, EVENTS_EACH = 400, 10, 100  # a backlog of a few passes
 
 
 def _pos(entry_id: bytes | str) -> tuple[int, int]:
