@@ -32,6 +32,9 @@ async def test_players_by_prefix(client: Any, make_player: Any, admin_token: str
     await call(client, "GET", "/api/v1/admin/users?q=ze", 403, headers=bearer(player))
     await call(client, "GET", "/api/v1/admin/users?q=ze", 401)
     await call(client, "GET", "/api/v1/admin/users?limit=0", 400, headers=h)
+    for bad in ("q=a%00b", "cursor=%00", "q=" + "x" * 51):  # schemathesis found the NUL
+        got = await call(client, "GET", f"/api/v1/admin/users?{bad}", 400, headers=h)
+        assert got["error"]["code"] == "VALIDATION_ERROR"
 
 
 async def test_the_audit_log_shows_each_change(client: Any, make_player: Any,

@@ -42,8 +42,12 @@ async def users(request: web.Request) -> web.Response:
     await admin(request)
     q = request.query.get("q", "")
     cursor = request.query.get("cursor") or None
-    if len(q) > 50 or (cursor is not None and len(cursor) > 50):
-        raise errors.ValidationFailed(fields={"q": ["At most 50 characters."]})
+    for name, value in (("q", q), ("cursor", cursor or "")):
+        # a username is at most 50 printable characters: so is its prefix (PostgreSQL
+        # text holds no NUL)
+        if len(value) > 50 or not value.isprintable():
+            raise errors.ValidationFailed(
+                fields={name: ["At most 50 printable characters."]})
     limit = reads.int_param(request, "limit", USERS_PAGE, 1, MAX_PAGE)
     found, more = await directory.search(request.app[PG], q, limit, cursor,
                                          request.app[CONFIG].request_timeout_s)
