@@ -172,8 +172,14 @@ async def _keys_step(app: web.Application) -> AsyncIterator[None]:
     ring = app[keys.KEYRING] = KeyRing(redis, pool)
     await ring.load()
     app[keys.KEY_ADMIN] = key_admin.KeyAdmin(pool, redis, app[keys.CONFIG].actions, ring)
-    async with background(ring.run(), name="server-keys"):
+    stop = asyncio.Event()
+    task = asyncio.create_task(ring.run(stop), name="server-keys")
+    try:
         yield
+    finally:
+        stop.set()  # ends between polls; cancelled only if a poll hangs
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(task, app[keys.CONFIG].request_timeout_s * 2)
 
 
 async def _flags_step(app: web.Application) -> AsyncIterator[None]:

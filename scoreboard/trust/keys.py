@@ -18,6 +18,7 @@ since, never once per request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -169,16 +170,19 @@ class KeyRing:
             for key_id, at in used.items():  # kept for the next flush
                 self._used[key_id] = max(at, self._used.get(key_id, 0))
 
-    async def run(self) -> None:
-        """Poll the grants' version and write last uses, until cancelled."""
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll the grants' version and write last uses until ``stop`` is set: between
+        polls, so no Redis call is cut off in flight (a connection cancelled mid-call is
+        left for the collector to close)."""
+        while not stop.is_set():
             try:
                 await self.load()
             except RedisError as exc:
                 reraise_if_cancelling()
                 log.warning("server keys not reloaded: %s", exc.__class__.__name__)
             await self.flush_used()
-            await asyncio.sleep(POLL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_S)
 
 
 async def mirror(redis: RedisClient, tag: str, grants: list[tuple[str, Grant]]) -> None:
