@@ -152,9 +152,6 @@ async def play(base: str, p: Player, speed: float, until: float, rng: random.Ran
                 p.posted += r.status == 200
 
 
-SPEED = [30.0]  # --speed, for the statistics read back from Redis
-
-
 async def detection(base: str, admin: str, redis_url: str,
                     args: argparse.Namespace) -> dict[str, Any]:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {admin}"}) as s:
@@ -172,11 +169,11 @@ async def detection(base: str, admin: str, redis_url: str,
                                     session) for p in players))
         flags = await collect_flags(base, admin, session, players, until + 30)
     out = summarize(players, flags, args, started)
-    out["rate_z"] = await gains_now(redis_url, players)
+    out["rate_z"] = await gains_now(redis_url, players, args.speed)
     return out
 
 
-async def gains_now(redis_url: str, players: list[Player]) -> dict[str, float]:
+async def gains_now(redis_url: str, players: list[Player], speed: float) -> dict[str, float]:
     """The rate detector's robust z-scores of every player's gain on `global` at the end,
     as its statistic sees them: the margin between honest players and the cheaters."""
     from redis.asyncio import Redis
@@ -188,7 +185,7 @@ async def gains_now(redis_url: str, players: list[Player]) -> dict[str, float]:
         now_s = time.time()
     finally:
         await redis.aclose()
-    tau = Config().flag_rate_window_s / SPEED[0]
+    tau = Config().flag_rate_window_s / speed
     scale = math.exp(-(now_s - mark) / tau)  # forward decay (detect.lua): the gains now
     gains = {m.decode(): float(s) * scale for m, s in rows}
     values = sorted(gains.values())
@@ -337,7 +334,6 @@ def main() -> None:
                "PERSIST_INTERVAL_S": "0.5"}
         if not args.skip_detection:
             with service(redis_url, db_url, **env) as url:
-                SPEED[0] = args.speed
                 results["detection"] = asyncio.run(detection(url, admin, redis_url, args))
         if not args.skip_cost:
             results["cost"] = cost(redis_url, db_url, Path(tmp), actions, args)

@@ -229,6 +229,16 @@ def cmd_replay(cfg: config_mod.Config, args: argparse.Namespace) -> int:
 CLI_ACTOR = "00000000-0000-0000-0000-000000000000"  # admin_audit's actor for the command line
 
 
+def _admin_run(cfg: config_mod.Config, go: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    """An admin command's work; the API's refusal becomes one line."""
+    from .. import errors
+
+    try:
+        return _run(lambda: _with_clients(cfg, go))
+    except errors.ApiError as exc:
+        raise CliError(exc.message if not exc.fields else f"{exc.message}: {exc.fields}") from None
+
+
 def _shown(text: str) -> str:
     """Text for a terminal line: control characters (a title stored before they were
     refused) are written as escapes, never sent raw."""
@@ -238,7 +248,6 @@ def _shown(text: str) -> str:
 def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from marshmallow import ValidationError
 
-    from .. import errors
     from ..api import requests
     from ..board.admin import BoardAdmin
     from ..board.registry import Boards
@@ -269,10 +278,7 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
             return [await seasons.reset(args.id, actor_id=CLI_ACTOR)]
         return boards.live()
 
-    try:
-        result = _run(lambda: _with_clients(cfg, go))
-    except errors.ApiError as exc:
-        raise CliError(exc.message if not exc.fields else f"{exc.message}: {exc.fields}") from None
+    result = _admin_run(cfg, go)
     if args.boards_command == "list":
         for board in result:
             actions = ",".join(board.public(cfg.actions)["actions"])
@@ -286,7 +292,6 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
 def cmd_keys(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from marshmallow import ValidationError
 
-    from .. import errors
     from ..api import requests
     from ..trust.admin import KeyAdmin
 
@@ -307,10 +312,7 @@ def cmd_keys(cfg: config_mod.Config, args: argparse.Namespace) -> int:
             return await admin.revoke(CLI_ACTOR, args.id)
         return await admin.list()
 
-    try:
-        result = _run(lambda: _with_clients(cfg, go))
-    except errors.ApiError as exc:
-        raise CliError(exc.message if not exc.fields else f"{exc.message}: {exc.fields}") from None
+    result = _admin_run(cfg, go)
     if args.keys_command == "list":
         for key in result:
             scope = ",".join(key["actions"]) if key["actions"] is not None else "*"

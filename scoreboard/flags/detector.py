@@ -25,7 +25,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from ..obs import metrics
 from ..settings import Config
-from ..store import keys, scripts
+from ..store import keys, scripts, stream
 from ..store.client import RedisClient, as_text
 
 log = logging.getLogger(__name__)
@@ -85,12 +85,7 @@ class Detector:
 
     async def ensure_group(self) -> None:
         """The detectors' group, from the stream's start the first time."""
-        try:
-            await self.redis.xgroup_create(keys.EVENTS, keys.DETECT_GROUP, id="0",
-                                           mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await stream.ensure_group(self.redis, keys.DETECT_GROUP)
         self._group_ready = True
 
     async def step(self) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import asyncpg
 import orjson
 
 from .. import errors
+from ..persist.sql import parse_boards
 from ..players.moderation import Moderation, audit
 from ..store import keys
 from ..store.client import RedisClient
@@ -117,6 +118,5 @@ class Review:
                     break
         return [{"at": iso(r["created_at"]), "action_type": r["action_type"],
                  "value": int(r["score_increment"]),
-                 "boards": [b.split("/")[0] for b in (r["boards"] or "global/1").split(",")
-                            if b],
+                 "boards": [f.board for f in parse_boards(r["boards"])],
                  "via": str(r["key_id"]) if r["key_id"] else "player"} for r in rows]

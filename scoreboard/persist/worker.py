@@ -131,12 +131,7 @@ class Persister:
     async def _ensure_group(self) -> None:
         if self._group_ready:
             return
-        try:
-            await self.redis.xgroup_create(keys.EVENTS, keys.PERSIST_GROUP, id="0",
-                                           mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await stream.ensure_group(self.redis, keys.PERSIST_GROUP)
         self._group_ready = True
 
     async def _recovered_batch(self) -> list[tuple[Any, dict[Any, Any]]]:

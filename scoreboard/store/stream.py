@@ -48,6 +48,16 @@ async def group_state(redis: RedisClient) -> GroupState | None:
                       None if lag is None else int(lag))
 
 
+async def ensure_group(redis: RedisClient, group: str) -> None:
+    """Consumer group ``group`` on the events stream, from its start, made if missing
+    (the stream too)."""
+    try:
+        await redis.xgroup_create(keys.EVENTS, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
 async def first_after(redis: RedisClient, entry_id: str) -> str | None:
     """The id of the stream's first entry after ``entry_id``, if any."""
     first: Any = await redis.xrange(keys.EVENTS, min=f"({entry_id}", count=1)
