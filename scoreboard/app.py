@@ -19,6 +19,7 @@ from .api.routes import setup_routes
 from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
 from .board.admin import BoardAdmin
+from .board.contests import Contests
 from .board.history import History
 from .board.refresher import CacheRefresher
 from .board.registry import Boards
@@ -147,6 +148,7 @@ async def _services_step(app: web.Application) -> AsyncIterator[None]:
                             memo_age_s=config.cache_refresh_interval_s)
     app[keys.BOARD_ADMIN] = BoardAdmin(app[keys.PG], redis, boards, config.actions,
                                        boards_max=config.boards_max)
+    app[keys.CONTESTS] = Contests(app[keys.REDIS_ONCE], app.get(keys.AUTOPIPE))
     app[keys.HISTORY] = History(app[keys.PG], redis, app.get(keys.AUTOPIPE),
                                 timeout_s=config.request_timeout_s,
                                 slots=max(1, config.pg_pool_size // 2))
@@ -216,7 +218,7 @@ async def _replicas_step(app: web.Application) -> AsyncIterator[None]:
 async def _hub_step(app: web.Application) -> AsyncIterator[None]:
     sentinels = app.get(keys.SENTINELS)
     hub = Hub(app[keys.CONFIG], app[keys.REDIS], app[keys.BOARDS], app[keys.VIEWS],
-              locate=sentinels.address if sentinels else None)
+              locate=sentinels.address if sentinels else None, contests=app[keys.CONTESTS])
     app[keys.HUB] = hub
     await hub.start()
     try:

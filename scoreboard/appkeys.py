@@ -8,6 +8,7 @@ from aiohttp import web
 from .auth.sessions import SessionChecker
 from .auth.tokens import TokenVerifier
 from .board.admin import BoardAdmin
+from .board.contests import Contests
 from .board.history import History
 from .board.refresher import CacheRefresher
 from .board.registry import Boards
@@ -48,6 +49,7 @@ LAG = web.AppKey("lag", LagCollector)
 BOARDS = web.AppKey("boards", Boards)  # the live board definitions
 VIEWS = web.AppKey("views", Views)  # each board's reader and cached top 10
 BOARD_ADMIN = web.AppKey("board_admin", BoardAdmin)
+CONTESTS = web.AppKey("contests", Contests)  # joining tournaments, league buckets
 HISTORY = web.AppKey("history", History)  # past seasons (Redis until archived, then PG)
 SEASONS = web.AppKey("seasons", Seasons)  # ends seasons on schedule and archives them
 KEYRING = web.AppKey("keyring", KeyRing)  # every server key's grant, polled from Redis

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import orjson
 from aiohttp import hdrs, web
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .. import errors
 from ..appkeys import CONFIG
@@ -173,6 +173,37 @@ _ACTIONS = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
                        validate=validate.Length(min=1, max=100))
 
 
+MAX_SIZE = 10_000_000  # players in a tournament's season
+MAX_ATTEMPTS = 1_000_000
+MAX_TIERS = 20
+
+
+def _tier_names(value: list[str]) -> None:
+    if len(set(value)) != len(value):
+        raise ValidationError("Tier names must be unique.")
+
+
+class LeagueSchema(Schema):
+    """A league: tiers lowest first, the bucket size, how many move up and down."""
+
+    tiers = fields.List(fields.String(validate=[validate.Length(min=1, max=32), _printable]),
+                        required=True,
+                        validate=[validate.Length(min=2, max=MAX_TIERS), _tier_names])
+    bucket_size = StrictInteger(required=True, validate=validate.Range(min=2, max=1000))
+    promote = StrictInteger(required=True, validate=validate.Range(min=0, max=1000))
+    relegate = StrictInteger(required=True, validate=validate.Range(min=0, max=1000))
+
+    @validates_schema
+    def _zones(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["promote"] + data["relegate"] > data["bucket_size"]:
+            raise ValidationError("promote + relegate must be at most bucket_size.")
+
+
+def _instant() -> fields.AwareDateTime:
+    return fields.AwareDateTime(allow_none=True, metadata={
+        "description": "ISO 8601 with an offset; null: open-ended"})
+
+
 class BoardPatchSchema(Schema):
     """PATCH /api/v1/admin/boards/{id}: any of these."""
 
@@ -183,6 +214,13 @@ class BoardPatchSchema(Schema):
     reset = fields.String(allow_none=True, validate=_cron)
     timezone = fields.String(validate=[validate.Length(max=64), _timezone])
     authoritative = StrictBoolean()
+    starts_at = _instant()
+    ends_at = _instant()
+    join_required = StrictBoolean()
+    max_size = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=MAX_SIZE))
+    max_attempts = StrictInteger(allow_none=True,
+                                 validate=validate.Range(min=1, max=MAX_ATTEMPTS))
+    league = fields.Nested(LeagueSchema, allow_none=True)
 
 
 class BoardSchema(BoardPatchSchema):
@@ -198,6 +236,14 @@ class BoardSchema(BoardPatchSchema):
     reset = fields.String(load_default=None, allow_none=True, validate=_cron)
     timezone = fields.String(load_default="UTC", validate=[validate.Length(max=64), _timezone])
     authoritative = StrictBoolean(load_default=False)
+    starts_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    join_required = StrictBoolean(load_default=False)
+    max_size = StrictInteger(load_default=None, allow_none=True,
+                             validate=validate.Range(min=1, max=MAX_SIZE))
+    max_attempts = StrictInteger(load_default=None, allow_none=True,
+                                 validate=validate.Range(min=1, max=MAX_ATTEMPTS))
+    league = fields.Nested(LeagueSchema, load_default=None, allow_none=True)
 
 
 class ServerKeySchema(Schema):
@@ -207,6 +253,12 @@ class ServerKeySchema(Schema):
     actions = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
                           load_default=None, allow_none=True,
                           validate=validate.Length(min=1, max=100))
+
+
+class JoinSchema(Schema):
+    """POST /api/v1/boards/{id}/join with a server key: the player it joins."""
+
+    user_id = fields.UUID(required=True)
 
 
 class ResolveSchema(Schema):

@@ -21,6 +21,7 @@ class BoardPlace(Schema):
     previous_rank = fields.Integer(required=True, allow_none=True)
     rank_change = fields.Integer(required=True)
     season = fields.Integer(required=True)
+    attempts_left = fields.Integer(metadata={"description": "where attempts are limited"})
 
 
 class ScoreUpdateData(SeedUpdateFields):
@@ -129,6 +130,21 @@ class Summary(Schema):
 class BoardScoreData(SeedUpdateFields):
     board = fields.String(required=True)
     season = fields.Integer(required=True)
+    attempts_left = fields.Integer(metadata={"description": "where attempts are limited"})
+
+
+class JoinData(Schema):
+    board = fields.String(required=True)
+    season = fields.Integer(required=True)
+    joined = fields.Boolean(required=True)
+    players = fields.Integer(required=True)
+
+
+class LeagueDefinition(Schema):
+    tiers = fields.List(fields.String(), required=True)
+    bucket_size = fields.Integer(required=True)
+    promote = fields.Integer(required=True)
+    relegate = fields.Integer(required=True)
 
 
 class LeaderboardEntry(Schema):
@@ -165,10 +181,17 @@ class BoardDefinition(Schema):
     reset = fields.String(required=True, allow_none=True)
     timezone = fields.String(required=True)
     authoritative = fields.Boolean(required=True)
+    starts_at = fields.String(required=True, allow_none=True)
+    ends_at = fields.String(required=True, allow_none=True)
+    join_required = fields.Boolean(required=True)
+    max_size = fields.Integer(required=True, allow_none=True)
+    max_attempts = fields.Integer(required=True, allow_none=True)
+    league = fields.Nested(LeagueDefinition, required=True, allow_none=True)
     season = fields.Integer(required=True)
 
 
 class BoardDetail(BoardDefinition):
+    status = fields.String(required=True, metadata={"enum": ["upcoming", "open", "ended"]})
     season_started_at = fields.String(required=True)
     next_reset_at = fields.String(required=True, allow_none=True)
     players = fields.Integer(required=True)
@@ -229,11 +252,23 @@ class BoardPageData(PageData):
 
 class BoardRankData(RankData):
     metadata = fields.Dict(required=True, allow_none=True)
+    tier = fields.String(allow_none=True, metadata={"description": "league boards"})
+    bucket = fields.Integer(allow_none=True, metadata={"description": "league boards"})
+    bucket_rank = fields.Integer(allow_none=True, metadata={"description": "league boards"})
 
 
 class BoardMeData(BoardRankData):
-    around = fields.List(fields.Nested(BoardEntry), required=True)
+    around = fields.List(fields.Nested(BoardEntry), required=True,
+                         metadata={"description": "on a league board: the whole bucket"})
     total = fields.Integer(required=True)
+
+
+class BucketData(Schema):
+    board = fields.String(required=True)
+    season = fields.Integer(required=True)
+    bucket = fields.Integer(required=True)
+    tier = fields.String(required=True)
+    leaderboard = fields.List(fields.Nested(BoardEntry), required=True)
 
 
 class TokenData(Schema):

@@ -54,6 +54,8 @@ def setup_routes(app: web.Application) -> None:
     get("/api/v1/boards/{board}/users/{id}/rank", boards.user_rank)
     get("/api/v1/boards/{board}/ranks", boards.ranks)
     get("/api/v1/boards/{board}/seasons", boards.seasons)
+    get("/api/v1/boards/{board}/buckets/{bucket}", boards.bucket)
+    post("/api/v1/boards/{board}/join", boards.join)
     post("/api/v1/admin/boards", admin.create_board)
     add(app, "PATCH", "/api/v1/admin/boards/{board}", admin.change_board)
     add(app, "DELETE", "/api/v1/admin/boards/{board}", admin.retire_board)

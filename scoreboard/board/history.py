@@ -36,7 +36,8 @@ SELECT s.season, s.started_at, s.ended_at, s.players, s.archived_at, s.winner_id
        s.winner_score, u.username AS winner_name
 FROM board_seasons s LEFT JOIN users u ON u.id = s.winner_id
 WHERE s.board_id = $1 AND s.season < $2 ORDER BY s.season DESC LIMIT $3"""
-_STANDINGS = ("SELECT s.rank, s.user_id, u.username, u.avatar_url, s.score, s.metadata"
+_STANDINGS = ("SELECT s.rank, s.user_id, u.username, u.avatar_url, s.score, s.metadata,"
+              " s.bucket, s.tier, s.bucket_rank"
               " FROM season_standings s JOIN users u ON u.id = s.user_id"
               " WHERE s.board_id = $1 AND s.season = $2")
 
@@ -96,6 +97,22 @@ class ArchiveReader:
 
     async def top(self) -> list[dict[str, Any]]:
         return (await self.page(0, 10)).entries
+
+    async def bucket(self, number: int) -> tuple[int, list[dict[str, Any]]] | None:
+        """A league bucket's final standings: its tier (an index) and entries ranked in
+        it; None when the season had no such bucket."""
+        rows = await self._fetch("AND s.bucket = $3 ORDER BY s.bucket_rank", number)
+        if not rows:
+            return None
+        return int(rows[0]["tier"]), [{**_entry(r), "rank": int(r["bucket_rank"])}
+                                      for r in rows]
+
+    async def place(self, user_id: str) -> tuple[int, int, int] | None:
+        """Where the player finished in a league season: tier, bucket, bucket rank."""
+        rows = await self._fetch("AND s.user_id = $3", uuid.UUID(user_id))
+        if not rows or rows[0]["bucket"] is None:
+            return None
+        return int(rows[0]["tier"]), int(rows[0]["bucket"]), int(rows[0]["bucket_rank"])
 
 
 class EndedReader:

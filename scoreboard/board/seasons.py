@@ -37,6 +37,7 @@ from ..players.moderation import audit
 from ..store import keys, stream
 from ..store.client import RedisClient
 from ..store.events import encode_boards
+from . import competition
 from .definitions import GLOBAL, Board, decode, from_row
 from .registry import RECORD_ENDED, Boards, store
 from .schedule import is_due
@@ -148,10 +149,16 @@ class Seasons:
             board = from_row(row)
             cached = self.boards.cached(board.id)
             shown = cached.season if cached is not None else None
-            if is_due(board.reset, board.timezone, row["season_started_at"], now) or (
-                    shown is not None and shown > board.season):
+            at = now
+            if board.ends_at is not None:  # a tournament's season ends with its window
+                closes = competition.season_closes(board)
+                due = closes is not None and closes <= now
+                at = min(closes, now) if closes is not None else now
+            else:
+                due = is_due(board.reset, board.timezone, row["season_started_at"], now)
+            if due or (shown is not None and shown > board.season):
                 try:
-                    _, ended = await self._end(board.id, board.season, None, now)
+                    _, ended = await self._end(board.id, board.season, None, at)
                 except errors.NotFound:  # retired meanwhile
                     continue
                 if ended:

@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from ..board.contests import Bucket
+from ..board.definitions import Board
 from ..clock import now_ms
 from ..store.events import Change
 
@@ -49,3 +51,22 @@ def merge_changes(changes: list[Change]) -> list[dict[str, Any]]:
             "score": ch.score,
         }
     return list(merged.values())
+
+
+def bucket_message(board: Board, bucket: Bucket | None) -> bytes:
+    """A league watcher's own bucket: its standings, tier and the zones' sizes (the top
+    ``promote`` go up at the season's end, the bottom ``relegate`` down). ``bucket``
+    None (or number 0): the player is not placed this season yet."""
+    league = board.league
+    number = bucket.number if bucket is not None and bucket.number > 0 else None
+    return orjson.dumps({
+        "type": "bucket_update",
+        "data": {"bucket": number,
+                 "tier": bucket.tier if bucket is not None else None,
+                 "leaderboard": bucket.entries if bucket is not None and number else [],
+                 "promote": league.promote if league else 0,
+                 "relegate": league.relegate if league else 0},
+        "board": board.id,
+        "season": board.season,
+        "timestamp": now_ms(),
+    })

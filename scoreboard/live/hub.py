@@ -17,17 +17,19 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
+from .. import errors
+from ..board.contests import Contests
 from ..board.registry import Boards
 from ..board.views import View, Views
 from ..clock import now_ms
 from ..obs import metrics
 from ..settings import Config
 from ..store.client import RedisClient
-from ..store.events import BoardsChanged, Change, Event, Refresh, Revoke
+from ..store.events import BoardsChanged, BucketChanged, Change, Event, Refresh, Revoke
 from ..store.keys import GLOBAL
 from .fanout import Writers
 from .feeds import Feed, Feeds
-from .frames import merge_changes, message, text_frame
+from .frames import bucket_message, merge_changes, message, text_frame
 from .listener import Listener
 from .sockets import Client, Sockets
 
@@ -36,8 +38,13 @@ __all__ = ["Client", "Feed", "Hub"]
 
 class Hub:
     def __init__(self, config: Config, redis: RedisClient, boards: Boards, views: Views,
-                 locate: Callable[[], Awaitable[tuple[str, int]]] | None = None) -> None:
+                 locate: Callable[[], Awaitable[tuple[str, int]]] | None = None,
+                 contests: Contests | None = None) -> None:
         self.config = config
+        self.contests = contests or Contests(redis)
+        self._bucket_due: set[tuple[str, int]] = set()  # pushes that have not read yet
+        self._bucket_reads = 0  # bucket pushes started; each remembers its number
+        self._bucket_sent: dict[tuple[str, int], int] = {}  # the newest read sent
         self.redis = redis
         self.boards = boards
         self.views = views
@@ -109,6 +116,10 @@ class Hub:
         feed = self.feeds.of(client.board)
         if feed.broadcast_seq > seq and feed.last_frame is not None:
             self.sockets.send(client, feed.last_frame)
+        if view.board.league is not None:
+            found = await self.contests.of_player(view.board, client.user_id)
+            client.bucket, client.season = found.number or None, view.board.season
+            self.sockets.send(client, text_frame(bucket_message(view.board, found)))
 
     # routing ---------------------------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -119,6 +130,8 @@ class Hub:
             self.feeds.mark(event.board)
         elif isinstance(event, BoardsChanged):
             self.sockets.spawn(self._boards_changed())
+        elif isinstance(event, BucketChanged):
+            self._bucket_moved(event)
         else:
             self.feeds.change(event)
 
@@ -138,6 +151,52 @@ class Hub:
                 self.feeds.drop(board_id)
             elif board_id in self.feeds.by_board or board_id in watched:
                 self.feeds.mark(board_id)
+                self._new_season(board_id)
+
+    # league buckets --------------------------------------------------------------
+    def _new_season(self, board_id: str) -> None:
+        """A league board's watchers whose bucket belongs to an ended season are told
+        they are not placed in the new one (until their first score there)."""
+        board = self.boards.cached(board_id)
+        if board is None or board.league is None:
+            return
+        frame: bytes | None = None
+        for client in self.sockets.watching(board_id):
+            if client.bucket is not None and client.season != board.season:
+                client.bucket = None
+                frame = frame or text_frame(bucket_message(board, None))
+                self.sockets.send(client, frame)
+            client.season = board.season
+
+    def _bucket_moved(self, event: BucketChanged) -> None:
+        """A score moved in a bucket: its watchers here get its standings, read once (a
+        push that has not read yet covers every event before its read)."""
+        key = (event.board, event.bucket)
+        if key in self._bucket_due or event.board not in self.sockets.boards():
+            return
+        self._bucket_due.add(key)
+        self.sockets.spawn(self._push_bucket(key, event.season))
+
+    async def _push_bucket(self, key: tuple[str, int], season: int) -> None:
+        self._bucket_due.discard(key)  # from here on, a new event needs a new read
+        self._bucket_reads += 1
+        number = self._bucket_reads
+        board = self.boards.cached(key[0])
+        if board is None or board.season != season:
+            return
+        try:
+            found = await self.contests.bucket(board, key[1])
+        except (errors.NotFound, RedisError):
+            return
+        if self._bucket_sent.get(key, 0) > number:  # a later read went out first
+            return
+        self._bucket_sent[key] = number
+        players = {e["user_id"] for e in found.entries}
+        frame = text_frame(bucket_message(board, found))
+        for client in self.sockets.watching(key[0]):
+            if client.bucket == key[1] or (client.bucket is None and client.user_id in players):
+                client.bucket, client.season = key[1], season
+                self.sockets.send(client, frame)
 
     def _resnapshot(self) -> None:
         """After a Pub/Sub gap: push a fresh snapshot to every socket."""

@@ -42,6 +42,8 @@ class Client:
     slot: int = 0  # its heartbeat slice
     heard: bool = True  # it sent something (a pong) since its last ping
     fd: int = -1  # its socket, for the fan-out's threads (-1: through the transport only)
+    bucket: int | None = None  # on a league board: the player's bucket (None: not placed)
+    season: int = 0  # the season ``bucket`` belongs to
 
 
 class Sockets:

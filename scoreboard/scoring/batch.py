@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
+from ..board.competition import rules
 from ..board.definitions import Board
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
@@ -58,4 +59,4 @@ def board_keys(b: Board) -> scripts.UpdateBoardKeys:
 
 @functools.lru_cache(maxsize=1024)
 def board_args(b: Board) -> scripts.UpdateBoardArgs:
-    return scripts.UpdateBoardArgs(b.id, b.season, b.operator, b.order)
+    return scripts.UpdateBoardArgs(b.id, b.season, b.operator, b.order, rules(b))

@@ -45,16 +45,28 @@ class Outcome:
         }
 
     def as_data(self) -> dict[str, Any]:
-        """POST /api/v1/scores/update: the seed's fields, plus every board touched."""
+        """POST /api/v1/scores/update: the seed's fields, plus every board that took it (a
+        closed tournament, one not joined, full or out of attempts is left out)."""
         return {**self.seed_fields(), "boards": {
-            b.id: {"score": r.new_score, "rank": r.rank, "previous_rank": r.previous_rank,
-                   "rank_change": rank_change(r), "season": b.season}
-            for b, r in zip(self.boards, self.results, strict=True)}}
+            b.id: _board_entry(b, r)
+            for b, r in zip(self.boards, self.results, strict=True) if not r.gate}}
 
     def as_board_data(self) -> dict[str, Any]:
-        """POST /api/v1/boards/{id}/scores: the seed's fields, plus the board and season."""
+        """POST /api/v1/boards/{id}/scores: the seed's fields, plus the board and season
+        (and the attempts left where they are limited)."""
         board = self.boards[self.primary]
-        return {**self.seed_fields(), "board": board.id, "season": board.season}
+        data = {**self.seed_fields(), "board": board.id, "season": board.season}
+        if self.main.attempts_left >= 0:
+            data["attempts_left"] = self.main.attempts_left
+        return data
+
+
+def _board_entry(b: Board, r: BoardResult) -> dict[str, Any]:
+    entry = {"score": r.new_score, "rank": r.rank, "previous_rank": r.previous_rank,
+             "rank_change": rank_change(r), "season": b.season}
+    if r.attempts_left >= 0:
+        entry["attempts_left"] = r.attempts_left
+    return entry
 
 
 def outcome(user_id: str, boards: list[Board], primary: Board, reply: ScoreReply) -> Outcome:
@@ -63,13 +75,28 @@ def outcome(user_id: str, boards: list[Board], primary: Board, reply: ScoreReply
         # by position, for boards that can no longer be named; the first stands for all
         boards = [primary] * len(reply.boards)
     index = next((i for i, b in enumerate(boards) if b is primary), 0)
+    if reply.boards[index].gate:  # the primary did not take it: the first that did
+        index = next((i for i, r in enumerate(reply.boards) if not r.gate), index)
     return Outcome(user_id, tuple(boards), reply.boards, index, reply.now,
                    reply.status == "REPLAY")
 
 
-def refusal(reply: ScoreReply, action: str, by_key: bool = False) -> errors.ApiError:
+# why no board took an update (update.lua's GATES), on the first board it feeds
+_GATED = {
+    1: (errors.Conflict, "Board {!r} is not open now (upcoming or ended)"),
+    2: (errors.Forbidden, "Join board {!r} first (POST /api/v1/boards/{{id}}/join)"),
+    3: (errors.Conflict, "Board {!r} is full"),
+    4: (errors.Conflict, "No attempts left on board {!r} this season"),
+}
+
+
+def refusal(reply: ScoreReply, action: str, by_key: bool = False,
+            board: str = "") -> errors.ApiError:
     """The API error for a refusal status of the score scripts (``by_key``: a server
-    key wrote for the player)."""
+    key wrote for the player; ``board``: the first board the update feeds)."""
+    if reply.status == "GATED":
+        cls, text = _GATED.get(reply.gate, (errors.Conflict, "Board {!r} takes no scores now"))
+        return cls(text.format(board))
     if reply.status == "FORBIDDEN":
         return errors.Forbidden("This player may not post scores")
     if reply.status == "NOT_FOUND":

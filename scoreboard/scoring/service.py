@@ -119,7 +119,8 @@ class ScoreService:
                     results[i] = outcome(plan.sub.user_id, plan.boards, primary(plan.boards),
                                          reply)
                 else:
-                    results[i] = refusal(reply, plan.action.name, writer.key is not None)
+                    results[i] = refusal(reply, plan.action.name, writer.key is not None,
+                                         plan.boards[0].id)
             if not stale:
                 break
             await self.boards.load()

@@ -1,5 +1,5 @@
 """The Pub/Sub vocabulary on ``leaderboard_updates``: one JSON object per message,
-its ``kind`` one of ``change``, ``refresh``, ``revoke`` or ``boards``. Changes and
+its ``kind`` one of ``change``, ``refresh``, ``revoke``, ``boards`` or ``bucket``. Changes and
 refreshes name their ``board`` (and its ``season``); one from before boards is
 ``global``'s.
 
@@ -16,7 +16,7 @@ import orjson
 
 from .keys import GLOBAL
 
-CHANGE, REFRESH, REVOKE, BOARDS = "change", "refresh", "revoke", "boards"
+CHANGE, REFRESH, REVOKE, BOARDS, BUCKET = "change", "refresh", "revoke", "boards", "bucket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,16 @@ class BoardsChanged:
     board: str
 
 
-Event = Change | Refresh | Revoke | BoardsChanged
+@dataclass(frozen=True, slots=True)
+class BucketChanged:
+    """A score moved in one bucket of a league board: its watchers get its standings."""
+
+    board: str
+    season: int
+    bucket: int
+
+
+Event = Change | Refresh | Revoke | BoardsChanged | BucketChanged
 
 
 def encode_boards(board_id: str) -> bytes:
@@ -83,6 +92,8 @@ def decode(payload: bytes | str) -> Event | None:
                           int(raw["rank"]), int(raw["score"]))
         if kind == REFRESH:
             return Refresh(str(raw.get("board", GLOBAL)), int(raw.get("seq", 0)))
+        if kind == BUCKET:
+            return BucketChanged(str(raw["board"]), int(raw["season"]), int(raw["bucket"]))
         if kind == BOARDS:
             return BoardsChanged(str(raw["board"]))
         if kind == REVOKE:

@@ -101,6 +101,7 @@ class UpdateBoardArgs(NamedTuple):
     season: int
     operator: str
     order: str
+    rules: str  # board/competition.py's rules; '' for none
 
 
 class AdmitKeys(NamedTuple):
@@ -183,6 +184,8 @@ class BoardResult:
     previous_rank: int | None
     rank: int
     board_seq: int
+    gate: int = 0  # why the board did not take the update (GATES); 0: it did
+    attempts_left: int = -1  # -1: not limited
 
 
 @dataclass(slots=True)
@@ -192,13 +195,15 @@ class ScoreReply:
     ``status`` is OK or REPLAY with ``now`` and one ``boards`` entry per board, in the
     order they were given; or STALE (the caller's board definitions are old); or a
     refusal (UNAUTHORIZED, FORBIDDEN, RATE_LIMITED with ``wait_ms``,
-    SCORE_LIMIT_EXCEEDED, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_IN_PROGRESS).
+    SCORE_LIMIT_EXCEEDED, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_IN_PROGRESS, GATED with
+    ``gate``: no board would take it, the first one's reason).
     """
 
     status: str
     now: int = 0
     boards: tuple[BoardResult, ...] = ()
     wait_ms: int = 0
+    gate: int = 0
 
     @property
     def applied(self) -> bool:
@@ -216,13 +221,20 @@ def parse_score_reply(reply: Sequence[Any]) -> ScoreReply:
     status = as_text(reply[0])
     if status == "RATE_LIMITED":
         return ScoreReply(status, wait_ms=int(reply[1]))
+    if status == "GATED":
+        return ScoreReply(status, gate=int(reply[1]))
     if len(reply) < 3:
         return ScoreReply(status)
     now, n = int(reply[1]), int(reply[2])
-    v = list(map(int, reply[3:3 + 5 * n]))
+    v = list(map(int, reply[3:]))
+    if len(v) == 5 * n:  # recorded before competitions (a replay): every board took it
+        return ScoreReply(status, now, tuple(
+            BoardResult(v[i], v[i + 1], None if v[i + 2] < 0 else v[i + 2], v[i + 3], v[i + 4])
+            for i in range(0, 5 * n, 5)))
     return ScoreReply(status, now, tuple(
-        BoardResult(v[i], v[i + 1], None if v[i + 2] < 0 else v[i + 2], v[i + 3], v[i + 4])
-        for i in range(0, 5 * n, 5)))
+        BoardResult(v[i], v[i + 1], None if v[i + 2] < 0 else v[i + 2], v[i + 3], v[i + 4],
+                    v[i + 5], v[i + 6])
+        for i in range(0, 7 * n, 7)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +376,70 @@ class RenewLockArgs(NamedTuple):
     ttl_ms: int
 
 
+# join.lua, bucket.lua (competitions) ---------------------------------------------------
+class JoinKeys(NamedTuple):
+    profiles: str
+    banned: str
+    revoked: str
+    version: str
+
+
+class JoinArgs(NamedTuple):
+    uid: str
+    writer: str
+    version: int
+    board: str
+    season: int
+    rules: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinReply:
+    status: str  # OK, STALE, a refusal, or GATED with ``gate``
+    players: int = 0
+    seated: bool = False
+    gate: int = 0
+
+
+def parse_join(reply: Sequence[Any]) -> JoinReply:
+    status = as_text(reply[0])
+    if status == "OK":
+        return JoinReply(status, int(reply[1]), bool(int(reply[2])))
+    if status == "GATED":
+        return JoinReply(status, gate=int(reply[1]))
+    return JoinReply(status)
+
+
+class BucketKeys(NamedTuple):
+    scores: str
+    member: str
+    profiles: str
+    meta: str
+
+
+class BucketArgs(NamedTuple):
+    board: str
+    season: int
+    rules: str
+    mode: str  # 'bucket' (a: its number) or 'player' (a: a user id)
+    a: int | str
+
+
+@dataclass(frozen=True, slots=True)
+class BucketReply:
+    bucket: int  # 0: none (a player not placed, or no such bucket)
+    tier: int  # -1: no such bucket; else an index into the league's tiers
+    # (user id, stored score, profile JSON or '', metadata JSON or ''), by rank
+    rows: list[tuple[str, int, bytes | str, bytes | str]]
+
+
+def parse_bucket(reply: Sequence[Any]) -> BucketReply:
+    flat = reply[2:]
+    rows = [(as_text(flat[i]), int(float(flat[i + 1])), flat[i + 2], flat[i + 3])
+            for i in range(0, len(flat), 4)]
+    return BucketReply(int(reply[0]), int(reply[1]), rows)
+
+
 # detect.lua ------------------------------------------------------------------------
 class DetectKeys(NamedTuple):
     events: str
@@ -408,4 +484,6 @@ SPECS: dict[str, Spec] = {
     "ban": (BanKeys, BanArgs, BanBoardKeys, BanBoardArgs),
     "renew_lock": (RenewLockKeys, RenewLockArgs),
     "detect": (DetectKeys, DetectArgs),
+    "join": (JoinKeys, JoinArgs),
+    "bucket": (BucketKeys, BucketArgs),
 }

@@ -55,12 +55,16 @@ async def test_global_is_there_and_boards_are_listed(app_client: Any, admin_toke
     listed = (await get(app_client, "/api/v1/boards"))["data"]["boards"]
     assert listed == [{"id": "global", "title": "Global", "order": "desc", "operator": "incr",
                        "actions": sorted(ACTIONS), "reset": None, "timezone": "UTC",
-                       "authoritative": False, "season": 1}]
+                       "authoritative": False, "starts_at": None, "ends_at": None,
+                       "join_required": False, "max_size": None, "max_attempts": None,
+                       "league": None, "season": 1}]
     made = await create(app_client, admin_token, id="laps", title="Lap times",
                         actions=["lap"], order="asc", operator="best")
     assert made["data"] == {"id": "laps", "title": "Lap times", "order": "asc",
                             "operator": "best", "actions": ["lap"], "reset": None,
-                            "timezone": "UTC", "authoritative": False, "season": 1}
+                            "timezone": "UTC", "authoritative": False, "starts_at": None,
+                            "ends_at": None, "join_required": False, "max_size": None,
+                            "max_attempts": None, "league": None, "season": 1}
     ids = [b["id"] for b in (await get(app_client, "/api/v1/boards"))["data"]["boards"]]
     assert ids == ["global", "laps"]
     detail = (await get(app_client, "/api/v1/boards/laps"))["data"]

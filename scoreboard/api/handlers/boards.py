@@ -11,13 +11,18 @@ from typing import Any
 from aiohttp import web
 
 from ... import errors
-from ...appkeys import BOARDS, CONFIG, HISTORY, VIEWS
+from ...appkeys import BOARDS, CONFIG, CONTESTS, HISTORY, VIEWS
+from ...board import competition
+from ...board.contests import tier_name
 from ...board.definitions import GLOBAL, Board, iso
-from ...board.history import PastSeason, SeasonReader
+from ...board.history import ArchiveReader, EndedReader, PastSeason, SeasonReader
 from ...board.reader import MAX_PAGE, Ranking
 from ...board.schedule import next_reset
 from ...board.top10 import route_suffix
 from ...board.views import View
+from ...players.users import parse_user_id
+from ...scoring.replies import refusal
+from ...store.scripts import ScoreReply
 from .. import envelope, requests, responses
 from ..docs import (
     BEARER,
@@ -32,6 +37,7 @@ from ..docs import (
     operation,
 )
 from . import reads
+from .common import player, writer_of
 from .scores import post_update
 
 MAX_FRIENDS = 100
@@ -112,9 +118,13 @@ async def list_boards(request: web.Request) -> web.Response:
     return envelope.ok({"boards": [b.public(catalogue) for b in request.app[BOARDS].live()]})
 
 
-def detail(board: Any, catalogue: Any, players: int) -> dict[str, Any]:
-    upcoming = next_reset(board, datetime.now(UTC))
-    return {**board.public(catalogue), "season_started_at": iso(board.season_started_at),
+def detail(board: Board, catalogue: Any, players: int) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    upcoming = (competition.season_closes(board) if board.ends_at is not None
+                else next_reset(board, now))
+    return {**board.public(catalogue),
+            "status": competition.status(board, int(now.timestamp() * 1000)),
+            "season_started_at": iso(board.season_started_at),
             "next_reset_at": upcoming.isoformat() if upcoming else None, "players": players}
 
 
@@ -180,19 +190,123 @@ async def page(request: web.Request) -> web.Response:
     return await reads.page_response(request, _ranking(request, await _view(request)))
 
 
-@operation(summary="The caller's rank and neighbours on a board", security=BEARER,
+@operation(summary="The caller's rank and neighbours on a board (on a league board: the "
+                   "caller's tier, bucket and the whole bucket)", security=BEARER,
            parameters=[BOARD_PARAM, int_query("window", 0, 50, 5)],
            responses={**ok(responses.BoardMeData), **fails(400, 401, 403, 404, 503)})
 async def me(request: web.Request) -> web.Response:
-    return await reads.me_response(request, _ranking(request, request.app[VIEWS].of(
-        await _live_board(request))))
+    claims = await player(request)
+    view = request.app[VIEWS].of(await _live_board(request))
+    data = await reads.me_data(request, _ranking(request, view), claims.sub)
+    if view.board.league is not None:
+        bucket = await request.app[CONTESTS].of_player(view.board, claims.sub)
+        data.update(tier=bucket.tier, bucket=bucket.number or None,
+                    bucket_rank=bucket.rank_of(claims.sub))
+        if bucket.number:
+            data["around"] = bucket.entries
+    return envelope.ok(data)
 
 
-@operation(summary="One player's rank on a board", parameters=[BOARD_PARAM, UUID_PARAM,
-                                                                SEASON_PARAM],
+@operation(summary="One player's rank on a board (on a league board: their tier, bucket "
+                   "and rank in it)", parameters=[BOARD_PARAM, UUID_PARAM, SEASON_PARAM],
            responses={**ok(responses.BoardRankData), **fails(400, 404, 503)})
 async def user_rank(request: web.Request) -> web.Response:
-    return await reads.rank_response(request, _ranking(request, await _view(request)))
+    view = await _view(request)
+    user_id = parse_user_id(request.match_info["id"])
+    data = await reads.rank_data(_ranking(request, view), user_id)
+    board = view.board
+    if board.league is not None:
+        place: tuple[str | None, int | None, int | None] = (None, None, None)
+        if isinstance(view, PastView) and isinstance(view.reader, ArchiveReader):
+            found = await view.reader.place(user_id)
+            if found is not None:
+                place = (tier_name(board, found[0]), found[1], found[2])
+        else:
+            bucket = await request.app[CONTESTS].of_player(board, user_id)
+            place = (bucket.tier, bucket.number or None, bucket.rank_of(user_id))
+        data.update(zip(("tier", "bucket", "bucket_rank"), place, strict=True))
+    return envelope.ok(data)
+
+
+@operation(summary="A league bucket's standings (`?season=` for a past one)",
+           parameters=[BOARD_PARAM, {"name": "bucket", "in": "path", "required": True,
+                                     "schema": {"type": "integer", "minimum": 1,
+                                                "maximum": MAX_SEASON}}, SEASON_PARAM],
+           responses={**ok(responses.BucketData), **fails(400, 404, 503)})
+async def bucket(request: web.Request) -> web.Response:
+    raw = request.match_info["bucket"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and 1 <= int(raw) <= MAX_SEASON):
+        raise errors.ValidationFailed(fields={"bucket": ["Must be a positive integer."]})
+    number = int(raw)
+    board, live = await _any_board(request)
+    if board.league is None:
+        raise errors.NotFound(f"Board {board.id!r} is no league")
+    season = reads.int_param(request, "season", board.season, 1, MAX_SEASON)
+    if live and season == board.season:
+        found = await request.app[CONTESTS].bucket(board, number)
+        tier, entries = found.tier, found.entries
+    else:
+        reader = (await request.app[HISTORY].reader(board, season)
+                  if season <= board.season else None)
+        if reader is None:
+            raise errors.NotFound(f"Board {board.id!r} has no season {season}")
+        past = await _past_bucket(request, reader, number)
+        if past is None:
+            raise errors.NotFound(f"Board {board.id!r} had no bucket {number} in season "
+                                  f"{season}")
+        tier, entries = past
+    return envelope.ok({"board": board.id, "season": season, "bucket": number,
+                        "tier": tier, "leaderboard": entries})
+
+
+async def _past_bucket(request: web.Request, reader: SeasonReader,
+                       number: int) -> tuple[str | None, list[dict[str, Any]]] | None:
+    """An ended season's bucket: from its Redis keys until archived, then the archive."""
+    board = reader.board
+    if isinstance(reader, EndedReader):
+        try:
+            found = await request.app[CONTESTS].bucket(board, number)
+            return found.tier, found.entries
+        except errors.NotFound:  # archived meanwhile (its keys dropped)
+            past = await request.app[HISTORY].past(board.id, board.season)
+            if past is None or not past.archived:
+                return None
+            reader = ArchiveReader(request.app[HISTORY], board, past)
+    got = await reader.bucket(number)
+    return None if got is None else (tier_name(board, got[0]), got[1])
+
+
+@operation(summary="Join a board's season (a tournament's seat): a player's token, or a "
+                   "server key naming `user_id`", security=BEARER_OR_KEY,
+           parameters=[BOARD_PARAM],
+           requestBody={**either_body(requests.EmptySchema, requests.JoinSchema),
+                        "required": False},
+           responses={**ok(responses.JoinData), **fails(400, 401, 403, 404, 409, 503)})
+async def join(request: web.Request) -> web.Response:
+    writer, caller = await writer_of(request)
+    body = await requests.load(request, requests.JoinSchema if writer.key is not None
+                               else requests.EmptySchema, allow_empty=writer.key is None)
+    user_id = str(body["user_id"]) if writer.key is not None else caller
+    try:
+        board = await _live_board(request)
+    except errors.NotFound:
+        retired = await request.app[HISTORY].board(_board_id(request))  # 404 if never
+        raise errors.Conflict(f"Board {retired.id!r} is retired") from None
+    boards = request.app[BOARDS]
+    for _ in range(3):
+        reply = await request.app[CONTESTS].join(board, user_id, writer.revoked,
+                                                 writer.key_id, boards.version)
+        if reply.status != "STALE":
+            break
+        await boards.load()
+        board = await boards.get(board.id)
+    if reply.status == "OK":
+        return envelope.ok({"board": board.id, "season": board.season, "joined": True,
+                            "players": reply.players})
+    if reply.status == "STALE":
+        raise errors.ServiceUnavailable("Boards are being changed; retry")
+    raise refusal(ScoreReply(reply.status, gate=reply.gate), "join", writer.key is not None,
+                  board.id)
 
 
 def _user_ids(request: web.Request) -> list[str]:

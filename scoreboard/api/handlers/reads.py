@@ -3,6 +3,8 @@ integers, a top 10 from its cache (with ``If-None-Match``), a page, a player's p
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import hdrs, web
 
 from ... import errors
@@ -53,21 +55,29 @@ async def page_response(request: web.Request, reader: Ranking) -> web.Response:
 
 
 async def me_response(request: web.Request, reader: Ranking) -> web.Response:
-    claims = await player(request)
+    return envelope.ok(await me_data(request, reader, (await player(request)).sub))
+
+
+async def me_data(request: web.Request, reader: Ranking, user_id: str) -> dict[str, Any]:
+    """The caller's place and neighbours (``user_id``: the caller, whose session the
+    caller of this checked)."""
     window = int_param(request, "window", 5, 0, MAX_WINDOW)
-    part = await reader.around(claims.sub, window)
+    part = await reader.around(user_id, window)
     if part.self_rank is None:
         raise errors.NotFound("You have no score yet")
-    mine = next(e for e in part.entries if e["user_id"] == claims.sub)
-    data = {"user_id": claims.sub, "username": mine["username"], "score": part.self_score,
+    mine = next(e for e in part.entries if e["user_id"] == user_id)
+    data = {"user_id": user_id, "username": mine["username"], "score": part.self_score,
             "rank": part.self_rank}
     if "metadata" in mine:  # a board's reads
         data["metadata"] = mine["metadata"]
-    return envelope.ok({**data, "around": part.entries, "total": part.total})
+    return {**data, "around": part.entries, "total": part.total}
 
 
 async def rank_response(request: web.Request, reader: Ranking) -> web.Response:
-    user_id = parse_user_id(request.match_info["id"])
+    return envelope.ok(await rank_data(reader, parse_user_id(request.match_info["id"])))
+
+
+async def rank_data(reader: Ranking, user_id: str) -> dict[str, Any]:
     part = await reader.around(user_id, 0)
     if part.self_rank is None:
         raise errors.NotFound("That player is not ranked")
@@ -76,4 +86,4 @@ async def rank_response(request: web.Request, reader: Ranking) -> web.Response:
             "rank": entry["rank"]}
     if "metadata" in entry:  # a board's reads
         data["metadata"] = entry["metadata"]
-    return envelope.ok(data)
+    return data

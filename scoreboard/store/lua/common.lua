@@ -160,17 +160,153 @@ end
 local function exceeds_on(boards, uid, value, max_total)
   for i = 1, #boards do
     local b = boards[i]
-    if b.operator == 'incr' and (shown_score(b, uid) or 0) + value > max_total then
+    if not b.gate and b.operator == 'incr' and (shown_score(b, uid) or 0) + value > max_total then
       return true
     end
   end
   return false
 end
 
--- The checks every update passes, in order: session and player, Idempotency-Key,
--- the totals' ceiling on the boards (exceeds_on, below), the rate. Returns a reply to
--- give at once, or nil and the time. `now` and `revoked` (optional): a batch's time,
--- read once, and its memo of revocations (check_player).
+-- Competitions (board/competition.py writes each board's `rules`: '' for none, else
+-- "opens,closes,join_required,max_size,max_attempts[,tiers,bucket_size,promote,relegate]"
+-- with 0 for none). Their keys are the board season's, named as store/keys.py names them
+-- (all under {lb}): joined (set), attempts (hash), placed (hash: player -> bucket),
+-- league (hash: n buckets, o<tier> its open bucket, t<bucket> its tier, c<bucket> its
+-- size), bk:<bucket> (set); and the board's tiers (hash: player -> tier as of the last
+-- season shown, tiers:through).
+local GATES = {CLOSED = 1, NOT_JOINED = 2, FULL = 3, NO_ATTEMPTS = 4}
+
+local function season_prefix(board, season)
+  local p = '{lb}:b:' .. board
+  if tonumber(season) == 1 then return p end
+  return p .. ':s' .. season
+end
+
+local function read_rules(b)
+  if b.r ~= nil then return b.r end
+  if b.rules == nil or b.rules == '' then b.r = false; return false end
+  local v = {}
+  for x in string.gmatch(b.rules, '[^,]+') do v[#v + 1] = tonumber(x) end
+  local s = season_prefix(b.board, b.season)
+  b.r = {opens = v[1], closes = v[2], join = v[3] == 1, max_size = v[4],
+         max_attempts = v[5], tiers = v[6], bucket_size = v[7], promote = v[8],
+         relegate = v[9], prefix = s, joined = s .. ':joined', attempts = s .. ':attempts',
+         placed = s .. ':placed', league = s .. ':league'}
+  return b.r
+end
+
+-- Read only: nil when board b takes the player's update now, else why not (a GATES
+-- name). Remembers what enter() needs on b.r.
+local function gate(b, uid, now)
+  local r = read_rules(b)
+  if not r then return nil end
+  if (r.opens > 0 and now < r.opens) or (r.closes > 0 and now >= r.closes) then
+    return 'CLOSED'
+  end
+  r.seated = true
+  if r.join or r.max_size > 0 then
+    r.seated = redis.call('SISMEMBER', r.joined, uid) == 1
+    if not r.seated then
+      if r.join then return 'NOT_JOINED' end
+      if redis.call('SCARD', r.joined) >= r.max_size then return 'FULL' end
+    end
+  end
+  if r.max_attempts > 0 then
+    local used = tonumber(redis.call('HGET', r.attempts, uid) or '0')
+    if used >= r.max_attempts then return 'NO_ATTEMPTS' end
+  end
+  return nil
+end
+
+-- Gates every board of an update (b.gate); the refusal when none takes it.
+local function gate_all(boards, uid, now)
+  local open = #boards
+  for i = 1, #boards do
+    local b = boards[i]
+    b.gate = gate(b, uid, now)
+    if b.gate then open = open - 1 end
+  end
+  if open == 0 then return {'GATED', GATES[boards[1].gate]} end
+  return nil
+end
+
+-- The tier a player who finished season `s` (key prefix) in `bucket` moves to: the top
+-- `promote` of the bucket go up, the bottom `relegate` of those ranked down (never
+-- past the ends; a player in both zones of a small bucket is promoted). The same rule
+-- as the archive's SQL (board/league.py).
+local function outcome(s, bucket, uid, r)
+  local tier = tonumber(redis.call('HGET', s .. ':league', 't' .. bucket))
+  local members = redis.call('SMEMBERS', s .. ':bk:' .. bucket)
+  local scores, member = s .. ':scores', s .. ':member'
+  local ranks, mine = {}, nil
+  for i = 1, #members do
+    local m = redis.call('HGET', member, members[i])
+    local rank = m and redis.call('ZREVRANK', scores, m)
+    if rank then
+      ranks[#ranks + 1] = rank
+      if members[i] == uid then mine = rank end
+    end
+  end
+  if mine == nil then return tier end  -- hidden (banned): keeps the tier
+  local place = 1
+  for i = 1, #ranks do
+    if ranks[i] < mine then place = place + 1 end
+  end
+  if place <= r.promote then return math.min(tier + 1, r.tiers - 1) end
+  if place > math.max(r.promote, #ranks - r.relegate) then return math.max(tier - 1, 0) end
+  return tier
+end
+
+-- A player's tier for season `season` of a league: the outcome of the latest season
+-- they played that is not yet shown in the board's tiers hash, else that hash's (0
+-- for a newcomer: the lowest tier).
+local function tier_for(board, season, uid, r)
+  local p = '{lb}:b:' .. board
+  local through = tonumber(redis.call('GET', p .. ':tiers:through') or '0')
+  for k = season - 1, math.max(through + 1, season - 16), -1 do
+    local s = season_prefix(board, k)
+    local bucket = redis.call('HGET', s .. ':placed', uid)
+    if bucket then return outcome(s, bucket, uid, r) end
+  end
+  return tonumber(redis.call('HGET', p .. ':tiers', uid) or '0')
+end
+
+-- The player's bucket this season: placed on their first score in the open bucket of
+-- their tier, which fills up to bucket_size in order of arrival before a new one opens.
+local function place(b, r, uid)
+  local bucket = redis.call('HGET', r.placed, uid)
+  if bucket then return bucket end
+  local tier = tier_for(b.board, tonumber(b.season), uid, r)
+  bucket = redis.call('HGET', r.league, 'o' .. tier)
+  if not bucket or tonumber(redis.call('HGET', r.league, 'c' .. bucket)) >= r.bucket_size then
+    bucket = redis.call('HINCRBY', r.league, 'n', 1)
+    redis.call('HSET', r.league, 'o' .. tier, bucket, 't' .. bucket, tier)
+  end
+  redis.call('HINCRBY', r.league, 'c' .. bucket, 1)
+  redis.call('HSET', r.placed, uid, bucket)
+  redis.call('SADD', r.prefix .. ':bk:' .. bucket, uid)
+  return bucket
+end
+
+-- What a fed update takes on board b (after gate): a seat, an attempt, a bucket.
+-- Returns the attempts left (-1: not limited).
+local function enter(b, uid)
+  local r = b.r
+  if not r then return -1 end
+  if not r.seated then redis.call('SADD', r.joined, uid) end
+  local left = -1
+  if r.max_attempts > 0 then
+    left = r.max_attempts - redis.call('HINCRBY', r.attempts, uid, 1)
+  end
+  if r.tiers then b.bucket = place(b, r, uid) end
+  return left
+end
+
+-- The checks every update passes, in order: session and player, Idempotency-Key, the
+-- competitions' gates (some board must take it), the totals' ceiling on the boards that
+-- take it (exceeds_on, below), the rate. Returns a reply to give at once, or nil and the
+-- time. `now` and `revoked` (optional): a batch's time, read once, and its memo of
+-- revocations (check_player).
 local function admit_update(k_revoked, k_profiles, k_banned, k_rate, k_idem, uid, body,
                             use_idem, limit, period, boards, value, max_total, writer,
                             now, revoked)
@@ -180,8 +316,10 @@ local function admit_update(k_revoked, k_profiles, k_banned, k_rate, k_idem, uid
     local reply = check_idem(k_idem, body)
     if reply then return reply end
   end
-  if exceeds_on(boards, uid, value, max_total) then return {'SCORE_LIMIT_EXCEEDED'} end
   now = now or now_ms()
+  local gated = gate_all(boards, uid, now)
+  if gated then return gated end
+  if exceeds_on(boards, uid, value, max_total) then return {'SCORE_LIMIT_EXCEEDED'} end
   local wait = rate_limit(k_rate, limit, period, now)
   if wait > 0 then return {'RATE_LIMITED', wait} end
   return nil, now
