@@ -65,8 +65,8 @@ def check_competition(merged: dict[str, Any], changed: Collection[str],
     starts, ends = merged.get("starts_at"), merged.get("ends_at")
     if starts is not None and ends is not None and ends <= starts:
         raise _refuse("ends_at", "Must be after starts_at.")
-    if "ends_at" in changed and ends is not None and ends <= now:
-        raise _refuse("ends_at", "Must be in the future.")
+    if "ends_at" in changed and ends is not None and ends <= now and not merged.get("reset"):
+        raise _refuse("ends_at", "Must be in the future (or the window recur: `reset`).")
     if merged.get("reset") and ends is not None and starts is None:
         raise _refuse("starts_at", "A tournament with a reset schedule needs starts_at "
                                    "(each window lasts ends_at - starts_at).")
@@ -80,6 +80,8 @@ def check_competition(merged: dict[str, Any], changed: Collection[str],
 
 
 def _db_value(field: str, value: Any) -> Any:
+    if isinstance(value, datetime):  # instants are kept to the millisecond, as Redis's
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
     return orjson.dumps(value).decode() if field == "league" and value is not None else value
 
 
@@ -136,7 +138,8 @@ class BoardAdmin:
             row = await conn.fetchrow(_INSERT, data["id"], data["title"], data["order"],
                                       data["operator"], data["actions"], data["reset"],
                                       data["timezone"], data.get("authoritative", False),
-                                      data.get("starts_at"), data.get("ends_at"),
+                                      _db_value("starts_at", data.get("starts_at")),
+                                      _db_value("ends_at", data.get("ends_at")),
                                       data.get("join_required", False), data.get("max_size"),
                                       data.get("max_attempts"),
                                       _db_value("league", data.get("league")))

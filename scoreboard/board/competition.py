@@ -6,7 +6,7 @@ window:
 - without a ``reset`` schedule there is one window, ``[starts_at, ends_at)`` (either end
   may be open). At ``ends_at`` its season ends once, as a reset does, and the board
   stays ``ended``;
-- with a ``reset`` schedule (both ends then required) the window recurs: season 1's is
+- with a ``reset`` schedule (both ends then required) the window recurs: the first is
   ``[starts_at, ends_at)``; each later season's opens at the schedule's first instant at
   or after that season began (the previous window's end) and lasts as long
   (``ends_at - starts_at``). Between windows the board is ``upcoming``.
@@ -38,7 +38,7 @@ def _window(starts_at: int | None, ends_at: int | None, reset: str | None, timez
         if ends_at is not None and season_started_at >= ends_at:
             return None, None  # ended, for good
         return starts_at, ends_at
-    if season_started_at <= starts_at:
+    if season_started_at < ends_at:  # the first window's season (however late made)
         return starts_at, ends_at
     # the first instant at or after the season began (the previous window's end)
     began = datetime.fromtimestamp(season_started_at / 1000, tz=UTC)

@@ -1,5 +1,5 @@
 """Rebuild Redis from PostgreSQL: every live board's scores with their tie order and
-metadata, the board definitions, profiles, bans.
+metadata, the board definitions, profiles, bans, league tiers.
 
 Each board is built aside under temporary keys, then swapped in with RENAME inside
 one MULTI, so a running service sees the old board or the new one, never half.
@@ -13,6 +13,7 @@ from redis.typing import EncodableT
 from ..players import users
 from ..store import keys
 from ..store.client import RedisClient
+from . import league
 from .registry import Boards
 
 CHUNK = 5000
@@ -52,6 +53,8 @@ async def reseed(pool: asyncpg.Pool, redis: RedisClient) -> dict[str, int]:
     await redis.set(keys.SEQ, seq)
     await redis.delete(keys.PROFILES, keys.BANNED)
     await users.ensure_profiles(pool, redis)
+    await league.restore(pool, redis)  # each league player's tier (their buckets this
+    # season live in Redis only: players are placed anew on their next score)
     return {"players": count, "hidden": hidden}
 
 

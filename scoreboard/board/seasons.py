@@ -37,8 +37,8 @@ from ..players.moderation import audit
 from ..store import keys, stream
 from ..store.client import RedisClient
 from ..store.events import encode_boards
-from . import competition
-from .definitions import GLOBAL, Board, decode, from_row
+from . import competition, league
+from .definitions import GLOBAL, Board, League, decode, from_row
 from .registry import RECORD_ENDED, Boards, store
 from .schedule import is_due
 
@@ -156,7 +156,10 @@ class Seasons:
                 at = min(closes, now) if closes is not None else now
             else:
                 due = is_due(board.reset, board.timezone, row["season_started_at"], now)
-            if due or (shown is not None and shown > board.season):
+            if shown is not None and shown > board.season and cached is not None:
+                # a cut a process died in the middle of: Redis shows when it began
+                due, at = True, row_time(cached.season_started_at)
+            if due:
                 try:
                     _, ended = await self._end(board.id, board.season, None, at)
                 except errors.NotFound:  # retired meanwhile
@@ -172,8 +175,9 @@ class Seasons:
     # the archive ----------------------------------------------------------------
     async def archive_pending(self) -> int:
         """Archive every ended season PostgreSQL now holds whole. Returns how many."""
+        await self._show_tiers()
         rows = await self.pool.fetch(
-            "SELECT s.board_id, s.season, s.cut_id, s.ended_at, b.sort_order"
+            "SELECT s.board_id, s.season, s.cut_id, s.ended_at, b.sort_order, b.league"
             " FROM board_seasons s"
             " JOIN boards b ON b.id = s.board_id WHERE s.archived_at IS NULL"
             " ORDER BY s.board_id, s.season")
@@ -188,8 +192,20 @@ class Seasons:
         for row in rows:
             if self._persisted(group, row["cut_id"], row["ended_at"]):
                 sign = -1 if row["sort_order"] == "asc" else 1
-                archived += await self._archive(row["board_id"], row["season"], sign)
+                archived += await self._archive(row["board_id"], row["season"], sign,
+                                                League.of(row["league"]))
         return archived
+
+    async def _show_tiers(self) -> None:
+        """League seasons archived whose tiers Redis does not show yet (a process died
+        between the archive's COMMIT and that step): show them, then drop the keys."""
+        rows = await self.pool.fetch(
+            "SELECT s.board_id, s.season FROM board_seasons s JOIN boards b ON b.id = s.board_id"
+            " WHERE s.archived_at IS NOT NULL AND s.tiers_shown_at IS NULL"
+            " AND b.league IS NOT NULL ORDER BY s.board_id, s.season")
+        for row in rows:
+            await league.show_tiers(self.pool, self.redis, row["board_id"], row["season"])
+            await self._drop(row["board_id"], row["season"])
 
     def _persisted(self, group: stream.GroupState | None, cut_id: str | None,
                    ended_at: datetime) -> bool:
@@ -206,20 +222,33 @@ class Seasons:
             return False
         return not group.pending or stream_pos(group.oldest_pending) > cut
 
-    async def _archive(self, board_id: str, season: int, sign: int) -> int:
+    async def _archive(self, board_id: str, season: int, sign: int,
+                       rules: League | None = None) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             todo = await conn.fetchval(
                 "SELECT 1 FROM board_seasons WHERE board_id = $1 AND season = $2"
                 " AND archived_at IS NULL FOR UPDATE", board_id, season)
             if not todo:  # another process archived it
                 return 0
-            await conn.execute(_STANDINGS, board_id, season, sign, timeout=ARCHIVE_TIMEOUT_S)
+            if rules is not None:  # with each player's bucket and next tier
+                await league.write_standings(conn, self.redis, board_id, season, sign, rules,
+                                             ARCHIVE_TIMEOUT_S)
+            else:
+                await conn.execute(_STANDINGS, board_id, season, sign,
+                                   timeout=ARCHIVE_TIMEOUT_S)
             await conn.execute(_SUMMARY, board_id, season, timeout=ARCHIVE_TIMEOUT_S)
-        ended = keys.board_keys(board_id, season)
-        await self.redis.unlink(ended.scores, ended.member, ended.hidden, ended.top10,
-                                ended.meta)
+        if rules is not None:
+            await league.show_tiers(self.pool, self.redis, board_id, season)
+        await self._drop(board_id, season)
         log.info("board %s: season %d archived", board_id, season)
         return 1
+
+    async def _drop(self, board_id: str, season: int) -> None:
+        """An archived season's Redis keys: PostgreSQL holds it whole."""
+        ended = keys.board_keys(board_id, season)
+        await league.drop(self.redis, board_id, season)
+        await self.redis.unlink(ended.scores, ended.member, ended.hidden, ended.top10,
+                                ended.meta)
 
 
 def row_time(ms: int) -> datetime:
