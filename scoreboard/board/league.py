@@ -73,15 +73,8 @@ def tiers_key(board_id: str) -> str:
     return f"{{lb}}:b:{board_id}:tiers"
 
 
-def season_keys(board_id: str, season: int) -> list[str]:
-    """A league or tournament season's own keys beside its board keys (but the bucket
-    sets, which ``drop`` finds from the bucket count)."""
-    p = keys.board_keys(board_id, season).scores.removesuffix(":scores")
-    return [f"{p}:joined", f"{p}:attempts", f"{p}:placed", f"{p}:league"]
-
-
 def _prefix(board_id: str, season: int) -> str:
-    return keys.board_keys(board_id, season).scores.removesuffix(":scores")
+    return keys.season_key(board_id, season, "").removesuffix(":")
 
 
 async def _placements(redis: RedisClient, board_id: str,
@@ -145,10 +138,9 @@ async def drop(redis: RedisClient, board_id: str, season: int) -> None:
     """A competition season's own Redis keys, once PostgreSQL has it whole."""
     p = _prefix(board_id, season)
     buckets = int(await redis.hget(f"{p}:league", "n") or 0)
-    names = season_keys(board_id, season) + [f"{p}:bk:{n}" for n in range(1, buckets + 1)]
     # the bucket count is read from :league, so it goes last
-    names.remove(f"{p}:league")
-    names.append(f"{p}:league")
+    names = [f"{p}:joined", f"{p}:attempts", f"{p}:placed"]
+    names += [f"{p}:bk:{n}" for n in range(1, buckets + 1)] + [f"{p}:league"]
     for start in range(0, len(names), CHUNK):
         await redis.unlink(*names[start:start + CHUNK])
 

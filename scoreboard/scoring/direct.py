@@ -17,12 +17,15 @@ from redis.exceptions import RedisError
 
 from .. import errors
 from ..actions import Action
+from ..board.competition import rules
+from ..board.definitions import Board
 from ..obs import metrics
 from ..operators import OPERATORS
 from ..persist.sql import BoardsMoved, Event, Fed, commit_direct
 from ..store import keys, scripts
 from ..store.autopipe import AutoPipeline
 from ..store.client import RedisClient
+from ..store.events import encode_bucket
 from .limits import CLAIM_TTL_S, IDEMPOTENCY_TTL_S, RATE_PERIOD_MS
 from .submission import Plan, Writer
 
@@ -33,17 +36,23 @@ class DirectScorer:
     def __init__(self, redis: RedisClient, pipe: AutoPipeline | None,
                  pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.redis = redis
         self._admit = scripts.load("admit", redis, pipe)
         self._settle = scripts.load("settle", redis, pipe, durable=True)
         self._release = scripts.load("release", redis, pipe)
 
-    async def _give_back(self, rate: str, idem: str, action: Action, use_idem: str) -> None:
-        """What admit.lua took for an update that was not committed."""
+    async def _give_back(self, rate: str, idem: str, action: Action, use_idem: str,
+                         uid: str, counted: Sequence[Board] = ()) -> None:
+        """What admit.lua took for an update that was not committed (``counted``: the
+        boards it took an attempt on)."""
         with contextlib.suppress(RedisError):
             await self._release(
-                keys=scripts.ReleaseKeys(rate=rate, idem=idem),
+                keys=scripts.with_boards(
+                    scripts.ReleaseKeys(rate=rate, idem=idem),
+                    [scripts.ReleaseBoardKeys(keys.season_key(b.id, b.season, "attempts"))
+                     for b in counted]),
                 args=scripts.ReleaseArgs(limit=action.rate_per_minute,
-                                         period_ms=RATE_PERIOD_MS, use_idem=use_idem))
+                                         period_ms=RATE_PERIOD_MS, use_idem=use_idem, uid=uid))
 
     async def apply(self, writer: Writer, plans: Sequence[Plan],
                     version: int) -> list[scripts.ScoreReply]:
@@ -80,9 +89,13 @@ class DirectScorer:
                                   limit=action.rate_per_minute, period_ms=RATE_PERIOD_MS,
                                   use_idem=use_idem, claim_ttl_s=CLAIM_TTL_S,
                                   max_total=keys.MAX_TOTAL, version=version),
-                [scripts.AdmitBoardArgs(b.operator, b.order) for b in boards])))
+                [scripts.AdmitBoardArgs(b.id, b.season, b.operator, b.order, rules(b))
+                 for b in boards])))
         if admission.reply is not None:  # a refusal, STALE, or a replay of a settled key
             return admission.reply
+        given, boards = boards, [b for b, g in zip(boards, admission.gates, strict=True)
+                                 if g[0] == 0]  # the boards that take it (competitions)
+        attempted = [b for b in boards if b.max_attempts is not None]
         fed = [Fed(b.id, b.season, b.operator, b.order) for b in boards]
         try:
             scores, fresh, counted = await commit_direct(
@@ -90,12 +103,12 @@ class DirectScorer:
                                  sub.idempotency_key, writer.key_id or None,
                                  sub.metadata or None), fed)
         except BoardsMoved:  # a board was retired under the caller: reload, try again
-            await self._give_back(rate, idem, action, use_idem)
+            await self._give_back(rate, idem, action, use_idem, uid, attempted)
             return scripts.ScoreReply("STALE")
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             metrics.BACKEND_ERRORS.labels("postgres").inc()
             log.warning("direct commit failed: %s", exc.__class__.__name__)
-            await self._give_back(rate, idem, action, use_idem)
+            await self._give_back(rate, idem, action, use_idem, uid, attempted)
             raise errors.ServiceUnavailable("Score database unavailable; nothing was counted, "
                                             "retry later") from None
         # a season that ended meanwhile: the commit counted in the next one, shown there
@@ -114,8 +127,20 @@ class DirectScorer:
                  for b, (score, reached) in zip(boards, scores, strict=True)])))
         # on adding boards the previous score is the committed one less this increment
         # (Redis may not have shown an earlier commit yet)
-        results = tuple(
+        shown = iter(
             scripts.BoardResult(r.new_score - value, r.new_score, r.previous_rank, r.rank,
                                 r.board_seq) if OPERATORS[b.operator].adds else r
             for b, r in zip(boards, reply.boards, strict=True))
-        return scripts.ScoreReply("OK" if fresh else "REPLAY", reply.now, results)
+        results = []
+        for b, (gate, left, bucket) in zip(given, admission.gates, strict=True):
+            if gate:
+                results.append(scripts.BoardResult(0, 0, None, 0, 0, gate))
+                continue
+            result = next(shown)
+            result.attempts_left = left
+            results.append(result)
+            if bucket:  # its watchers get the bucket's standings
+                with contextlib.suppress(RedisError):
+                    await self.redis.publish(keys.CHANNEL,
+                                             encode_bucket(b.id, b.season, bucket))
+        return scripts.ScoreReply("OK" if fresh else "REPLAY", reply.now, tuple(results))

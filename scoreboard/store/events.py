@@ -71,6 +71,10 @@ def encode_boards(board_id: str) -> bytes:
     return orjson.dumps({"kind": BOARDS, "board": board_id})
 
 
+def encode_bucket(board_id: str, season: int, bucket: int) -> bytes:
+    return orjson.dumps({"kind": BUCKET, "board": board_id, "season": season, "bucket": bucket})
+
+
 def encode_revoke(*, user_id: str | None = None, jti: str | None = None) -> bytes:
     fields: dict[str, str] = {"kind": REVOKE}
     if user_id:

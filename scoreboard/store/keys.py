@@ -108,3 +108,9 @@ def board_keys(board_id: str, season: int = 1) -> BoardKeys:
     s = p if season == 1 else f"{p}:s{season}"
     return BoardKeys(f"{s}:scores", f"{s}:member", f"{s}:hidden", f"{p}:seq", f"{s}:top10",
                      f"{s}:meta")
+
+
+def season_key(board_id: str, season: int, name: str) -> str:
+    """One of a board season's competition keys (``joined``, ``attempts``, ``placed``,
+    ``league``, ``bk:<n>``), named beside its board keys as common.lua names them."""
+    return f"{board_keys(board_id, season).scores.removesuffix(':scores')}:{name}"

@@ -133,8 +133,11 @@ class AdmitArgs(NamedTuple):
 
 
 class AdmitBoardArgs(NamedTuple):
+    board: str
+    season: int
     operator: str
     order: str
+    rules: str
 
 
 class SettleKeys(NamedTuple):
@@ -167,10 +170,15 @@ class ReleaseKeys(NamedTuple):
     idem: str
 
 
+class ReleaseBoardKeys(NamedTuple):
+    attempts: str
+
+
 class ReleaseArgs(NamedTuple):
     limit: int
     period_ms: int
     use_idem: str
+    uid: str
 
 
 # Built on every update: slots without frozen (a frozen dataclass sets each field through
@@ -239,16 +247,21 @@ def parse_score_reply(reply: Sequence[Any]) -> ScoreReply:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """admit.lua's answer: a reserved sequence (``reply`` None), or a reply to give."""
+    """admit.lua's answer: a reserved sequence (``reply`` None) with, per board, why it
+    did not take the update (0: it did), the attempts left (-1: not limited) and the
+    bucket (0: none); or a reply to give."""
 
     seq: int
     now: int
     reply: ScoreReply | None
+    gates: tuple[tuple[int, int, int], ...] = ()
 
 
 def parse_admission(reply: Sequence[Any]) -> Admission:
-    if as_text(reply[0]) == "OK" and len(reply) == 3:
-        return Admission(int(reply[1]), int(reply[2]), None)
+    if as_text(reply[0]) == "OK" and len(reply) >= 3 and (len(reply) - 3) % 3 == 0:
+        v = [int(x) for x in reply[3:]]
+        return Admission(int(reply[1]), int(reply[2]), None,
+                         tuple((v[i], v[i + 1], v[i + 2]) for i in range(0, len(v), 3)))
     return Admission(0, 0, parse_score_reply(reply))
 
 
@@ -476,7 +489,7 @@ SPECS: dict[str, Spec] = {
                UpdateItemArgs),
     "admit": (AdmitKeys, AdmitArgs, AdmitBoardKeys, AdmitBoardArgs),
     "settle": (SettleKeys, SettleArgs, UpdateBoardKeys, SettleBoardArgs),
-    "release": (ReleaseKeys, ReleaseArgs),
+    "release": (ReleaseKeys, ReleaseArgs, ReleaseBoardKeys),
     "ranks": (RanksKeys, RanksArgs),
     "members": (MembersKeys, MembersArgs),
     "session": (SessionKeys, SessionArgs),

@@ -27,9 +27,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BOARDS = "/api/v1/admin/boards"
 
 
-@pytest.fixture
-async def app_client(make_client: Any) -> Any:
-    return await make_client(actions=ACTIONS)
+@pytest.fixture(params=["batch", "direct"])
+async def app_client(make_client: Any, request: pytest.FixtureRequest) -> Any:
+    """Each test in both persistence modes: the competitions' rules are the same Lua
+    (update.lua in batch mode, admit.lua in direct mode)."""
+    client = await make_client(actions=ACTIONS, persist_mode=request.param)
+    client.app[appkeys.SEASONS].grace_s = 0  # direct mode: archive at once
+    return client
 
 
 def at(**delta: float) -> str:
@@ -290,7 +294,7 @@ KILLED_MID_END = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)  # PostgreSQL has not committed
 
         module.store = cut_then_die
-        await seasons.check(datetime.now(UTC) + timedelta(hours=2))
+        await seasons.check(datetime.now(UTC))
 
     asyncio.run(main())
 """)
@@ -299,9 +303,14 @@ KILLED_MID_END = textwrap.dedent("""
 async def test_a_process_killed_mid_end_is_completed_once(app_client: Any, admin_token: str,
                                                           make_player: Any, database_url: str,
                                                           redis_url: str) -> None:
-    await tournament(app_client, admin_token, ends_at=at(hours=1))
+    await tournament(app_client, admin_token, ends_at=at(seconds=1))
     _, token = await make_player()
     await target(app_client, token, value=4)
+
+    async def ended() -> bool:
+        return await status_of(app_client) == "ended"
+
+    await eventually(ended, what="the window closing")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", KILLED_MID_END, database_url, redis_url, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": ROOT}, stderr=asyncio.subprocess.PIPE)

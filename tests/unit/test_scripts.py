@@ -34,7 +34,7 @@ def per_board_names(name: str) -> tuple[list[str], ...]:
     match = re.search(r"^local (?:boards|updates) = per_(?:board|update)\((.*)\)$", text, re.M)
     if not match:
         return [], [], [], []
-    lists = [[n.strip().strip("'") for n in part.split(",")]
+    lists = [[n.strip().strip("'") for n in part.split(",") if n.strip()]
              for part in re.findall(r"\{([^}]*)\}", match.group(1))]
     if len(lists) == 2:  # per_board: keys, args
         return lists[0], lists[1], [], []
