@@ -66,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument("--timezone", default="UTC", help="IANA time zone of --reset")
     bc.add_argument("--authoritative", action="store_true",
                     help="take scores from server keys only")
+    bc.add_argument("--starts-at", default=None,
+                    help="a tournament's window opens (ISO 8601 with an offset)")
+    bc.add_argument("--ends-at", default=None,
+                    help="a tournament's window closes (ISO 8601 with an offset)")
+    bc.add_argument("--join-required", action="store_true",
+                    help="only players who joined are fed")
+    bc.add_argument("--max-size", type=int, default=None, help="most players in a season")
+    bc.add_argument("--max-attempts", type=int, default=None,
+                    help="submissions that count per player and season")
+    bc.add_argument("--league", default=None,
+                    help='tiers and buckets as JSON, e.g. {"tiers": ["bronze", "silver"], '
+                         '"bucket_size": 30, "promote": 5, "relegate": 5}')
     bsub.add_parser("list", help="one line per live board, its id first")
     bd = bsub.add_parser("delete", help="retire a board (its history stays)")
     bd.add_argument("id")
@@ -245,6 +257,15 @@ def _shown(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _json_arg(flag: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise CliError(f"{flag} must be JSON") from None
+
+
 def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
     from marshmallow import ValidationError
 
@@ -260,7 +281,10 @@ def cmd_boards(cfg: config_mod.Config, args: argparse.Namespace) -> int:
                 "id": args.id, "title": args.title, "order": args.order,
                 "operator": args.operator, "actions": [a for a in args.actions.split(",") if a],
                 "reset": args.reset, "timezone": args.timezone,
-                "authoritative": args.authoritative})
+                "authoritative": args.authoritative, "starts_at": args.starts_at,
+                "ends_at": args.ends_at, "join_required": args.join_required,
+                "max_size": args.max_size, "max_attempts": args.max_attempts,
+                "league": _json_arg("--league", args.league)})
         except ValidationError as exc:
             raise CliError(f"invalid board: {exc.messages}") from None
 

@@ -92,6 +92,37 @@ async def test_boards_create_list_reset_delete(client: Any, config: Config) -> N
     assert run_cli(config, "boards", "reset", "weekly").returncode != 0
 
 
+async def test_boards_create_competitions(client: Any, config: Config) -> None:
+    cup = run_cli(config, "boards", "create", "cup", "--title", "Cup", "--actions",
+                  "level_complete", "--starts-at", "2030-01-01T00:00:00+00:00", "--ends-at",
+                  "2030-01-02T00:00:00+01:00", "--join-required", "--max-size", "64",
+                  "--max-attempts", "3")
+    assert cup.returncode == 0, cup.stderr
+    made = json.loads(cup.stdout)
+    assert (made["starts_at"], made["ends_at"], made["join_required"], made["max_size"],
+            made["max_attempts"]) == ("2030-01-01T00:00:00+00:00", "2030-01-01T23:00:00+00:00",
+                                      True, 64, 3)
+    detail = await (await client.get("/api/v1/boards/cup")).json()
+    assert detail["data"]["status"] == "upcoming"
+    league = '{"tiers": ["bronze", "silver", "gold"], "bucket_size": 30, "promote": 5, ' \
+             '"relegate": 5}'
+    ladder = run_cli(config, "boards", "create", "ladder", "--title", "Ladder", "--actions",
+                     "level_complete", "--reset", "0 0 * * 1", "--league", league)
+    assert ladder.returncode == 0, ladder.stderr
+    assert json.loads(ladder.stdout)["league"] == json.loads(league)
+    for bad, named in ((["--league", "{nope"], "--league"),
+                       (["--league", league], "league"),  # no --reset
+                       (["--starts-at", "2030-01-02T00:00:00Z", "--ends-at",
+                         "2030-01-01T00:00:00Z"], "ends_at")):
+        refused = run_cli(config, "boards", "create", "bad", "--title", "Bad", "--actions",
+                          "level_complete", *bad)
+        assert refused.returncode != 0 and named in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    listed = run_cli(config, "boards", "list")
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["cup", "global",
+                                                                           "ladder"]
+
+
 async def test_replay_writes_back_what_postgresql_lacks(client: Any, config: Config,
                                                       make_player: Any, pool: Any,
                                                       redis: Any) -> None:
