@@ -161,9 +161,10 @@ async function tokenIsGood(token) {
   }
 }
 
-// The board's season, and for a board with a schedule the time left until it resets.
+// The board's season, and for a board with a schedule the time left until it resets;
+// for a tournament its status (upcoming, open, ended) and the time until it opens or ends.
 const seasonEl = document.getElementById("season");
-let season = { number: 0, resetAt: null };
+let season = { number: 0, resetAt: null, status: "open", tournament: false, opensAt: null };
 
 async function loadSeason() {
   try {
@@ -171,7 +172,11 @@ async function loadSeason() {
     if (!resp.ok) return;
     const board = (await resp.json()).data;
     season = { number: board.season,
-               resetAt: board.next_reset_at ? Date.parse(board.next_reset_at) : null };
+               resetAt: board.next_reset_at ? Date.parse(board.next_reset_at) : null,
+               status: board.status,
+               tournament: board.starts_at !== null || board.ends_at !== null,
+               opensAt: board.starts_at ? Date.parse(board.starts_at) : null,
+               league: board.league };
     showSeason();
   } catch (err) {
     // the countdown is a convenience; the board itself still plays
@@ -187,13 +192,76 @@ function left(ms) {
   return `${m} min ${s % 60} s`;
 }
 
+function tournamentText(now) {
+  let status = season.status;
+  // the clock moves on between loads: an open window whose end passed has ended
+  if (status === "open" && season.resetAt !== null && season.resetAt <= now) status = "ended";
+  if (status === "upcoming" && season.opensAt !== null && season.opensAt <= now) {
+    status = "open";
+  }
+  seasonEl.dataset.status = status;
+  if (status === "ended") return `Tournament · ended`;
+  if (status === "upcoming") {
+    return season.opensAt !== null && season.opensAt > now
+      ? `Tournament · opens in ${left(season.opensAt - now)}` : "Tournament · upcoming";
+  }
+  return season.resetAt === null ? "Tournament · open"
+    : `Tournament · open · ends in ${left(season.resetAt - now)}`;
+}
+
 function showSeason() {
   if (!season.number) return;
   seasonEl.hidden = false;
+  const now = Date.now();
+  if (season.tournament) {
+    seasonEl.textContent = `Season ${season.number} · ${tournamentText(now)}`;
+    return;
+  }
   seasonEl.textContent = season.resetAt === null ? `Season ${season.number}`
-    : `Season ${season.number} · resets in ${left(season.resetAt - Date.now())}`;
+    : `Season ${season.number} · resets in ${left(season.resetAt - now)}`;
 }
 
+// A league board: the signed-in player's own bucket, its promotion and relegation zones
+// marked (the top `promote` go up, the bottom `relegate` down; promotion wins in a small
+// bucket), pushed on the same socket as "bucket_update" messages.
+const leagueEl = document.getElementById("league");
+const bucketEl = document.getElementById("bucket");
+const bucketRowsEl = document.getElementById("bucket-rows");
+let myId = null;
+
+function renderBucket(data) {
+  leagueEl.hidden = false;
+  const note = document.getElementById("league-note");
+  if (data.bucket === null) {
+    bucketEl.hidden = true;
+    note.textContent = data.tier ? `Tier ${data.tier}. You are placed in a bucket with your first score this season.`
+      : "You are placed in a bucket with your first score this season.";
+    return;
+  }
+  note.textContent = `Tier ${data.tier} · bucket ${data.bucket} · top ${data.promote} go up, bottom ${data.relegate} go down`;
+  const n = data.leaderboard.length;
+  const rows = data.leaderboard.map((entry) => {
+    const tr = makeRow(entry);
+    const [rankTd, playerTd, scoreTd] = tr.children;
+    rankTd.textContent = String(entry.rank);
+    fillPlayer(playerTd, entry);
+    scoreTd.textContent = String(entry.score);
+    let zone = null;
+    if (entry.rank <= data.promote) zone = "promote";
+    else if (entry.rank > Math.max(data.promote, n - data.relegate)) zone = "relegate";
+    if (zone) {
+      tr.classList.add(zone);
+      const mark = document.createElement("span");
+      mark.className = `zone ${zone === "promote" ? "up" : "down"}`;
+      mark.textContent = zone === "promote" ? "up" : "down";
+      rankTd.append(mark);
+    }
+    if (entry.user_id === myId) tr.classList.add("me");
+    return tr;
+  });
+  bucketRowsEl.replaceChildren(...rows);
+  bucketEl.hidden = false;
+}
 setInterval(showSeason, 1000);
 
 function connect(token) {
@@ -208,6 +276,10 @@ function connect(token) {
   };
   ws.onmessage = (event) => {
     const msg = JSON.parse(event.data);
+    if (msg.type === "bucket_update") {
+      renderBucket(msg.data);
+      return;
+    }
     if (msg.type !== "leaderboard_update") return;
     // a snapshot after a reconnect may carry an older seq than a message already shown;
     // it is still the freshest board this connection has, so only drop stale updates
@@ -239,7 +311,18 @@ async function start() {
     showHelp("The token was refused: it is invalid, expired or logged out.");
     return;
   }
+  myId = subjectOf(token);
   connect(token);
+}
+
+function subjectOf(token) {
+  // the token's own claims (not verified here: the server did that): which rows are "me"
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(part)).sub || null;
+  } catch (err) {
+    return null;
+  }
 }
 
 window.addEventListener("hashchange", () => location.reload());
