@@ -1,8 +1,11 @@
 """``serve --demo``: simulated players scoring through the real API, so the page moves;
 on several boards, so the picker has something to pick: `global`, `kills` (fed by
 the same action), `best_run` (a keep-best high score), `daily` (reset every midnight
-UTC; the page counts down to it) and `laps` (an ``asc`` lap-time board fed by an
-action of its own, `lap`). One simulated match server writes too, with a server key
+UTC; the page counts down to it), `laps` (an ``asc`` lap-time board fed by an
+action of its own, `lap`), `hourly_cup` (a tournament: open the first 45 minutes of
+every hour, for the first 8 players to score, 30 tries each) and `league` (weekly
+seasons in tiers of buckets of 4: the best of each goes up, the worst down). One
+simulated match server writes too, with a server key
 (made afresh at each start; the last run's is revoked): every few seconds it reports a
 match of four players in one batch, with the map as each score's metadata, so the
 page shows both kinds of writer."""
@@ -15,6 +18,7 @@ import logging
 import random
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -65,10 +69,25 @@ DEMO_BOARDS: list[dict[str, Any]] = [
 DEMO_ACTOR = "00000000-0000-0000-0000-000000000000"
 
 
+def competition_boards(now: datetime) -> list[dict[str, Any]]:
+    """A recurring tournament and a league, fed by `kill` as the others are."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    return [
+        {"id": "hourly_cup", "title": "Hourly cup (first 45 min, 8 players, 30 tries)",
+         "actions": ["kill"], "order": "desc", "operator": "incr", "reset": "0 * * * *",
+         "timezone": "UTC", "starts_at": hour, "ends_at": hour + timedelta(minutes=45),
+         "max_size": 8, "max_attempts": 30},
+        {"id": "league", "title": "Weekly league", "actions": ["kill"], "order": "desc",
+         "operator": "incr", "reset": "0 0 * * 1", "timezone": "UTC",
+         "league": {"tiers": ["bronze", "silver", "gold"], "bucket_size": 4, "promote": 1,
+                    "relegate": 1}},
+    ]
+
+
 async def demo_boards(app: web.Application) -> None:
     """The demo boards, created on first use (`lap` must be in the catalogue for `laps`)."""
     catalogue = app[CONFIG].actions
-    for board in DEMO_BOARDS:
+    for board in DEMO_BOARDS + competition_boards(datetime.now(UTC)):
         if not set(board["actions"]) <= set(catalogue):
             continue
         with contextlib.suppress(errors.Conflict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -331,10 +332,17 @@ async def test_demo_boards(make_client: Any) -> None:
     boards = (await get(client, "/api/v1/boards"))["data"]["boards"]
     assert [(b["id"], b["order"], b["operator"], b["reset"]) for b in boards] == [
         ("best_run", "desc", "best", None), ("daily", "desc", "incr", "0 0 * * *"),
-        ("global", "desc", "incr", None), ("kills", "desc", "incr", None),
-        ("laps", "asc", "best", None)]
+        ("global", "desc", "incr", None), ("hourly_cup", "desc", "incr", "0 * * * *"),
+        ("kills", "desc", "incr", None), ("laps", "asc", "best", None),
+        ("league", "desc", "incr", "0 0 * * 1")]
     daily = (await get(client, "/api/v1/boards/daily"))["data"]
     assert daily["next_reset_at"].endswith("T00:00:00+00:00")  # the page counts down to it
+    cup = (await get(client, "/api/v1/boards/hourly_cup"))["data"]
+    assert (cup["max_size"], cup["max_attempts"]) == (8, 30)
+    # open the first 45 minutes of each hour (upcoming after, until the next hour)
+    assert datetime.fromisoformat(cup["next_reset_at"]).minute == 45
+    league = (await get(client, "/api/v1/boards/league"))["data"]["league"]
+    assert league["tiers"] == ["bronze", "silver", "gold"]
 
 
 async def test_a_board_live_at_start_is_read_through_its_own_path(
