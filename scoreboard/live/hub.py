@@ -24,6 +24,7 @@ from ..board.views import View, Views
 from ..clock import now_ms
 from ..obs import metrics
 from ..settings import Config
+from ..store import keys
 from ..store.client import RedisClient
 from ..store.events import BoardsChanged, BucketChanged, Change, Event, Refresh, Revoke
 from ..store.keys import GLOBAL
@@ -35,6 +36,8 @@ from .sockets import Client, Sockets
 
 __all__ = ["Client", "Feed", "Hub"]
 
+WATCHED_TTL_S = 30  # a league board's watched mark; renewed every third of it
+
 
 class Hub:
     def __init__(self, config: Config, redis: RedisClient, boards: Boards, views: Views,
@@ -45,6 +48,8 @@ class Hub:
         self._bucket_due: set[tuple[str, int]] = set()  # pushes that have not read yet
         self._bucket_reads = 0  # bucket pushes started; each remembers its number
         self._bucket_sent: dict[tuple[str, int], int] = {}  # the newest read sent
+        self._stopping = asyncio.Event()
+        self._marking: asyncio.Task[None] | None = None
         self.redis = redis
         self.boards = boards
         self.views = views
@@ -60,8 +65,13 @@ class Hub:
         self.listener.start()
         self.feeds.start()
         self.sockets.start()
+        self._stopping.clear()
+        self._marking = asyncio.create_task(self._mark_leagues(), name="hub-leagues")
 
     async def stop(self) -> None:
+        self._stopping.set()  # between two marks: never mid-call (see _mark_leagues)
+        if self._marking is not None:
+            await self._marking
         await self.listener.stop()
         await self.feeds.stop()
         await self.sockets.stop()
@@ -117,6 +127,8 @@ class Hub:
         if feed.broadcast_seq > seq and feed.last_frame is not None:
             self.sockets.send(client, feed.last_frame)
         if view.board.league is not None:
+            # announced from now on; the bucket read after, so no change falls between
+            await self.redis.set(keys.league_watched(view.board.id), 1, ex=WATCHED_TTL_S)
             found = await self.contests.of_player(view.board, client.user_id)
             client.bucket, client.season = found.number or None, view.board.season
             self.sockets.send(client, text_frame(bucket_message(view.board, found)))
@@ -154,6 +166,19 @@ class Hub:
                 self._new_season(board_id)
 
     # league buckets --------------------------------------------------------------
+    async def _mark_leagues(self) -> None:
+        """While this process has watchers of a league board, its key says so, so the
+        score script announces the board's bucket changes (nobody watching: no
+        announcements). Stops between marks (an Event, not a cancellation mid-call)."""
+        while not self._stopping.is_set():
+            watched = [b for b in self.sockets.boards()
+                       if (board := self.boards.cached(b)) is not None and board.league]
+            for board_id in watched:
+                with contextlib.suppress(RedisError):
+                    await self.redis.set(keys.league_watched(board_id), 1, ex=WATCHED_TTL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), WATCHED_TTL_S / 3)
+
     def _new_season(self, board_id: str) -> None:
         """A league board's watchers whose bucket belongs to an ended season are told
         they are not placed in the new one (until their first score there)."""

@@ -114,3 +114,9 @@ def season_key(board_id: str, season: int, name: str) -> str:
     """One of a board season's competition keys (``joined``, ``attempts``, ``placed``,
     ``league``, ``bk:<n>``), named beside its board keys as common.lua names them."""
     return f"{board_keys(board_id, season).scores.removesuffix(':scores')}:{name}"
+
+
+def league_watched(board_id: str) -> str:
+    """Exists while some process has watchers of league board ``board_id``: only then
+    does update.lua announce its buckets' changes (WATCHED_TTL_S, refreshed)."""
+    return f"{{lb}}:b:{board_id}:watched"

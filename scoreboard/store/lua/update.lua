@@ -36,7 +36,9 @@ local function apply(u)
       update_board(b, uid, value, u.metadata, seq, now_s, channel, top_n, out, held)
       out[n + 6], out[n + 7] = 0, left
       fed[#fed + 1] = b
-      if b.bucket and (out[n + 1] ~= out[n + 2] or out[n + 3] < 0) then
+      if b.bucket and (out[n + 1] ~= out[n + 2] or out[n + 3] < 0)
+          and redis.call('EXISTS', '{lb}:b:' .. b.board .. ':watched') == 1 then
+        -- the bucket's standings moved, and some process has watchers of this league
         publish_event(channel, {kind = 'bucket', board = b.board, season = tonumber(b.season),
                                 bucket = tonumber(b.bucket), user_id = uid, t = now_s})
       end

@@ -1,0 +1,239 @@
+"""Competitions: what a tournament and a league cost an update, and a big league's
+season end.
+
+    python -m bench.competitions [--rounds 6] [--seconds 2] [--players 1000000]
+                                 [--skip-feed] [--skip-end]
+
+Starts a real Redis and PostgreSQL and the service (one process, as shipped).
+
+1. **Feeding** (same run, interleaved rounds): updates of an action that feeds
+   `global` alone, against updates of an action that feeds `global`, an open
+   tournament (window, size and attempts limits, all far off) and a league (buckets
+   of 30). Prints the second's rate over the first's (goal at least 0.8).
+2. **A league's season end**: the league `ladder` holds ``--players`` players in
+   buckets of 30 (1,000,000 players: 33,334 buckets) in three tiers, in Redis and in
+   PostgreSQL. Updates from 500 of them run (wrk, 20 connections) twice quietly,
+   then once while an admin ends the season (one second in). Prints both p99s and
+   their ratio (goal at most 2), and when promotion and relegation were written
+   (PostgreSQL's standings and tiers, then Redis's copy) after the season ended
+   (goal within 10 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from bench.common import (
+    SECRET,
+    backing_servers,
+    board_admin,
+    interleaved,
+    medians,
+    print_ratio,
+    report,
+    round_ratios,
+    service,
+    token_script,
+    wrk,
+)
+from bench.updates import make_writers, persisted
+
+ACTIONS = {"plain": {"max_increment": 10, "rate_per_minute": 10**9},
+           "match": {"max_increment": 10, "rate_per_minute": 10**9},
+           "bench": {"max_increment": 10, "rate_per_minute": 10**9}}
+ADMIN = "00000000-0000-0000-0000-000000000000"
+LEAGUE = {"tiers": ["bronze", "silver", "gold"], "bucket_size": 30, "promote": 5,
+          "relegate": 5}
+CHUNK = 20_000
+
+
+def body(action: str) -> str:
+    return json.dumps({"action_type": action, "score_increment": 1})
+
+
+async def competition_boards(redis_url: str, db_url: str, actions: Path) -> None:
+    """A tournament open for a day and a weekly league, both fed by `match`."""
+    now = datetime.now(UTC)
+    async with board_admin(redis_url, db_url, actions) as (_, _, admin):
+        await admin.create(ADMIN, {
+            "id": "cup", "title": "Cup", "actions": ["match"], "order": "desc",
+            "operator": "incr", "reset": None, "timezone": "UTC",
+            "starts_at": now - timedelta(minutes=1), "ends_at": now + timedelta(days=1),
+            "max_size": 10_000_000, "max_attempts": 1_000_000})
+        await admin.create(ADMIN, {
+            "id": "league", "title": "League", "actions": ["match"], "order": "desc",
+            "operator": "incr", "reset": "0 0 * * 1", "timezone": "UTC", "league": LEAGUE})
+
+
+def feeding(redis_url: str, db_url: str, actions: Path, args: argparse.Namespace) -> None:
+    _, tokens, _ = asyncio.run(make_writers(redis_url, db_url, 2000))
+    asyncio.run(competition_boards(redis_url, db_url, actions))
+    plain = token_script(tokens, "POST", "/api/v1/scores/update", body("plain"))
+    match = token_script(tokens, "POST", "/api/v1/scores/update", body("match"))
+    with service(redis_url, db_url, ACTIONS_FILE=str(actions)) as url:
+        runs = interleaved((("global alone", url + "/", plain),
+                            ("global + tournament + league", url + "/", match)),
+                           rounds=args.rounds, seconds=args.seconds, connections=50,
+                           settle=lambda _: persisted(redis_url))
+    rows = medians(runs)
+    ratio = print_ratio("global + tournament + league / global alone",
+                        round_ratios(runs, "global + tournament + league", "global alone"),
+                        ">= 0.8")
+    report("competitions", rows, "global alone",
+           {"global + tournament + league / global alone": ratio})
+
+
+async def fill_league(redis_url: str, db_url: str, size: int, sample: int,
+                      actions: Path) -> tuple[list[str], str]:
+    """``size`` players on `ladder`'s season 1 in buckets of 30 across the tiers, in
+    Redis (scores, placements, buckets) and PostgreSQL; tokens of ``sample`` of them
+    and an admin token."""
+    from scoreboard.auth import tokens as auth
+    from scoreboard.players import users
+    from scoreboard.settings import Config
+    from scoreboard.store import keys
+
+    cfg = Config(jwt_secret=SECRET)
+    async with board_admin(redis_url, db_url, actions) as (pool, redis, admin):
+        await admin.create(ADMIN, {
+            "id": "ladder", "title": "Ladder", "actions": ["bench"], "order": "desc",
+            "operator": "incr", "reset": "0 0 * * 1", "timezone": "UTC", "league": LEAGUE})
+        k = keys.board_keys("ladder", 1)
+        size_ = LEAGUE["bucket_size"]
+        assert isinstance(size_, int)
+        ids = [uuid.UUID(int=n + 1) for n in range(size)]
+        score = [(n * 7919) % 1_000_000 + 1 for n in range(size)]
+        bucket_of = [n // size_ + 1 for n in range(size)]
+        buckets = bucket_of[-1]
+        tier_of_bucket = {b: b % 3 for b in range(1, buckets + 1)}  # every tier has some
+        for start in range(0, size, CHUNK):
+            part = range(start, min(size, start + CHUNK))
+            async with redis.pipeline(transaction=False) as pipe:
+                members = {str(ids[n]): keys.member_for(n + 1, str(ids[n])) for n in part}
+                pipe.zadd(k.scores, {members[str(ids[n])]: score[n] for n in part})
+                pipe.hset(k.member, mapping=members)
+                pipe.hset(keys.season_key("ladder", 1, "placed"),
+                          mapping={str(ids[n]): bucket_of[n] for n in part})
+                for n in part:
+                    pipe.sadd(keys.season_key("ladder", 1, f"bk:{bucket_of[n]}"), str(ids[n]))
+                await pipe.execute()
+        league: dict[str, int] = {"n": buckets}
+        for b, t in tier_of_bucket.items():
+            league[f"t{b}"] = t
+            league[f"c{b}"] = min(size, b * size_) - (b - 1) * size_
+        await redis.hset(keys.season_key("ladder", 1, "league"),
+                         mapping=league)
+        chosen = [str(ids[n]) for n in range(0, size, max(1, size // sample))][:sample]
+        await redis.hset(keys.PROFILES, mapping={
+            uid: json.dumps({"username": f"p{uid[-6:]}", "avatar_url": None}) for uid in chosen})
+        await redis.set(keys.SEQ, size + 1)
+        now = datetime.now(UTC)
+        conn = await asyncpg.connect(db_url)  # no command timeout: a million rows
+        try:
+            await conn.copy_records_to_table(
+                "users", columns=["id", "username", "email"],
+                records=((ids[n], f"p{n}", f"p{n}@x.io") for n in range(size)))
+            await conn.copy_records_to_table(
+                "board_scores", columns=["board_id", "season", "user_id", "score",
+                                         "reached_seq", "last_updated"],
+                records=(("ladder", 1, ids[n], score[n], n + 1, now) for n in range(size)))
+        finally:
+            await conn.close()
+        admin_user = await users.create(pool, redis, "bench_admin", "a@x.io", None)
+        return ([auth.mint(cfg, uid) for uid in chosen], auth.mint(cfg, admin_user["id"],
+                                                                  admin=True))
+
+
+async def tiers_written(db_url: str, within: float) -> dict[str, float]:
+    """When the season's standings and tiers reached PostgreSQL and then Redis, in
+    seconds after the season ended; and how many players moved."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            row = await conn.fetchrow(
+                "SELECT extract(epoch FROM archived_at - ended_at) AS pg,"
+                " extract(epoch FROM tiers_shown_at - ended_at) AS redis, players"
+                " FROM board_seasons WHERE board_id = 'ladder' AND season = 1"
+                " AND tiers_shown_at IS NOT NULL")
+            if row is not None:
+                moved = await conn.fetchval(
+                    "SELECT count(*) FROM season_standings WHERE board_id = 'ladder'"
+                    " AND season = 1 AND next_tier <> tier")
+                return {"pg_s": float(row["pg"]), "redis_s": float(row["redis"]),
+                        "players": row["players"], "moved": moved}
+            await asyncio.sleep(0.2)
+        return {"pg_s": float("nan"), "redis_s": float("nan"), "players": 0, "moved": 0}
+    finally:
+        await conn.close()
+
+
+def season_end(redis_url: str, db_url: str, actions: Path, args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    tokens, admin = asyncio.run(fill_league(redis_url, db_url, args.players, 500, actions))
+    print(f"{args.players} players on 'ladder' in {time.monotonic() - started:.0f} s")
+    script = token_script(tokens, "POST", "/api/v1/boards/ladder/scores", body("bench"))
+    rows: dict[str, dict[str, float]] = {}
+    with service(redis_url, db_url, ACTIONS_FILE=str(actions)) as url:
+        wrk(url + "/", seconds=2, connections=20, script=script)  # warm up
+        quiet = [wrk(url + "/", seconds=args.seconds * 4, connections=20, script=script)
+                 for _ in range(2)]
+        rows["quiet"] = {k: sum(q[k] for q in quiet) / 2 for k in quiet[0]}
+        took: dict[str, float] = {}
+
+        def end() -> None:
+            time.sleep(1)  # one second into the measured run
+            req = urllib.request.Request(f"{url}/api/v1/admin/boards/ladder/reset",
+                                         method="POST",
+                                         headers={"Authorization": f"Bearer {admin}"})
+            t0 = time.perf_counter()
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                assert resp.status == 200
+            took["reset_ms"] = (time.perf_counter() - t0) * 1000
+
+        ender = threading.Thread(target=end)
+        ender.start()
+        rows["during the season end"] = wrk(url + "/", seconds=args.seconds * 4,
+                                            connections=20, script=script)
+        ender.join()
+        written = asyncio.run(tiers_written(db_url, 300))
+    report("competitions_season_end", rows, "quiet")
+    ratio = rows["during the season end"]["p99_ms"] / rows["quiet"]["p99_ms"]
+    print(f"\nupdate p99 during the season end / quiet: {ratio:.2f} (goal <= 2.00)")
+    print(f"reset request: {took['reset_ms']:.0f} ms; {written['players']} players, "
+          f"{written['moved']} promoted or relegated: in PostgreSQL {written['pg_s']:.1f} s "
+          f"and in Redis {written['redis_s']:.1f} s after the season ended (goal <= 10 s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--seconds", type=int, default=2)
+    ap.add_argument("--players", type=int, default=1_000_000)
+    ap.add_argument("--skip-feed", action="store_true")
+    ap.add_argument("--skip-end", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        actions = Path(tmp) / "actions.json"
+        actions.write_text(json.dumps(ACTIONS))
+        if not args.skip_feed:
+            with backing_servers() as (redis_url, db_url):
+                feeding(redis_url, db_url, actions, args)
+        if not args.skip_end:
+            with backing_servers() as (redis_url, db_url):
+                season_end(redis_url, db_url, actions, args)
+
+
+if __name__ == "__main__":
+    main()
