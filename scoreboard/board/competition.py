@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from .definitions import Board
+from .definitions import Board, League
 from .schedule import next_after
 
 UPCOMING, OPEN, ENDED = "upcoming", "open", "ended"
@@ -113,3 +113,9 @@ def rules(board: Board) -> str:
     it: ``opens,closes,join_required,max_size,max_attempts[,tiers,bucket_size,promote,
     relegate]``, 0 for none); '' for a board with no competition rules."""
     return _rules(board) if board.competes else ""
+
+
+def league_rules(league: League) -> str:
+    """``rules`` for a league season's promotion (promote.lua reads its numbers)."""
+    return (f"0,0,0,0,0,{len(league.tiers)},{league.bucket_size},{league.promote},"
+            f"{league.relegate}")

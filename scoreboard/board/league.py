@@ -1,37 +1,43 @@
-"""A league season's end: promotion and relegation, written once with the archive.
+"""A league season's end: promotion and relegation, then the archive.
 
-The archive (``seasons.py``) ranks an ended season in PostgreSQL. For a league board
-it also needs where each player played: the placements stay in the season's Redis
-keys until the archive is done (nothing writes to them after the cut), and are copied
-into the archive's transaction. The same statement that writes the final standings
-ranks each bucket and sets each player's next tier by the rule update.lua applies to a
-player who comes back before the archive (``outcome`` in common.lua):
+After the cut a season's Redis keys no longer change, and they stay until the
+archive is done. Promotion runs on them at once (it does not wait for Worker 1):
+``promote.lua`` walks the buckets a few at a time (each call a short moment of
+Redis's time) and writes each mover's new tier to the board's ``tiers`` hash; the
+movers go to ``league_tiers`` in PostgreSQL in one transaction that also sets
+``board_seasons.tiers_shown_at``, and then ``tiers:through`` reaches the season. The
+rule (``next_tier`` in common.lua; the same in the archive's SQL):
 
 - the top ``promote`` of a bucket move up a tier (not past the top);
 - of the others, the bottom ``relegate`` of those ranked move down (not past the
   bottom); in a bucket smaller than ``promote + relegate`` promotion wins;
 - the rest, and players who did not play, keep their tier.
 
-``league_tiers`` gets the players whose tier changed, in the same transaction. After
-the COMMIT, Redis's copy (``{lb}:b:<id>:tiers`` and ``:tiers:through``) is written and
-``board_seasons.tiers_shown_at`` set; until then the step is redone (it is
-idempotent) and the season's keys stay, so a player placed meanwhile still gets the
-right tier from them.
+Exactly once: a process that dies midway leaves ``tiers_shown_at`` null and the step
+is redone whole (the keys have not changed, so neither has the result); two
+processes take turns on the season's row. A player who comes back before it is done
+is placed by the same rule worked out in update.lua (``tier_for``).
+
+The archive (once Worker 1 has persisted the season) then writes the final standings
+with each player's bucket, the bucket's tier, the rank in it and the next tier, the
+placements copied from Redis in chunks, so no step holds the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
 from typing import Any
 
 import asyncpg
 
-from ..store import keys
+from ..store import keys, scripts
 from ..store.client import RedisClient, as_text
 from .definitions import League
 
-SCAN_COUNT = 2_000  # placements read per HSCAN: each call a short moment of Redis's time
-CHUNK = 5_000  # tiers written, keys dropped, per call
+log = logging.getLogger(__name__)
+
+SCAN_COUNT = 5_000  # placements read (and copied) per HSCAN: a short moment each
+CHUNK = 5_000  # tiers restored, keys dropped, per call
 
 _PLACE = """
 CREATE TEMP TABLE IF NOT EXISTS league_place (user_id UUID, bucket INTEGER, tier SMALLINT)
@@ -58,15 +64,14 @@ FROM (
     WHERE s.board_id = $1 AND s.season = $2 AND u.banned_at IS NULL
 ) ranked"""
 
+_MOVERS = """
+CREATE TEMP TABLE IF NOT EXISTS league_moved (user_id UUID, tier SMALLINT) ON COMMIT DROP"""
 TIERS = """
 INSERT INTO league_tiers (board_id, user_id, tier, season)
-SELECT board_id, user_id, next_tier, season FROM season_standings
-WHERE board_id = $1 AND season = $2 AND next_tier IS DISTINCT FROM tier
+SELECT $1, m.user_id, m.tier, $2 FROM league_moved m JOIN users u ON u.id = m.user_id
 ON CONFLICT (board_id, user_id) DO UPDATE SET tier = EXCLUDED.tier, season = EXCLUDED.season
 WHERE league_tiers.season < EXCLUDED.season"""
-
-_MOVED = ("SELECT user_id, next_tier FROM season_standings WHERE board_id = $1"
-          " AND season = $2 AND next_tier IS DISTINCT FROM tier")
+BUCKETS_PER_CALL = 50  # promote.lua: about 50 x 30 players per call
 
 
 def tiers_key(board_id: str) -> str:
@@ -77,9 +82,51 @@ def _prefix(board_id: str, season: int) -> str:
     return keys.season_key(board_id, season, "").removesuffix(":")
 
 
-async def _placements(redis: RedisClient, board_id: str,
-                      season: int) -> AsyncIterator[tuple[str, int, int]]:
-    """(user id, bucket, the bucket's tier) of every player placed in the season."""
+async def promote(pool: asyncpg.Pool, redis: RedisClient, script: Any, board_id: str,
+                  season: int, rules: str) -> bool:
+    """Promotion and relegation of an ended league season, once (see above). Returns
+    whether this call did it (False: done already, or another process is on it)."""
+    async with pool.acquire() as conn, conn.transaction():
+        todo = await conn.fetchval(
+            "SELECT 1 FROM board_seasons WHERE board_id = $1 AND season = $2"
+            " AND tiers_shown_at IS NULL FOR UPDATE SKIP LOCKED", board_id, season)
+        if not todo:
+            return False
+        moved: list[tuple[str, int]] = []
+        first, buckets = 1, 1
+        while first <= buckets:
+            reply = scripts.parse_promote(await script(
+                keys=scripts.PromoteKeys(tiers_key(board_id)),
+                args=scripts.PromoteArgs(board_id, season, rules, first,
+                                         first + BUCKETS_PER_CALL - 1)))
+            buckets = reply.buckets
+            moved += reply.moved
+            first += BUCKETS_PER_CALL
+        await conn.execute(_MOVERS)
+        await conn.copy_records_to_table("league_moved", records=moved,
+                                         columns=["user_id", "tier"])
+        await conn.execute(TIERS, board_id, season)
+        await conn.execute("UPDATE board_seasons SET tiers_shown_at = clock_timestamp()"
+                           " WHERE board_id = $1 AND season = $2", board_id, season)
+    await shown_through(redis, board_id, season)
+    log.info("board %s: season %d, %d players promoted or relegated", board_id, season,
+             len(moved))
+    return True
+
+
+async def shown_through(redis: RedisClient, board_id: str, season: int) -> None:
+    """The tiers hash holds season ``season``'s moves (never moved back)."""
+    through = f"{tiers_key(board_id)}:through"
+    if season > int(await redis.get(through) or 0):
+        await redis.set(through, season)
+
+
+async def write_standings(conn: asyncpg.Connection, redis: RedisClient, board_id: str,
+                          season: int, sign: int, league: League, statement_s: float) -> None:
+    """The season's standings with each player's bucket, tier, bucket rank and next
+    tier; in the caller's transaction. The placements are copied from Redis a chunk
+    at a time."""
+    await conn.execute(_PLACE)
     p = _prefix(board_id, season)
     tiers = {as_text(k)[1:]: int(v) for k, v in (await redis.hgetall(f"{p}:league")).items()
              if as_text(k).startswith("t")}
@@ -87,51 +134,14 @@ async def _placements(redis: RedisClient, board_id: str,
     while True:
         cursor, part = await redis.hscan(f"{p}:placed", cursor, count=SCAN_COUNT)
         assert isinstance(part, dict)  # HSCAN without NOVALUES: field -> value
-        for uid, bucket in part.items():
-            b = as_text(bucket)
-            yield as_text(uid), int(b), tiers.get(b, 0)
+        records = [(as_text(uid), int(b), tiers.get(as_text(b), 0)) for uid, b in part.items()]
+        await conn.copy_records_to_table("league_place", records=records,
+                                         columns=["user_id", "bucket", "tier"])
         if cursor == 0:
-            return
-
-
-async def write_standings(conn: asyncpg.Connection, redis: RedisClient, board_id: str,
-                          season: int, sign: int, league: League, statement_s: float) -> None:
-    """The season's standings with each player's bucket, tier, bucket rank and next
-    tier, and ``league_tiers`` for the players who move; in the caller's transaction."""
-    await conn.execute(_PLACE)
-    rows = [(uid, bucket, tier) async for uid, bucket, tier in
-            _placements(redis, board_id, season)]
-    await conn.copy_records_to_table("league_place", records=_as_uuids(rows),
-                                     columns=["user_id", "bucket", "tier"])
+            break
     await conn.execute("ANALYZE league_place")
     await conn.execute(STANDINGS, board_id, season, sign, league.promote, league.relegate,
                        len(league.tiers), timeout=statement_s)
-    await conn.execute(TIERS, board_id, season, timeout=statement_s)
-
-
-def _as_uuids(rows: list[tuple[str, int, int]]) -> list[tuple[Any, int, int]]:
-    import uuid
-
-    return [(uuid.UUID(u), b, t) for u, b, t in rows]
-
-
-async def show_tiers(pool: asyncpg.Pool, redis: RedisClient, board_id: str,
-                     season: int) -> None:
-    """Redis's copy of the tiers an archived season set (idempotent: redone until
-    ``tiers_shown_at`` is set)."""
-    async with pool.acquire() as conn:
-        moved = await conn.fetch(_MOVED, board_id, season)
-    key = tiers_key(board_id)
-    for start in range(0, len(moved), CHUNK):
-        await redis.hset(key, mapping={
-            str(r["user_id"]): r["next_tier"] for r in moved[start:start + CHUNK]})
-    through = f"{key}:through"
-    # never back: an older season redone after a newer one was shown
-    shown = int(await redis.get(through) or 0)
-    if season > shown:
-        await redis.set(through, season)
-    await pool.execute("UPDATE board_seasons SET tiers_shown_at = now()"
-                       " WHERE board_id = $1 AND season = $2", board_id, season)
 
 
 async def drop(redis: RedisClient, board_id: str, season: int) -> None:

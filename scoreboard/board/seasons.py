@@ -34,7 +34,7 @@ from .. import errors
 from ..locks import LOCK_SEASON
 from ..obs import metrics
 from ..players.moderation import audit
-from ..store import keys, stream
+from ..store import keys, scripts, stream
 from ..store.client import RedisClient
 from ..store.events import encode_boards
 from . import competition, league
@@ -81,6 +81,7 @@ class Seasons:
         # standby's promotion it first writes the retention window there again; a season
         # archived before that would be ranked on what the new server lacks, for good
         self.replayed = replayed
+        self._promote = scripts.load("promote", redis)
 
     # the cut -------------------------------------------------------------------
     async def reset(self, board_id: str, *, season: int | None = None,
@@ -175,11 +176,13 @@ class Seasons:
     # the archive ----------------------------------------------------------------
     async def archive_pending(self) -> int:
         """Archive every ended season PostgreSQL now holds whole. Returns how many."""
-        await self._show_tiers()
+        await self._promote_pending()
+        # a league season is archived once its promotion is done (it reads the keys)
         rows = await self.pool.fetch(
             "SELECT s.board_id, s.season, s.cut_id, s.ended_at, b.sort_order, b.league"
             " FROM board_seasons s"
             " JOIN boards b ON b.id = s.board_id WHERE s.archived_at IS NULL"
+            " AND (b.league IS NULL OR s.tiers_shown_at IS NOT NULL)"
             " ORDER BY s.board_id, s.season")
         if not rows:
             return 0
@@ -196,16 +199,22 @@ class Seasons:
                                                 League.of(row["league"]))
         return archived
 
-    async def _show_tiers(self) -> None:
-        """League seasons archived whose tiers Redis does not show yet (a process died
-        between the archive's COMMIT and that step): show them, then drop the keys."""
+    async def _promote_pending(self) -> None:
+        """Promotion and relegation of every ended league season not done yet: at once
+        in batch mode (the season's keys no longer change after the cut); in direct
+        mode after the grace time (a commit may still be showing itself)."""
         rows = await self.pool.fetch(
-            "SELECT s.board_id, s.season FROM board_seasons s JOIN boards b ON b.id = s.board_id"
-            " WHERE s.archived_at IS NOT NULL AND s.tiers_shown_at IS NULL"
-            " AND b.league IS NOT NULL ORDER BY s.board_id, s.season")
+            "SELECT s.board_id, s.season, s.ended_at, b.league FROM board_seasons s"
+            " JOIN boards b ON b.id = s.board_id"
+            " WHERE s.tiers_shown_at IS NULL AND b.league IS NOT NULL"
+            " ORDER BY s.board_id, s.season")
         for row in rows:
-            await league.show_tiers(self.pool, self.redis, row["board_id"], row["season"])
-            await self._drop(row["board_id"], row["season"])
+            if not self.batch and not self._persisted(None, None, row["ended_at"]):
+                continue
+            rules = League.of(row["league"])
+            assert rules is not None
+            await league.promote(self.pool, self.redis, self._promote, row["board_id"],
+                                 row["season"], competition.league_rules(rules))
 
     def _persisted(self, group: stream.GroupState | None, cut_id: str | None,
                    ended_at: datetime) -> bool:
@@ -237,8 +246,8 @@ class Seasons:
                 await conn.execute(_STANDINGS, board_id, season, sign,
                                    timeout=ARCHIVE_TIMEOUT_S)
             await conn.execute(_SUMMARY, board_id, season, timeout=ARCHIVE_TIMEOUT_S)
-        if rules is not None:
-            await league.show_tiers(self.pool, self.redis, board_id, season)
+        if rules is not None:  # a process that died after the promotion's COMMIT
+            await league.shown_through(self.redis, board_id, season)
         await self._drop(board_id, season)
         log.info("board %s: season %d archived", board_id, season)
         return 1

@@ -453,6 +453,30 @@ def parse_bucket(reply: Sequence[Any]) -> BucketReply:
     return BucketReply(int(reply[0]), int(reply[1]), rows)
 
 
+class PromoteKeys(NamedTuple):
+    tiers: str
+
+
+class PromoteArgs(NamedTuple):
+    board: str
+    season: int
+    rules: str
+    first: int  # buckets first..last
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class PromoteReply:
+    buckets: int  # how many the season has
+    moved: list[tuple[str, int]]  # (user id, new tier)
+
+
+def parse_promote(reply: Sequence[Any]) -> PromoteReply:
+    flat = reply[1:]
+    return PromoteReply(int(reply[0]), [(as_text(flat[i]), int(flat[i + 1]))
+                                        for i in range(0, len(flat), 2)])
+
+
 # detect.lua ------------------------------------------------------------------------
 class DetectKeys(NamedTuple):
     events: str
@@ -499,4 +523,5 @@ SPECS: dict[str, Spec] = {
     "detect": (DetectKeys, DetectArgs),
     "join": (JoinKeys, JoinArgs),
     "bucket": (BucketKeys, BucketArgs),
+    "promote": (PromoteKeys, PromoteArgs),
 }

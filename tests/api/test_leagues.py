@@ -142,36 +142,50 @@ async def test_promotion_and_relegation_at_each_seasons_end(app_client: Any,
     assert (await me(app_client, p[6][1]))["tier"] == "bronze"
 
 
-async def test_the_archive_step_is_redone_until_redis_shows_the_tiers(app_client: Any,
-                                                                     admin_token: str,
-                                                                     make_player: Any) -> None:
+async def test_a_promotion_cut_short_is_redone_whole(app_client: Any, admin_token: str,
+                                                     make_player: Any) -> None:
+    """A process that dies midway through a season's promotion (here: Redis fails after
+    the first chunk of buckets) leaves it to be done again, whole and once; the archive
+    waits for it."""
     await league(app_client, admin_token)
-    p = [await make_player() for _ in range(2)]
-    await post_score(app_client, p[0][1], 9, "kill")
-    await post_score(app_client, p[1][1], 1, "kill")
+    p = [await make_player() for _ in range(7)]
+    for i, (_, token) in enumerate(p):  # buckets [0 1 2] [3 4 5] [6]
+        await post_score(app_client, token, 10 + i, "kill")
     await end_season(app_client, admin_token)
     seasons = app_client.app[appkeys.SEASONS]
     redis = app_client.app[appkeys.REDIS]
+    pg = app_client.app[appkeys.PG]
+    real, calls = seasons._promote, []
+
+    async def dies_after_one(**kw: Any) -> Any:
+        calls.append(kw)
+        if len(calls) > 1:
+            raise ConnectionError("the process died midway")
+        return await real(**kw)
+
     from scoreboard.board import league as module
 
-    real = module.show_tiers
-
-    async def dies(*args: Any) -> None:
-        raise ConnectionError("the process died after the archive's COMMIT")
-
-    module.show_tiers = dies  # type: ignore[assignment]
+    step, module.BUCKETS_PER_CALL = module.BUCKETS_PER_CALL, 1  # one bucket a call
+    seasons._promote = dies_after_one
     try:
         await app_client.app[appkeys.PERSISTER].flush()
         with pytest.raises(ConnectionError):
             await seasons.check()
     finally:
-        module.show_tiers = real  # type: ignore[assignment]
-    assert await redis.hget(tiers_key("ladder"), p[0][0]) is None
-    assert await redis.exists("{lb}:b:ladder:placed")  # the keys wait for that step
-    await seasons.check()  # redone
-    assert int(await redis.hget(tiers_key("ladder"), p[0][0])) == 1
+        seasons._promote = real
+        module.BUCKETS_PER_CALL = step
+    assert await tiers_in_pg(app_client) == {}
+    assert await pg.fetchval("SELECT count(*) FROM board_seasons WHERE tiers_shown_at IS NULL"
+                             " OR archived_at IS NULL") == 1  # not archived either
+    assert await redis.get(f"{tiers_key('ladder')}:through") is None
+    await seasons.check()  # redone whole, then archived
+    assert await tiers_in_pg(app_client) == {p[2][0]: 1, p[5][0]: 1, p[6][0]: 1}
+    assert int(await redis.get(f"{tiers_key('ladder')}:through")) == 1
+    assert int(await redis.hget(tiers_key("ladder"), p[6][0])) == 1
     assert not await redis.exists("{lb}:b:ladder:placed")
-    assert await tiers_in_pg(app_client) == {p[0][0]: 1}
+    assert await pg.fetchval("SELECT count(*) FROM board_seasons WHERE archived_at IS NOT NULL"
+                             " AND tiers_shown_at IS NOT NULL") == 1
+    assert await seasons.check() == []  # once
 
 
 async def test_a_watcher_gets_their_own_bucket(app_client: Any, admin_token: str,

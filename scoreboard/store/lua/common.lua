@@ -230,31 +230,39 @@ local function gate_all(boards, uid, now)
   return nil
 end
 
--- The tier a player who finished season `s` (key prefix) in `bucket` moves to: the top
--- `promote` of the bucket go up, the bottom `relegate` of those ranked down (never
--- past the ends; a player in both zones of a small bucket is promoted). The same rule
--- as the archive's SQL (board/league.py).
-local function outcome(s, bucket, uid, r)
+-- A league bucket's final ranks in season `s` (key prefix): its tier, and each ranked
+-- player's place in it (by board rank: score, then who reached it first; a hidden,
+-- banned player has none) with how many are ranked.
+local function bucket_places(s, bucket)
   local tier = tonumber(redis.call('HGET', s .. ':league', 't' .. bucket))
   local members = redis.call('SMEMBERS', s .. ':bk:' .. bucket)
   local scores, member = s .. ':scores', s .. ':member'
-  local ranks, mine = {}, nil
+  local ranked = {}
   for i = 1, #members do
     local m = redis.call('HGET', member, members[i])
     local rank = m and redis.call('ZREVRANK', scores, m)
-    if rank then
-      ranks[#ranks + 1] = rank
-      if members[i] == uid then mine = rank end
-    end
+    if rank then ranked[#ranked + 1] = {rank, members[i]} end
   end
-  if mine == nil then return tier end  -- hidden (banned): keeps the tier
-  local place = 1
-  for i = 1, #ranks do
-    if ranks[i] < mine then place = place + 1 end
-  end
+  table.sort(ranked, function(x, y) return x[1] < y[1] end)
+  return tier, ranked
+end
+
+-- The tier the player at `place` of `n` ranked in a bucket of `tier` moves to: the top
+-- `promote` go up, the bottom `relegate` down (never past the ends; a player in both
+-- zones of a small bucket is promoted). The same rule as the archive's SQL
+-- (board/league.py).
+local function next_tier(tier, place, n, r)
   if place <= r.promote then return math.min(tier + 1, r.tiers - 1) end
-  if place > math.max(r.promote, #ranks - r.relegate) then return math.max(tier - 1, 0) end
+  if place > math.max(r.promote, n - r.relegate) then return math.max(tier - 1, 0) end
   return tier
+end
+
+local function outcome(s, bucket, uid, r)
+  local tier, ranked = bucket_places(s, bucket)
+  for i = 1, #ranked do
+    if ranked[i][2] == uid then return next_tier(tier, i, #ranked, r) end
+  end
+  return tier  -- hidden (banned): keeps the tier
 end
 
 -- A player's tier for season `season` of a league: the outcome of the latest season
