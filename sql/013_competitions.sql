@@ -19,11 +19,14 @@ ALTER TABLE season_standings
 CREATE INDEX season_standings_bucket ON season_standings (board_id, season, bucket)
     WHERE bucket IS NOT NULL;
 
--- Each league player's tier as of the last archived season they played in (players
--- never seen are in the lowest tier, 0). Written once per season, with the archive.
+-- Each league player's tier as of the last season they played in whose promotion is
+-- done (players never seen are in the lowest tier, 0): only the players who moved are
+-- written, once per season. No foreign keys: a big league's end writes hundreds of
+-- thousands of rows, and their checks were most of its time; the rows come from
+-- placements of existing players on an existing board.
 CREATE TABLE league_tiers (
-    board_id TEXT NOT NULL REFERENCES boards(id),
-    user_id UUID NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    board_id TEXT NOT NULL,
+    user_id UUID NOT NULL,
     tier SMALLINT NOT NULL,
     season INTEGER NOT NULL,  -- the season whose end set it
     PRIMARY KEY (board_id, user_id)

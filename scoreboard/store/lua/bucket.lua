@@ -16,23 +16,13 @@ if mode == 'player' then
   bucket = redis.call('HGET', r.placed, a)
   if not bucket then return {0, tier_for(b.board, tonumber(b.season), a, r)} end
 end
-local tier = redis.call('HGET', r.league, 't' .. bucket)
-if not tier then return {0, -1} end
-local members = redis.call('SMEMBERS', r.prefix .. ':bk:' .. bucket)
-local rows = {}
-for i = 1, #members do
-  local m = redis.call('HGET', k_member, members[i])
-  local rank = m and redis.call('ZREVRANK', k_scores, m)
-  if rank then rows[#rows + 1] = {rank, members[i], m} end
-end
-table.sort(rows, function(x, y) return x[1] < y[1] end)
-local out = {tonumber(bucket), tonumber(tier)}
-for i = 1, #rows do
-  local row = rows[i]
-  local n = #out
-  out[n + 1] = row[2]
-  out[n + 2] = redis.call('ZSCORE', k_scores, row[3])
-  out[n + 3] = redis.call('HGET', k_profiles, row[2]) or ''
-  out[n + 4] = redis.call('HGET', k_meta, row[2]) or ''
+if not redis.call('HGET', r.league, 't' .. bucket) then return {0, -1} end
+local tier, ranked = bucket_places(r.prefix, bucket)
+local out = {tonumber(bucket), tier}
+for i = 1, #ranked do
+  local uid, n = ranked[i][3], #out
+  out[n + 1], out[n + 2] = uid, ranked[i][1]
+  out[n + 3] = redis.call('HGET', k_profiles, uid) or ''
+  out[n + 4] = redis.call('HGET', k_meta, uid) or ''
 end
 return out

@@ -230,20 +230,30 @@ local function gate_all(boards, uid, now)
   return nil
 end
 
--- A league bucket's final ranks in season `s` (key prefix): its tier, and each ranked
--- player's place in it (by board rank: score, then who reached it first; a hidden,
--- banned player has none) with how many are ranked.
+-- A league bucket's ranks in season `s` (key prefix): its tier, and its ranked
+-- players in order, each {stored score, tie-encoded member, user id} (a hidden,
+-- banned player is not ranked). Three calls whatever the bucket's size: the order is
+-- the board's (higher stored score first, then the greater member: who reached the
+-- score first), as ZREVRANK would give it.
 local function bucket_places(s, bucket)
   local tier = tonumber(redis.call('HGET', s .. ':league', 't' .. bucket))
   local members = redis.call('SMEMBERS', s .. ':bk:' .. bucket)
-  local scores, member = s .. ':scores', s .. ':member'
   local ranked = {}
-  for i = 1, #members do
-    local m = redis.call('HGET', member, members[i])
-    local rank = m and redis.call('ZREVRANK', scores, m)
-    if rank then ranked[#ranked + 1] = {rank, members[i]} end
+  if #members == 0 then return tier, ranked end
+  local ties = redis.call('HMGET', s .. ':member', unpack(members))
+  local held, whose = {}, {}
+  for i = 1, #ties do
+    if ties[i] then held[#held + 1], whose[#held + 1] = ties[i], members[i] end
   end
-  table.sort(ranked, function(x, y) return x[1] < y[1] end)
+  if #held == 0 then return tier, ranked end
+  local scores = redis.call('ZMSCORE', s .. ':scores', unpack(held))
+  for i = 1, #held do
+    if scores[i] then ranked[#ranked + 1] = {tonumber(scores[i]), held[i], whose[i]} end
+  end
+  table.sort(ranked, function(x, y)
+    if x[1] ~= y[1] then return x[1] > y[1] end
+    return x[2] > y[2]
+  end)
   return tier, ranked
 end
 
@@ -260,7 +270,7 @@ end
 local function outcome(s, bucket, uid, r)
   local tier, ranked = bucket_places(s, bucket)
   for i = 1, #ranked do
-    if ranked[i][2] == uid then return next_tier(tier, i, #ranked, r) end
+    if ranked[i][3] == uid then return next_tier(tier, i, #ranked, r) end
   end
   return tier  -- hidden (banned): keeps the tier
 end

@@ -15,8 +15,8 @@ for bucket = tonumber(first), math.min(tonumber(last), out[1]) do
   for i = 1, #ranked do
     local moved = next_tier(tier, i, #ranked, r)
     if moved ~= tier then
-      redis.call('HSET', k_tiers, ranked[i][2], moved)
-      out[#out + 1], out[#out + 2] = ranked[i][2], moved
+      redis.call('HSET', k_tiers, ranked[i][3], moved)
+      out[#out + 1], out[#out + 2] = ranked[i][3], moved
     end
   end
 end
