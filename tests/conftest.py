@@ -141,7 +141,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     p = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     await p.execute("TRUNCATE users, scores, score_events, admin_audit, board_scores,"
-                    " board_seasons CASCADE")
+                    " board_seasons, league_tiers CASCADE")
     await p.execute("DELETE FROM boards WHERE id <> 'global'")
     await p.execute("UPDATE boards SET actions = NULL, title = 'Global' WHERE id = 'global'")
     try:
