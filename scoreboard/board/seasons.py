@@ -55,7 +55,7 @@ SELECT $1, $2, row_number() OVER (ORDER BY s.score * $3 DESC, s.reached_seq, s.u
 FROM board_scores s JOIN users u ON u.id = s.user_id
 WHERE s.board_id = $1 AND s.season = $2 AND u.banned_at IS NULL"""
 _SUMMARY = """
-UPDATE board_seasons SET archived_at = now(),
+UPDATE board_seasons SET archived_at = clock_timestamp(),
     players = (SELECT count(*) FROM season_standings WHERE board_id = $1 AND season = $2),
     (winner_id, winner_score) = (SELECT user_id, score FROM season_standings
                                  WHERE board_id = $1 AND season = $2 AND rank = 1)
