@@ -231,3 +231,25 @@ async def test_bad_leagues_are_refused_and_change_nothing(app_client: Any,
         got = await league(app_client, admin_token, 400, **fields)
         assert named in got["error"]["fields"], (fields, got)
     await call(app_client, "GET", "/api/v1/boards/ladder", 404)
+
+
+async def test_reseed_restores_the_tiers(app_client: Any, admin_token: str,
+                                         make_player: Any) -> None:
+    """A Redis that lost everything gets each league player's tier back from
+    PostgreSQL with `scoreboard reseed`: a promoted player is placed in their tier."""
+    from scoreboard.board.reseed import reseed
+
+    await league(app_client, admin_token)
+    p = [await make_player() for _ in range(2)]
+    await post_score(app_client, p[0][1], 9, "kill")
+    await post_score(app_client, p[1][1], 1, "kill")
+    await end_season(app_client, admin_token)
+    await archive(app_client)
+    redis, pg = app_client.app[appkeys.REDIS], app_client.app[appkeys.PG]
+    await redis.flushdb()
+    await reseed(pg, redis)
+    assert int(await redis.hget(tiers_key("ladder"), p[0][0])) == 1
+    assert int(await redis.get(f"{tiers_key('ladder')}:through")) == 1
+    await app_client.app[appkeys.BOARDS].load()
+    await post_score(app_client, p[0][1], 2, "kill")
+    assert (await me(app_client, p[0][1]))["tier"] == "silver"
