@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from scoreboard_client import (
@@ -28,6 +29,7 @@ from tests.clients.conftest import Proxy, service
 from tests.support import eventually, wait_ready
 
 FAST = Retry(tries=6, base_s=0.05, cap_s=0.5)
+EXAMPLES = Path(__file__).resolve().parents[2] / "clients" / "python" / "examples"
 
 
 async def test_every_endpoint_family(base: str, admin_token: str, make_player: Any) -> None:
@@ -97,12 +99,9 @@ async def test_errors_are_typed_and_not_retried(base: str, make_player: Any,
                                                 admin_token: str) -> None:
     _, token = await make_player()
     sent: list[str] = []
-
-    async def count(request: httpx.Request) -> None:
-        sent.append(request.url.path)
-
-    http = httpx.AsyncClient(base_url=base, event_hooks={"request": [count]})
-    player = AsyncClient(base, token, retry=FAST, http=http)
+    session = traced(lambda method, url, headers, status: sent.append(url)
+                     if status is None else None)
+    player = AsyncClient(base, token, retry=FAST, session=session)
     try:
         with pytest.raises(ValidationError) as bad:
             await player.update("nope", 1)
@@ -111,7 +110,7 @@ async def test_errors_are_typed_and_not_retried(base: str, make_player: Any,
         with pytest.raises(NotFound):
             await player.board("no-such-board")
     finally:
-        await player.aclose()
+        await session.close()
     async with AsyncClient(base, admin_token, retry=FAST) as admin:
         board = {"id": "dup", "title": "Dup", "actions": ["kill"]}
         await admin.create_board(board)
@@ -136,12 +135,13 @@ async def test_an_update_whose_answer_was_cut_counts_once(base: str, proxy: Prox
 
     proxy.cut_next_answer()
     if kind == "async":
-        async def hook(request: httpx.Request) -> None:
-            remember(request)
-
-        async with AsyncClient(proxy.url, token, retry=FAST, http=httpx.AsyncClient(
-                base_url=proxy.url, event_hooks={"request": [hook]})) as player:
-            got = await player.update("kill", 7)
+        session = traced(lambda method, url, headers, status: keys.append(
+            headers.get("Idempotency-Key")) if status is None else None)
+        try:
+            got = await AsyncClient(proxy.url, token, retry=FAST, session=session).update(
+                "kill", 7)
+        finally:
+            await session.close()
     else:
         def sync_update() -> Any:
             with Client(proxy.url, token, retry=FAST, http=httpx.Client(
@@ -159,18 +159,18 @@ async def test_a_429_waits_for_retry_after_with_the_same_key(base: str,
                                                              make_player: Any) -> None:
     _, token = await make_player()
     answers: list[tuple[int, str | None]] = []
-
-    async def seen(response: httpx.Response) -> None:
-        answers.append((response.status_code, response.request.headers.get("Idempotency-Key")))
-
-    http = httpx.AsyncClient(base_url=base, event_hooks={"response": [seen]})
-    async with AsyncClient(base, token, retry=Retry(tries=3, base_s=0.05), http=http) as player:
+    session = traced(lambda method, url, headers, status: answers.append(
+        (status, headers.get("Idempotency-Key"))) if status is not None else None)
+    player = AsyncClient(base, token, retry=Retry(tries=3, base_s=0.05), session=session)
+    try:
         for _ in range(60):  # the burst the rate allows
             await player.update("slow", 1)
         loop = asyncio.get_running_loop()
         started = loop.time()
         last = await player.update("slow", 1)
         waited = loop.time() - started
+    finally:
+        await session.close()
     assert last["new_score"] == 61
     refused = [a for a in answers if a[0] == 429]
     assert len(refused) == 1 and answers[-1] == (200, refused[0][1])  # retried, same key
@@ -212,7 +212,7 @@ async def test_watch_ends_on_the_truth_across_a_restart(config: Config, tmp_path
                 proxy.target = (host, int(port))
                 async with AsyncClient(base_b, players[2][1]) as p2:
                     await p2.update("kill", 30)
-                    truth = (await p2.top10())["leaderboard"]
+                    truth = (await p2.leaderboard())["leaderboard"]  # live, not the cache
                 expected = {e["user_id"]: e["score"] for e in truth}
                 assert expected == {players[1][0]: 10, players[2][0]: 30}
                 await eventually(lambda: _true(bool(seen) and _top(seen[-1]) == expected),
@@ -226,12 +226,30 @@ async def test_watch_ends_on_the_truth_across_a_restart(config: Config, tmp_path
     assert seqs == sorted(seqs)  # never an older top 10 after a newer one
 
 
+def traced(seen: Any) -> aiohttp.ClientSession:
+    """A session telling ``seen(method, url, request headers, status)`` of each request
+    as it starts (status None) and as its answer comes (its status)."""
+    trace = aiohttp.TraceConfig()
+
+    async def start(_s: Any, _c: Any, p: aiohttp.TraceRequestStartParams) -> None:
+        seen(p.method, str(p.url), p.headers, None)
+
+    async def end(_s: Any, _c: Any, p: aiohttp.TraceRequestEndParams) -> None:
+        seen(p.method, str(p.url), p.headers, p.response.status)
+
+    trace.on_request_start.append(start)
+    trace.on_request_end.append(end)
+    return aiohttp.ClientSession(trace_configs=[trace])
+
+
 def test_sync_and_async_clients_have_the_same_methods() -> None:
     """aio.AsyncClient is client.Client awaited: the same methods, the same parameters."""
     def api(cls: type) -> dict[str, list[str]]:
         return {name: list(inspect.signature(f).parameters)
                 for name, f in inspect.getmembers(cls, inspect.isfunction)
                 if not name.startswith("_") and name not in ("close", "aclose", "watch")}
+
+    assert "update" in api(Client)
 
     assert api(Client) == api(AsyncApi)
 
@@ -249,7 +267,7 @@ async def test_the_examples_run(base: str, admin_token: str, make_player: Any) -
     the top 10 as it changes."""
     import sys
 
-    root = Path(__file__).resolve().parents[2] / "clients" / "python" / "examples"
+    root = EXAMPLES
     players = [await make_player(f"m{i}") for i in range(2)]
     async with AsyncClient(base, admin_token) as admin:
         key = (await admin.create_key("example"))["key"]

@@ -95,7 +95,7 @@ async def test_watch_across_a_restart(config: Config, tmp_path: Path, make_playe
                 async with AsyncClient(base_b, players[2][1]) as p2:
                     await p2.update("kill", 30)
                     truth = {e["user_id"]: e["score"]
-                             for e in (await p2.top10())["leaderboard"]}
+                             for e in (await p2.leaderboard())["leaderboard"]}
                 assert truth == {players[1][0]: 10, players[2][0]: 30}
                 node.stdin.write(json.dumps(truth).encode() + b"\n")
                 await node.stdin.drain()

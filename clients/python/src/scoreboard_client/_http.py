@@ -3,8 +3,11 @@ retry rule (the loops themselves differ only in how they wait)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
+import aiohttp
 import httpx
 
 from . import calls
@@ -12,7 +15,9 @@ from .errors import ScoreboardError, Unreachable, from_envelope
 from .retry import RETRY_STATUSES, Retry, parse_retry_after
 
 USER_AGENT = "scoreboard-client-python/0.1"
-RETRY_ERRORS = (httpx.TimeoutException, httpx.TransportError)
+# no answer: a timeout, a refused, reset or cut connection (either client's)
+RETRY_ERRORS = (httpx.TimeoutException, httpx.TransportError, aiohttp.ClientError,
+                asyncio.TimeoutError)
 
 
 def headers(token: str | None) -> dict[str, str]:
@@ -31,15 +36,15 @@ def request_args(call: calls.Call) -> dict[str, Any]:
     return args
 
 
-def answer(resp: httpx.Response) -> Any:
+def answer(status: int, content: bytes, retry_after: str | None) -> Any:
     """The envelope's ``data``, or the exception its error makes."""
     try:
-        body = resp.json()
+        body = json.loads(content)
     except ValueError:
         body = None
-    if resp.status_code < 400 and isinstance(body, dict) and body.get("success") is True:
+    if status < 400 and isinstance(body, dict) and body.get("success") is True:
         return body.get("data")
-    raise from_envelope(resp.status_code, body, parse_retry_after(resp.headers.get("Retry-After")))
+    raise from_envelope(status, body, parse_retry_after(retry_after))
 
 
 def wait_before_next(call: calls.Call, policy: Retry, attempt: int,

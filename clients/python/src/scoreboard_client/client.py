@@ -31,7 +31,7 @@ from .retry import Retry
 
 
 class Client:
-    """``Client(url, token)``: ``token`` is a player's JWT or a server key (``sbk_...``:
+    """``Client(url, token)`` (on httpx): ``token`` is a player's JWT or a server key (``sbk_...``:
     updates then name ``user_id``). Every update carries an Idempotency-Key (made when
     none is given) and is sent again with the same key after a timeout, a cut
     connection or a 503; a 429 waits for Retry-After. ``retry`` and ``timeout`` are
@@ -63,7 +63,8 @@ class Client:
             attempt += 1
             try:
                 resp = self._http.request(call.method, call.path, **_http.request_args(call))
-                return _http.answer(resp)
+                return _http.answer(resp.status_code, resp.content,
+                                    resp.headers.get("Retry-After"))
             except Exception as failure:  # sorted by the retry rule
                 wait = _http.wait_before_next(call, self.retry, attempt, failure)
                 if wait is None:
