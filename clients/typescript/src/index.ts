@@ -103,21 +103,22 @@ export class ScoreboardClient {
   }
 
   private async once<T>(call: Call): Promise<T> {
-    const url = new URL(this.url + call.path);
-    for (const [k, v] of Object.entries(call.query ?? {})) {
-      if (v !== undefined) url.searchParams.set(k, String(v));
-    }
-    const headers: Record<string, string> = { Accept: "application/json", ...call.headers };
+    let url = this.url + call.path;
+    const query = Object.entries(call.query ?? {}).filter(([, v]) => v !== undefined);
+    if (query.length) url += "?" + new URLSearchParams(query.map(([k, v]) => [k, String(v)]));
+    const headers: Record<string, string> = { Accept: "application/json" };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (call.body !== undefined) headers["Content-Type"] = "application/json";
+    if (call.headers) Object.assign(headers, call.headers);
     const resp = await this.fetch(url, {
       method: call.method, headers,
       body: call.body === undefined ? undefined : JSON.stringify(call.body),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
+    const text = await resp.text();
     let body: unknown = null;
     try {
-      body = await resp.json();
+      body = JSON.parse(text);
     } catch {
       body = null;
     }
