@@ -118,8 +118,9 @@ async def test_a_recurring_tournament_reopens_each_season(app_client: Any, admin
     detail = (await call(app_client, "GET", "/api/v1/boards/cup"))["data"]
     # the next window opens at the schedule's first instant after the last one closed
     assert (detail["status"], detail["season"], detail["players"]) == ("upcoming", 2, 0)
-    closes = datetime.fromisoformat(detail["next_reset_at"])
-    assert closes.minute == 10 and timedelta(0) < closes - ends <= timedelta(hours=1)
+    opens = datetime.fromisoformat(detail["next_reset_at"]) - timedelta(minutes=10)
+    assert (opens.minute, opens.second) == (0, 0)  # an hour's start (the schedule)
+    assert timedelta(0) < opens - ends <= timedelta(hours=1)  # the first after the end
     await target(app_client, token, 409)  # not open yet
     await join(app_client, token)  # but a seat can be taken before it opens
 
