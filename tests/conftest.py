@@ -39,10 +39,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("redis_url", ["default", "6.2"], indirect=True)
 
 
+# The fault tests kill Redis and PostgreSQL servers under a running service: a redis-py
+# connection abandoned mid-operation then is collected later and warns (unclosed), in
+# whichever test the collector runs. What those tests prove is asserted by their own
+# checks; the warning alone does not fail them (it does everywhere else).
+ABANDONED_CONNECTION = pytest.mark.filterwarnings(
+    "ignore:Exception ignored in.*AbstractConnection.__del__"
+    ":pytest.PytestUnraisableExceptionWarning")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REAL_SERVERS & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+        if item.nodeid.startswith("tests/fault/"):
+            item.add_marker(ABANDONED_CONNECTION)
 
 
 @pytest.fixture(scope="session")
