@@ -25,14 +25,17 @@ import argparse
 import asyncio
 import contextlib
 import json
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bench.common import (
     SECRET,
     UPDATE_BODY,
     backing_servers,
+    ensure_tool,
     hello_world,
     interleaved,
     medians,
@@ -43,6 +46,7 @@ from bench.common import (
     served,
     service,
     token_script,
+    wrk,
 )
 from scoreboard.testing.servers import free_port, wait_until
 
@@ -142,6 +146,9 @@ def main() -> None:
                                     *((f"{name} ({mode})", url + "/", body)
                                       for name, body in trusted)),
                                    settle=settle, **opts)
+                if mode == "batch":
+                    ratios.update(redis_cost(redis_url, url, script, args.seconds,
+                                             args.connections))
             rows.update(medians(runs))
             ratios[f"{label} / hello world"] = print_ratio(
                 f"{label} / hello world", round_ratios(runs, label, "hello world"), ">= 0.30")
@@ -151,6 +158,51 @@ def main() -> None:
             if trusted:
                 ratios.update(trusted_ratios(runs, mode))
     report("updates", rows, "hello world", ratios)
+
+
+BARE_PAIRS = 200_000  # ZINCRBY + XADD pairs redis-benchmark sends, 16 to a pipeline
+
+
+def _redis_cpu_s(redis: Any) -> float:
+    info = redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def redis_cost(redis_url: str, url: str, script: str, seconds: int,
+               connections: int) -> dict[str, float]:
+    """Redis's own CPU per single-board update at saturation (everything Redis does for
+    it: the script, Worker 1's reads and acks, the pushes' reads; until Worker 1 has
+    caught up), against a pipelined bare ZINCRBY + XADD pair (redis-benchmark -P 16)
+    on the same server, same run."""
+    from redis import Redis
+
+    from scoreboard.store import keys
+
+    redis = Redis.from_url(redis_url)
+    try:
+        cpu0, seq0 = _redis_cpu_s(redis), int(redis.get(keys.SEQ) or 0)
+        wrk(url + "/", seconds=max(seconds, 4), connections=connections, script=script)
+        persisted(redis_url)
+        cpu1, seq1 = _redis_cpu_s(redis), int(redis.get(keys.SEQ) or 0)
+        per_update = (cpu1 - cpu0) / max(1, seq1 - seq0) * 1e6
+        host, port = redis.connection_pool.connection_kwargs["host"], \
+            redis.connection_pool.connection_kwargs["port"]
+        bench = [ensure_tool("redis-benchmark"), "-h", str(host), "-p", str(port), "-P", "16",
+                 "-n", str(BARE_PAIRS), "-r", "100000", "-q"]
+        cpu2 = _redis_cpu_s(redis)
+        subprocess.run([*bench, "ZINCRBY", "bench:bare", "1", "m:__rand_int__"], check=True,
+                       capture_output=True, timeout=300)
+        subprocess.run([*bench, "XADD", "bench:bare:s", "MAXLEN", "~", "100000", "*", "u",
+                        "__rand_int__"], check=True, capture_output=True, timeout=300)
+        per_pair = (_redis_cpu_s(redis) - cpu2) / BARE_PAIRS * 1e6
+        redis.delete("bench:bare", "bench:bare:s")
+    finally:
+        redis.close()
+    ratio = per_update / per_pair
+    print(f"Redis CPU per update {per_update:.1f} us; per bare ZINCRBY + XADD pair "
+          f"{per_pair:.1f} us; ratio {ratio:.1f} (goal <= 3)")
+    return {"redis us per update": per_update, "redis us per bare pair": per_pair,
+            "redis update / bare pair": ratio}
 
 
 def trusted_measures(uids: list[str], tokens: list[str], key: str) -> list[tuple[str, str]]:
