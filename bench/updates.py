@@ -180,11 +180,18 @@ def redis_cost(redis_url: str, url: str, script: str, seconds: int,
 
     redis = Redis.from_url(redis_url)
     try:
+        redis.config_resetstat()
         cpu0, seq0 = _redis_cpu_s(redis), int(redis.get(keys.SEQ) or 0)
         wrk(url + "/", seconds=max(seconds, 4), connections=connections, script=script)
         persisted(redis_url)
         cpu1, seq1 = _redis_cpu_s(redis), int(redis.get(keys.SEQ) or 0)
-        per_update = (cpu1 - cpu0) / max(1, seq1 - seq0) * 1e6
+        updates = max(1, seq1 - seq0)
+        per_update = (cpu1 - cpu0) / updates * 1e6
+        stats = redis.info("commandstats")
+        shares = sorted(((v["usec"] / updates, k.removeprefix("cmdstat_"), v["calls"] / updates)
+                         for k, v in stats.items()), reverse=True)[:6]
+        print("Redis command time per update (us, calls per update): " + ", ".join(
+            f"{name} {us:.1f} ({calls:.2f})" for us, name, calls in shares))
         host, port = redis.connection_pool.connection_kwargs["host"], \
             redis.connection_pool.connection_kwargs["port"]
         bench = [ensure_tool("redis-benchmark"), "-h", str(host), "-p", str(port), "-P", "16",
