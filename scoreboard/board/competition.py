@@ -119,3 +119,23 @@ def league_rules(league: League) -> str:
     """``rules`` for a league season's promotion (promote.lua reads its numbers)."""
     return (f"0,0,0,0,0,{len(league.tiers)},{league.bucket_size},{league.promote},"
             f"{league.relegate}")
+
+
+MAX_SKIPPED_WINDOWS = 10_000
+
+
+def last_close(board: Board, now: datetime) -> datetime | None:
+    """The end of the last window that has closed by ``now``, starting from the live
+    season's: a service that was down across several windows of a recurring tournament
+    ends one season there, not one empty season per window nobody could play in (as
+    resets do)."""
+    closes = season_closes(board)
+    if closes is None or closes > now:
+        return None
+    for _ in range(MAX_SKIPPED_WINDOWS):
+        following = season_closes(board.with_changes(
+            season=board.season + 1, season_started_at=int(closes.timestamp() * 1000)))
+        if following is None or following > now:
+            return closes
+        closes = following
+    return closes

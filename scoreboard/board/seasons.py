@@ -152,9 +152,9 @@ class Seasons:
             shown = cached.season if cached is not None else None
             at = now
             if board.ends_at is not None:  # a tournament's season ends with its window
-                closes = competition.season_closes(board)
-                due = closes is not None and closes <= now
-                at = min(closes, now) if closes is not None else now
+                closes = competition.last_close(board, now)
+                due = closes is not None
+                at = closes if closes is not None else now
             else:
                 due = is_due(board.reset, board.timezone, row["season_started_at"], now)
             if shown is not None and shown > board.season and cached is not None:

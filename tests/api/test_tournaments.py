@@ -125,6 +125,30 @@ async def test_a_recurring_tournament_reopens_each_season(app_client: Any, admin
     await join(app_client, token)  # but a seat can be taken before it opens
 
 
+async def test_windows_missed_while_down_end_one_season(app_client: Any, admin_token: str,
+                                                        make_player: Any) -> None:
+    """A service down across several windows of a recurring tournament ends the live
+    season once, at the last window that closed, with no empty season per window."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    ends = start + timedelta(minutes=10)
+    await tournament(app_client, admin_token, starts_at=start.isoformat(),
+                     ends_at=ends.isoformat(), reset="0 * * * *")
+    _, token = await make_player()
+    await target(app_client, token)
+    later = ends + timedelta(hours=5, minutes=30)  # five hourly windows missed
+    seasons = app_client.app[appkeys.SEASONS]
+    assert await seasons.check(later) == ["cup"]
+    assert await seasons.check(later) == []  # once
+    pg = app_client.app[appkeys.PG]
+    row = await pg.fetchrow("SELECT season, season_started_at FROM boards WHERE id = 'cup'")
+    assert row["season"] == 2
+    # season 2 began at the last window that closed before `later` (an hour's 10th
+    # minute), so its own window is the next one after `later`
+    began = row["season_started_at"]
+    assert (began.minute, began.second) == (10, 0) and later - began < timedelta(hours=1)
+    assert await pg.fetchval("SELECT count(*) FROM board_seasons WHERE board_id = 'cup'") == 1
+
+
 async def test_join_full_and_twice(app_client: Any, admin_token: str, make_player: Any) -> None:
     await tournament(app_client, admin_token, join_required=True, max_size=3)
     players = [await make_player() for _ in range(8)]
