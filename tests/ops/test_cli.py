@@ -164,7 +164,7 @@ async def test_keys_create_list_revoke(client: Any, config: Config, make_player:
     resp = await client.post("/api/v1/scores/update", json=body, headers=headers)
     assert resp.status == 200, await resp.text()
     listed = run_cli(config, "keys", "list")
-    assert listed.returncode == 0 and secret.split("_")[2] not in listed.stdout
+    assert listed.returncode == 0 and secret.split("_", 2)[2] not in listed.stdout
     line = next(x for x in listed.stdout.splitlines() if x.startswith(key["id"]))
     assert "\tlive\t" in line and line.endswith("match-eu")
     bad = run_cli(config, "keys", "create", "x", "--actions", "nope")
