@@ -31,11 +31,11 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from bench.common import (
-    SECRET,
     backing_servers,
     board_admin,
     interleaved,
@@ -47,6 +47,7 @@ from bench.common import (
     token_script,
     wrk,
 )
+from bench.seasons import populate
 from bench.updates import make_writers, persisted
 
 ACTIONS = {"plain": {"max_increment": 10, "rate_per_minute": 10**9},
@@ -99,60 +100,28 @@ async def fill_league(redis_url: str, db_url: str, size: int, sample: int,
     """``size`` players on `ladder`'s season 1 in buckets of 30 across the tiers, in
     Redis (scores, placements, buckets) and PostgreSQL; tokens of ``sample`` of them
     and an admin token."""
-    from scoreboard.auth import tokens as auth
-    from scoreboard.players import users
-    from scoreboard.settings import Config
     from scoreboard.store import keys
 
-    cfg = Config(jwt_secret=SECRET)
+    per_bucket = int(LEAGUE["bucket_size"])  # type: ignore[call-overload]
+    buckets = (size - 1) // per_bucket + 1
+
+    def placements(pipe: Any, ids: list[uuid.UUID], part: range) -> None:
+        pipe.hset(keys.season_key("ladder", 1, "placed"),
+                  mapping={str(ids[n]): n // per_bucket + 1 for n in part})
+        for n in part:
+            pipe.sadd(keys.season_key("ladder", 1, f"bk:{n // per_bucket + 1}"), str(ids[n]))
+
     async with board_admin(redis_url, db_url, actions) as (pool, redis, admin):
         await admin.create(ADMIN, {
             "id": "ladder", "title": "Ladder", "actions": ["bench"], "order": "desc",
             "operator": "incr", "reset": "0 0 * * 1", "timezone": "UTC", "league": LEAGUE})
-        k = keys.board_keys("ladder", 1)
-        size_ = LEAGUE["bucket_size"]
-        assert isinstance(size_, int)
-        ids = [uuid.UUID(int=n + 1) for n in range(size)]
-        score = [(n * 7919) % 1_000_000 + 1 for n in range(size)]
-        bucket_of = [n // size_ + 1 for n in range(size)]
-        buckets = bucket_of[-1]
-        tier_of_bucket = {b: b % 3 for b in range(1, buckets + 1)}  # every tier has some
-        for start in range(0, size, CHUNK):
-            part = range(start, min(size, start + CHUNK))
-            async with redis.pipeline(transaction=False) as pipe:
-                members = {str(ids[n]): keys.member_for(n + 1, str(ids[n])) for n in part}
-                pipe.zadd(k.scores, {members[str(ids[n])]: score[n] for n in part})
-                pipe.hset(k.member, mapping=members)
-                pipe.hset(keys.season_key("ladder", 1, "placed"),
-                          mapping={str(ids[n]): bucket_of[n] for n in part})
-                for n in part:
-                    pipe.sadd(keys.season_key("ladder", 1, f"bk:{bucket_of[n]}"), str(ids[n]))
-                await pipe.execute()
+        tokens = await populate(pool, redis, db_url, "ladder", size, sample, placements)
         league: dict[str, int] = {"n": buckets}
-        for b, t in tier_of_bucket.items():
-            league[f"t{b}"] = t
-            league[f"c{b}"] = min(size, b * size_) - (b - 1) * size_
-        await redis.hset(keys.season_key("ladder", 1, "league"),
-                         mapping=league)
-        chosen = [str(ids[n]) for n in range(0, size, max(1, size // sample))][:sample]
-        await redis.hset(keys.PROFILES, mapping={
-            uid: json.dumps({"username": f"p{uid[-6:]}", "avatar_url": None}) for uid in chosen})
-        await redis.set(keys.SEQ, size + 1)
-        now = datetime.now(UTC)
-        conn = await asyncpg.connect(db_url)  # no command timeout: a million rows
-        try:
-            await conn.copy_records_to_table(
-                "users", columns=["id", "username", "email"],
-                records=((ids[n], f"p{n}", f"p{n}@x.io") for n in range(size)))
-            await conn.copy_records_to_table(
-                "board_scores", columns=["board_id", "season", "user_id", "score",
-                                         "reached_seq", "last_updated"],
-                records=(("ladder", 1, ids[n], score[n], n + 1, now) for n in range(size)))
-        finally:
-            await conn.close()
-        admin_user = await users.create(pool, redis, "bench_admin", "a@x.io", None)
-        return ([auth.mint(cfg, uid) for uid in chosen], auth.mint(cfg, admin_user["id"],
-                                                                  admin=True))
+        for b in range(1, buckets + 1):
+            league[f"t{b}"] = b % 3  # every tier has some
+            league[f"c{b}"] = min(size, b * per_bucket) - (b - 1) * per_bucket
+        await redis.hset(keys.season_key("ladder", 1, "league"), mapping=league)
+        return tokens
 
 
 async def tiers_written(db_url: str, within: float) -> dict[str, float]:

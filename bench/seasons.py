@@ -21,8 +21,10 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -42,49 +44,63 @@ UPDATE = '{"action_type": "bench", "score_increment": 1}'
 CHUNK = 20_000
 
 
+Chunk = Callable[[Any, list[uuid.UUID], range], None]
+
+
 async def fill(redis_url: str, db_url: str, size: int, sample: int,
                actions_file: Path) -> tuple[list[str], str]:
     """``size`` players on `big`'s season 1; returns tokens of ``sample`` of them and an
     admin token."""
+    async with board_admin(redis_url, db_url, actions_file) as (pool, redis, admin):
+        await admin.create("00000000-0000-0000-0000-000000000000", {
+            "id": BOARD, "title": "Big", "actions": ["bench"], "order": "desc",
+            "operator": "incr", "reset": None, "timezone": "UTC"})
+        return await populate(pool, redis, db_url, BOARD, size, sample)
+
+
+async def populate(pool: Any, redis: Any, db_url: str, board: str, size: int, sample: int,
+                   chunk: Chunk | None = None) -> tuple[list[str], str]:
+    """``size`` players on ``board``'s season 1, in Redis (its sorted set and member
+    hash; ``chunk(pipe, ids, part)`` adds to each chunk's pipeline) and in PostgreSQL
+    (users and board_scores, by COPY); returns tokens of ``sample`` of them (who have
+    profiles) and an admin token."""
     from scoreboard.auth import tokens as auth
     from scoreboard.players import users
     from scoreboard.settings import Config
     from scoreboard.store import keys
 
     cfg = Config(jwt_secret=SECRET)
-    async with board_admin(redis_url, db_url, actions_file) as (pool, redis, admin):
-        await admin.create("00000000-0000-0000-0000-000000000000", {
-            "id": BOARD, "title": "Big", "actions": ["bench"], "order": "desc",
-            "operator": "incr", "reset": None, "timezone": "UTC"})
-        big = keys.board_keys(BOARD, 1)
-        ids = [uuid.UUID(int=n + 1) for n in range(size)]
-        score = [(n * 7919) % 1_000_000 + 1 for n in range(size)]
-        for start in range(0, size, CHUNK):
-            part = range(start, min(size, start + CHUNK))
-            async with redis.pipeline(transaction=False) as pipe:
-                members = {str(ids[n]): keys.member_for(n + 1, str(ids[n])) for n in part}
-                pipe.zadd(big.scores, {members[str(ids[n])]: score[n] for n in part})
-                pipe.hset(big.member, mapping=members)  # type: ignore[arg-type]
-                await pipe.execute()
-        chosen = [str(ids[n]) for n in range(0, size, max(1, size // sample))][:sample]
-        await redis.hset(keys.PROFILES, mapping={  # type: ignore[arg-type]
-            uid: json.dumps({"username": f"p{uid[-6:]}", "avatar_url": None}) for uid in chosen})
-        await redis.set(keys.SEQ, size + 1)
-        now = datetime.now(UTC)
-        conn = await asyncpg.connect(db_url)  # no command timeout: a million rows
-        try:
-            await conn.copy_records_to_table(
-                "users", columns=["id", "username", "email"],
-                records=((ids[n], f"p{n}", f"p{n}@x.io") for n in range(size)))
-            await conn.copy_records_to_table(
-                "board_scores", columns=["board_id", "season", "user_id", "score",
-                                         "reached_seq", "last_updated"],
-                records=((BOARD, 1, ids[n], score[n], n + 1, now) for n in range(size)))
-        finally:
-            await conn.close()
-        admin_user = await users.create(pool, redis, "bench_admin", "a@x.io", None)
-        return ([auth.mint(cfg, uid) for uid in chosen], auth.mint(cfg, admin_user["id"],
-                                                                  admin=True))
+    k = keys.board_keys(board, 1)
+    ids = [uuid.UUID(int=n + 1) for n in range(size)]
+    score = [(n * 7919) % 1_000_000 + 1 for n in range(size)]
+    for start in range(0, size, CHUNK):
+        part = range(start, min(size, start + CHUNK))
+        async with redis.pipeline(transaction=False) as pipe:
+            members = {str(ids[n]): keys.member_for(n + 1, str(ids[n])) for n in part}
+            pipe.zadd(k.scores, {members[str(ids[n])]: score[n] for n in part})
+            pipe.hset(k.member, mapping=members)
+            if chunk is not None:
+                chunk(pipe, ids, part)
+            await pipe.execute()
+    chosen = [str(ids[n]) for n in range(0, size, max(1, size // sample))][:sample]
+    await redis.hset(keys.PROFILES, mapping={
+        uid: json.dumps({"username": f"p{uid[-6:]}", "avatar_url": None}) for uid in chosen})
+    await redis.set(keys.SEQ, size + 1)
+    now = datetime.now(UTC)
+    conn = await asyncpg.connect(db_url)  # no command timeout: a million rows
+    try:
+        await conn.copy_records_to_table(
+            "users", columns=["id", "username", "email"],
+            records=((ids[n], f"p{n}", f"p{n}@x.io") for n in range(size)))
+        await conn.copy_records_to_table(
+            "board_scores", columns=["board_id", "season", "user_id", "score",
+                                     "reached_seq", "last_updated"],
+            records=((board, 1, ids[n], score[n], n + 1, now) for n in range(size)))
+    finally:
+        await conn.close()
+    admin_user = await users.create(pool, redis, "bench_admin", "a@x.io", None)
+    return ([auth.mint(cfg, uid) for uid in chosen], auth.mint(cfg, admin_user["id"],
+                                                              admin=True))
 
 
 async def archive_done(db_url: str, within: float) -> dict[str, float]:

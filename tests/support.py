@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,3 +108,32 @@ async def redis_totals(redis: Redis) -> dict[str, int]:
 async def pg_totals(pool: asyncpg.Pool) -> dict[str, int]:
     rows = await pool.fetch("SELECT user_id, total_score FROM scores")
     return {str(r["user_id"]): r["total_score"] for r in rows}
+
+
+def killed_mid_cut(call: str) -> str:
+    """A script (argv: database URL, Redis URL) that runs ``call`` on a ``seasons``
+    (board/seasons.Seasons) and dies (-9) right after a season's cut reached Redis,
+    before PostgreSQL committed it."""
+    return textwrap.dedent("""
+        import asyncio, os, signal, sys
+        from datetime import UTC, datetime, timedelta
+        import asyncpg
+        from redis.asyncio import Redis
+        from scoreboard.board import seasons as module
+        from scoreboard.board.registry import Boards
+
+        async def main():
+            pool = await asyncpg.create_pool(sys.argv[1], min_size=1, max_size=2)
+            redis = Redis.from_url(sys.argv[2])
+            seasons = module.Seasons(pool, redis, Boards(redis, pool))
+            store = module.store
+
+            async def cut_then_die(redis, board, **kw):
+                await store(redis, board, **kw)  # Redis is in the next season
+                os.kill(os.getpid(), signal.SIGKILL)  # PostgreSQL has not committed
+
+            module.store = cut_then_die
+            await seasons.%s
+
+        asyncio.run(main())
+    """) % call

@@ -89,12 +89,6 @@ def season_closes(board: Board) -> datetime | None:
     return datetime.fromtimestamp(span[1] / 1000, tz=UTC)
 
 
-def is_due(board: Board, now: datetime) -> bool:
-    """Has the live season's window closed (its season is due to end)?"""
-    closes = season_closes(board)
-    return closes is not None and closes <= now
-
-
 @lru_cache(maxsize=4096)
 def _rules(board: Board) -> str:
     opens, closes = window(board) or (None, None)

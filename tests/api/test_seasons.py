@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import sys
-import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ from scoreboard.actions import Action
 from scoreboard.board.registry import Boards
 from scoreboard.board.seasons import Seasons
 from scoreboard.store import keys
-from tests.support import bearer, call, eventually, post_score
+from tests.support import bearer, call, eventually, killed_mid_cut, post_score
 
 ACTIONS = {"kill": Action("kill", 50, 10**6), "lap": Action("lap", 100_000, 10**6)}
 WS = "/ws/leaderboard"
@@ -241,28 +240,7 @@ async def test_watchers_get_the_new_season(app_client: Any, admin_token: str,
     await ws.close()
 
 
-KILLED_MID_RESET = textwrap.dedent("""
-    import asyncio, os, signal, sys
-    import asyncpg
-    from redis.asyncio import Redis
-    from scoreboard.board import seasons as module
-    from scoreboard.board.registry import Boards
-
-    async def main():
-        pool = await asyncpg.create_pool(sys.argv[1], min_size=1, max_size=2)
-        redis = Redis.from_url(sys.argv[2])
-        seasons = module.Seasons(pool, redis, Boards(redis, pool))
-        store = module.store
-
-        async def cut_then_die(redis, board, **kw):
-            await store(redis, board, **kw)  # Redis is in the new season
-            os.kill(os.getpid(), signal.SIGKILL)  # PostgreSQL has not committed
-
-        module.store = cut_then_die
-        await seasons.reset("daily")
-
-    asyncio.run(main())
-""")
+KILLED_MID_RESET = killed_mid_cut('reset("daily")')
 
 
 async def test_a_process_killed_mid_reset_is_completed_once(app_client: Any, admin_token: str,

@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import sys
-import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from scoreboard import appkeys
 from scoreboard.actions import Action
 from scoreboard.board.registry import Boards
 from scoreboard.board.seasons import Seasons
-from tests.support import bearer, call, eventually, post_score
+from tests.support import bearer, call, eventually, killed_mid_cut, post_score
 
 ACTIONS = {"kill": Action("kill", 50, 10**6), "lap": Action("lap", 100_000, 10**6)}
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -300,29 +299,7 @@ async def test_racing_processes_end_a_tournament_once(app_client: Any, admin_tok
     assert await pg.fetchval("SELECT count(*) FROM board_seasons") == 1
 
 
-KILLED_MID_END = textwrap.dedent("""
-    import asyncio, os, signal, sys
-    from datetime import UTC, datetime, timedelta
-    import asyncpg
-    from redis.asyncio import Redis
-    from scoreboard.board import seasons as module
-    from scoreboard.board.registry import Boards
-
-    async def main():
-        pool = await asyncpg.create_pool(sys.argv[1], min_size=1, max_size=2)
-        redis = Redis.from_url(sys.argv[2])
-        seasons = module.Seasons(pool, redis, Boards(redis, pool))
-        store = module.store
-
-        async def cut_then_die(redis, board, **kw):
-            await store(redis, board, **kw)  # Redis is in the next season
-            os.kill(os.getpid(), signal.SIGKILL)  # PostgreSQL has not committed
-
-        module.store = cut_then_die
-        await seasons.check(datetime.now(UTC))
-
-    asyncio.run(main())
-""")
+KILLED_MID_END = killed_mid_cut('check(datetime.now(UTC))')
 
 
 async def test_a_process_killed_mid_end_is_completed_once(app_client: Any, admin_token: str,

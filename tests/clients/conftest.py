@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -104,10 +105,28 @@ class Proxy:
         self._conns -= {writer, up_w}
 
 
+def address(base: str) -> tuple[str, int]:
+    host, port = base.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+@contextlib.asynccontextmanager
+async def replaced(proc: Any, proxy: Proxy, config: Config,
+                   tmp: Path) -> AsyncIterator[str]:
+    """The service ``proc`` behind ``proxy`` killed (-9) and another started in its place,
+    the proxy moved to it (its connections dropped); yields the new one's URL."""
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    proxy.drop_all()
+    with service(config, tmp) as (_, base):
+        await wait_ready(base)
+        proxy.target = address(base)
+        yield base
+
+
 @pytest.fixture
 async def proxy(base: str) -> AsyncIterator[Proxy]:
-    host, port = base.removeprefix("http://").split(":")
-    p = Proxy((host, int(port)))
+    p = Proxy(address(base))
     await p.start()
     try:
         yield p

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from scoreboard_client import (
 from scoreboard_client.aio import AsyncClient as AsyncApi
 
 from scoreboard.settings import Config
-from tests.clients.conftest import Proxy, service
+from tests.clients.conftest import Proxy, address, replaced, service
 from tests.support import eventually, wait_ready
 
 FAST = Retry(tries=6, base_s=0.05, cap_s=0.5)
@@ -185,8 +184,7 @@ async def test_watch_ends_on_the_truth_across_a_restart(config: Config, tmp_path
     players = [await make_player(f"w{i}") for i in range(3)]
     with service(config, tmp_path / "a") as (proc_a, base_a):
         await wait_ready(base_a)
-        host, port = base_a.removeprefix("http://").split(":")
-        proxy = Proxy((host, int(port)))
+        proxy = Proxy(address(base_a))
         await proxy.start()
         seen: list[dict[str, Any]] = []
         stop = asyncio.Event()
@@ -203,13 +201,7 @@ async def test_watch_ends_on_the_truth_across_a_restart(config: Config, tmp_path
                 await p1.update("kill", 10)
                 await eventually(lambda: _true(any(_top(m) == {players[1][0]: 10}
                                                    for m in seen)), what="the push")
-            proc_a.send_signal(signal.SIGKILL)
-            proc_a.wait(30)
-            proxy.drop_all()
-            with service(config, tmp_path / "b") as (_, base_b):
-                await wait_ready(base_b)
-                host, port = base_b.removeprefix("http://").split(":")
-                proxy.target = (host, int(port))
+            async with replaced(proc_a, proxy, config, tmp_path / "b") as base_b:
                 async with AsyncClient(base_b, players[2][1]) as p2:
                     await p2.update("kill", 30)
                     truth = (await p2.leaderboard())["leaderboard"]  # live, not the cache

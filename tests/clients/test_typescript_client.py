@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from scoreboard_client import AsyncClient
 
 from scoreboard.actions import default_actions
 from scoreboard.settings import Config
-from tests.clients.conftest import Proxy, service
+from tests.clients.conftest import Proxy, address, replaced, service
 from tests.support import serve, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2] / "clients" / "typescript"
@@ -50,8 +49,7 @@ async def test_the_typescript_suite(base: str, admin_token: str, make_player: An
     _, slow = await make_player("tsslow")
     async with AsyncClient(base, admin_token) as admin:
         key = (await admin.create_key("ts-suite"))["key"]
-    host, port = base.removeprefix("http://").split(":")
-    cut = Proxy((host, int(port)))
+    cut = Proxy(address(base))
     await cut.start()
     cut.cut_next_answer()  # the suite's one update through it loses its first answer
     try:
@@ -73,8 +71,7 @@ async def test_watch_across_a_restart(config: Config, tmp_path: Path, make_playe
     players = [await make_player(f"tw{i}") for i in range(3)]
     with service(config, tmp_path / "a") as (proc_a, base_a):
         await wait_ready(base_a)
-        host, port = base_a.removeprefix("http://").split(":")
-        proxy = Proxy((host, int(port)))
+        proxy = Proxy(address(base_a))
         await proxy.start()
         try:
             node = await node_test("watch.test.js", {"SB_URL": proxy.url,
@@ -85,13 +82,7 @@ async def test_watch_across_a_restart(config: Config, tmp_path: Path, make_playe
                 output += await asyncio.wait_for(node.stdout.readline(), 60)
             async with AsyncClient(base_a, players[1][1]) as p1:
                 await p1.update("kill", 10)
-            proc_a.send_signal(signal.SIGKILL)
-            proc_a.wait(30)
-            proxy.drop_all()
-            with service(config, tmp_path / "b") as (_, base_b):
-                await wait_ready(base_b)
-                host, port = base_b.removeprefix("http://").split(":")
-                proxy.target = (host, int(port))
+            async with replaced(proc_a, proxy, config, tmp_path / "b") as base_b:
                 async with AsyncClient(base_b, players[2][1]) as p2:
                     await p2.update("kill", 30)
                     truth = {e["user_id"]: e["score"]
