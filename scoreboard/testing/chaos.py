@@ -38,6 +38,9 @@ from ..store import keys
 UPDATE = "/api/v1/scores/update"
 ACTION = "tap"  # the catalogue the harness's services run with: max 5, a huge rate
 TIMEOUT = aiohttp.ClientTimeout(total=10)
+# a load balancer's own answers when the service gave none (it died mid-request, or no
+# host answered in time): to a client, the same as no answer at all
+GATEWAY = (502, 504)
 RETRIES = 20  # attempts of one Idempotency-Key before it is left unanswered
 MAX_REQUESTS = 100_000  # per loop: a bound on a load left running by mistake
 HOSTILE_BODIES: list[Any] = [
@@ -61,6 +64,7 @@ class PlayerLog:
 class WatcherLog:
     seqs: list[int] = field(default_factory=list)
     last: list[dict[str, Any]] | None = None
+    connects: int = 0  # connections that got their first message
 
 
 @dataclass
@@ -99,8 +103,9 @@ class Load:
         loops += [self._reader() for _ in range(self.readers)]
         loops += [self._hostile() for _ in range(self.hostile)]
         self._tasks = [asyncio.create_task(loop) for loop in loops]
-        self._watching = [asyncio.create_task(self._watcher(log))
-                          for log in self.history.watchers]
+        tokens = list(self.tokens.values())  # a player may hold only a few sockets
+        self._watching = [asyncio.create_task(self._watcher(log, tokens[n % len(tokens)]))
+                          for n, log in enumerate(self.history.watchers)]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -148,7 +153,7 @@ class Load:
                 await resp.read()
                 if resp.status == 500:
                     self._note(f"500 on {UPDATE}")
-                return resp.status
+                return None if resp.status in GATEWAY else resp.status
         except (aiohttp.ClientError, TimeoutError):
             return None
 
@@ -202,14 +207,13 @@ class Load:
             try:
                 async with self._session.get(self._base() + path) as resp:
                     await resp.read()
-                    if resp.status not in (200, 503):
+                    if resp.status not in (200, 503, *GATEWAY):
                         self._note(f"GET {path} answered {resp.status}")
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.02)
 
-    async def _watcher(self, log: WatcherLog) -> None:
-        token = next(iter(self.tokens.values()))
+    async def _watcher(self, log: WatcherLog, token: str) -> None:
         for _ in range(MAX_REQUESTS):
             if self._closing.is_set():
                 return
@@ -217,6 +221,7 @@ class Load:
                 async with self._session.ws_connect(self._base() + "/ws/leaderboard",
                                                     protocols=(f"bearer.{token}",),
                                                     heartbeat=5) as ws:
+                    first = True
                     while not self._closing.is_set():
                         try:
                             msg = await ws.receive_json(timeout=0.5)
@@ -227,6 +232,8 @@ class Load:
                             self._note(f"a watcher's seq went back from {log.seqs[-1]} to {seq}")
                         log.seqs.append(seq)
                         log.last = msg["data"]["leaderboard"]
+                        log.connects += first
+                        first = False
             except (aiohttp.ClientError, TimeoutError, TypeError, ValueError, KeyError):
                 pass  # closed or refused while a fault is on: connect again
             await asyncio.sleep(0.1)

@@ -35,8 +35,8 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, what: s
         time.sleep(interval)
 
 
-def _port_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+def _port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), 0.2):
         return True
     return False
 
@@ -63,23 +63,26 @@ class RedisServer:
     aof: bool = False  # keep data across stop/start (AOF, fsync every write)
     binary: str = ""  # default: redis_binary()
     args: tuple[str, ...] = ()  # more server options, e.g. ("--replicaof", host, port)
+    host: str = "127.0.0.1"  # the address it binds
+    prefix: tuple[str, ...] = ()  # run through this, e.g. ("ip", "netns", "exec", NAME)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port()
         self.proc = subprocess.Popen(
-            [self.binary or redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+            [*self.prefix, self.binary or redis_binary(), "--port", str(self.port),
+             "--bind", self.host,
              "--save", "",
              "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always",
              "--dir", str(self.root), *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_until(lambda: _port_open(self.port), what="redis to listen")
+        wait_until(lambda: _port_open(self.port, self.host), what="redis to listen")
 
     def stop(self) -> None:
         """kill -9: with ``aof`` every acknowledged write is already on disk."""
@@ -189,18 +192,22 @@ def _pg_user() -> str | None:
 class PostgresServer:
     root: Path
     port: int = 0
+    host: str = "127.0.0.1"  # the address it listens on
+    prefix: tuple[str, ...] = ()  # run through this, e.g. ("ip", "netns", "exec", NAME)
+    trusted: str = ""  # a network (CIDR) whose clients and standbys it trusts
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.dsn("postgres")
 
     def dsn(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def _run(self, *args: str) -> None:
         user = _pg_user()
         cmd = ["runuser", "-u", user, "--", *args] if user else list(args)
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run([*self.prefix, *cmd], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
 
     def init(self) -> None:
         user = _pg_user()
@@ -216,11 +223,15 @@ class PostgresServer:
             self.port = free_port()
         self._run(str(_pg_bindir() / "initdb"), "-D", str(self.root / "data"), "-U", "postgres",
                   "--auth=trust", "--no-sync", "-E", "UTF8")
+        if self.trusted:
+            with (self.root / "data" / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.trusted} trust\n"
+                          f"host replication all {self.trusted} trust\n")
 
     def start(self) -> None:
         self._run(str(_pg_bindir() / "pg_ctl"), "-D", str(self.root / "data"), "-w", "-l",
                   str(self.root / "log"), "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+                  f"-p {self.port} -k {self.root} -c listen_addresses={self.host} -c fsync=off"
                   " -c max_connections=200", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -228,17 +239,18 @@ class PostgresServer:
             self._run(str(_pg_bindir() / "pg_ctl"), "-D", str(self.root / "data"), "-m", mode,
                       "-w", "stop")
 
-    def standby(self, root: Path) -> PostgresServer:
+    def standby(self, root: Path, *, port: int = 0, host: str = "127.0.0.1",
+                prefix: tuple[str, ...] = ()) -> PostgresServer:
         """A streaming standby of this running server (pg_basebackup -R), started."""
-        other = PostgresServer(root)
+        other = PostgresServer(root, host=host, prefix=prefix)
         user = _pg_user()
         other.root.mkdir(parents=True, exist_ok=True)
         if user:
             shutil.chown(other.root, user, user)
             other.root.chmod(0o700)
-        other.port = free_port()
+        other.port = port or free_port()
         other._run(str(_pg_bindir() / "pg_basebackup"), "-D", str(other.root / "data"),
-                   "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-R",
+                   "-h", self.host, "-p", str(self.port), "-U", "postgres", "-R",
                    "-X", "stream", "--no-sync")
         other.start()
         return other
