@@ -25,12 +25,18 @@ per turn, not per call or per send.
 
 Following the master's replicas (``follow``, REDIS_WAIT_REPLICAS=connected): each
 connection asks its server for its replicas as it opens (``INFO replication``, in
-the same send as AUTH and SELECT), and ``look`` asks again. A master that has, or
-has ever had, a replica makes every durable call wait for one; a master never seen
-with one (a replica promoted after its master was lost for good) takes writes at
-once. A master is never let off because its replica went away: that is also what a
-master being replaced looks like for a moment (its replica promoted, Sentinel not
-yet naming it), and a write it acknowledged then would be lost.
+the same send as AUTH and SELECT), and ``look`` asks again; behind Sentinel, both
+also ask the Sentinels which replicas of the master they list and do not think down
+(``listed``). A master that has, or has ever had, a replica, or that the Sentinels
+list a live replica for, makes every durable call wait for one; any other master (a
+replica promoted after its master was lost for good: the Sentinels think the old one
+down) takes writes at once. A master is never let off because its replica went away:
+that is also what a master being replaced looks like for a moment (its replica
+promoted, Sentinel not yet naming it), and a write it acknowledged then would be
+lost. Nor is a new master whose replica has not attached yet: in a switch the old
+master is listed as its replica while Sentinel reconfigures it, and without the
+Sentinels' list a write acknowledged then, unreplicated, was lost when the switch
+went on.
 """
 
 from __future__ import annotations
@@ -107,12 +113,15 @@ class AutoPipeline:
     def __init__(self, url: str = "", *, timeout: float,
                  locate: Callable[[], Awaitable[tuple[str, int]]] | None = None,
                  password: str | None = None, replicas: int = 0,
-                 follow: bool = False) -> None:
+                 follow: bool = False,
+                 listed: Callable[[], Awaitable[int]] | None = None) -> None:
         self._opts = parse_url(url) if url else {}
         self.follow = follow
         self.online = 0  # replicas in sync with the master, when following them
         self._address = ""  # the server this connection reaches
         self._had_replica: set[str] = set()  # masters seen with a replica
+        self._listed = listed  # live replicas the Sentinels list for the master
+        self._listed_now = 0
         if password and not self._opts.get("password"):
             self._opts["password"] = password
         self._locate = locate
@@ -180,19 +189,26 @@ class AutoPipeline:
             if isinstance(reply, hiredis.ReplyError):
                 raise RedisConnectionError(f"Redis refused the connection: {reply}")
         if self.follow:
+            if self._listed is not None:
+                self._listed_now = await self._listed()
             self._replicas_seen(reply)
 
     def _replicas_seen(self, info: bytes) -> None:
-        """What the master's INFO replication says: one replica waited for if it has one
-        or ever had one (see the module's doc)."""
+        """What the master's INFO replication says, and the Sentinels' list: one replica
+        waited for if it has one, ever had one, or the Sentinels list a live one (see
+        the module's doc)."""
         self.online = online_replicas(info)
         if self.online:
             self._had_replica.add(self._address)
-        self.replicas = 1 if self._address in self._had_replica else 0
+        self.replicas = 1 if self._address in self._had_replica or self._listed_now else 0
 
     async def look(self) -> int:
-        """Ask the master for its replicas again; returns how many are in sync."""
-        self._replicas_seen(await self.call("INFO", "replication"))
+        """Ask the master (and the Sentinels) for its replicas again; returns how many
+        are in sync."""
+        info = await self.call("INFO", "replication")
+        if self._listed is not None:
+            self._listed_now = await self._listed()
+        self._replicas_seen(info)
         return self.online
 
     def _expect(self) -> asyncio.Future[Any]:

@@ -93,6 +93,12 @@ class Sentinels:
                                                  health_check_interval=10, **kwargs)
         return client
 
+    async def replicas(self) -> int:
+        """Replicas of the master that a Sentinel lists and does not think down. In a
+        switch the old master is listed as the new one's replica while Sentinel
+        reconfigures it, before it attaches."""
+        return len(await self.sentinel.discover_slaves(self.master))
+
     async def address(self) -> tuple[str, int]:
         """The master's address as the Sentinels see it now; MasterNotFoundError (a
         connection error) while none is known."""
@@ -131,7 +137,8 @@ def open_clients(*, url: str, cluster: bool = False,
         group = Sentinels(sentinels, master or "", password=password, timeout=timeout)
         return Clients(group.client(retries=3), group.client(retries=0),
                        AutoPipeline(timeout=timeout, locate=group.address, password=password,
-                                    replicas=replicas, follow=follow), group)
+                                    replicas=replicas, follow=follow, listed=group.replicas),
+                       group)
     pipe = (AutoPipeline(url, timeout=timeout, password=password, replicas=replicas,
                          follow=follow)
             if can_pipeline(url, cluster) else None)

@@ -42,6 +42,7 @@ TIMEOUT = aiohttp.ClientTimeout(total=10)
 # host answered in time): to a client, the same as no answer at all
 GATEWAY = (502, 504)
 RETRIES = 20  # attempts of one Idempotency-Key before it is left unanswered
+RETRY_S, RETRY_CAP_S = 0.05, 1.0  # the pause after a first failed attempt, and its cap
 MAX_REQUESTS = 100_000  # per loop: a bound on a load left running by mistake
 HOSTILE_BODIES: list[Any] = [
     {"action_type": ACTION, "score_increment": "1"},
@@ -175,7 +176,9 @@ class Load:
                 if self._stop.is_set():
                     log.unanswered += 1
                     return
-                await asyncio.sleep(0.05)  # a client's retry pace, not a wait for a condition
+                # a client's retry pace (backing off, as the client libraries do), not a
+                # wait for a condition
+                await asyncio.sleep(min(RETRY_S * 2 ** _attempt, RETRY_CAP_S))
             else:
                 log.unanswered += 1
             if self.pause_s:

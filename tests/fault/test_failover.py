@@ -29,6 +29,7 @@ from scoreboard.persist.migrations import migrate
 from scoreboard.players import users
 from scoreboard.store import keys
 from scoreboard.store.autopipe import AutoPipeline, NotReplicated
+from scoreboard.store.client import Sentinels
 from scoreboard.testing.servers import PostgresServer, RedisServer, SentinelGroup
 from tests.support import bearer, eventually, pg_totals, redis_totals
 
@@ -139,18 +140,7 @@ async def _drain(client: Any, pool: asyncpg.Pool) -> None:
     await eventually(drained, within=30, what="Worker 1 draining the stream")
 
 
-# Known bug, not fixed yet: in batch mode this loses acknowledged updates in some runs
-# (3 of 20 on the tree before trusted writes, alone; more often inside the full suite).
-# After the switch the hot path's runner, connected to a master it has never seen with a
-# replica, acknowledges without a WAIT ("updates wait for 0"), and those writes are
-# gone from the final master. Kept running (not skipped): a pass is reported, and a
-# failure is reported as the known one.
-KNOWN_LOSS = pytest.mark.xfail(
-    strict=False, reason="known: acknowledged updates lost in some Sentinel switches "
-    "(the runner's per-address 'ever had a replica' rule; docs/design.md)")
-
-
-@pytest.mark.parametrize("mode", [pytest.param("batch", marks=KNOWN_LOSS), "direct"])
+@pytest.mark.parametrize("mode", ["batch", "direct"])
 async def test_sentinel_failover_under_load(make_client: Any, pool: asyncpg.Pool,
                                             tmp_path: Path, mode: str) -> None:
     group = SentinelGroup(tmp_path / "sentinel")
@@ -403,3 +393,38 @@ async def test_a_master_that_loses_its_replica_is_not_let_off(tmp_path: Path) ->
             await pipe.aclose()
         for server in (replica, master, lone):
             server.stop()
+
+
+async def test_a_new_master_waits_for_the_replica_the_sentinels_list(tmp_path: Path) -> None:
+    """Behind Sentinel, a master never seen with a replica makes writes wait for one
+    while the Sentinels list a replica they do not think down: in a switch, that is the
+    old master being made the new one's replica, which a write acknowledged
+    unreplicated before it attached was lost with (the switch can still go back).
+    Once the Sentinels think it down (the old master lost for good), writes go through
+    at once."""
+    group = SentinelGroup(tmp_path / "sentinel")
+    group.start()
+    sentinels = Sentinels(group.addresses, group.name, password=None, timeout=TIMEOUT_S)
+    lone = RedisServer(tmp_path / "lone")  # a new master whose replica has not attached
+    lone.start()
+    pipe = AutoPipeline(lone.url, timeout=4 * TIMEOUT_S, follow=True,
+                        listed=sentinels.replicas)
+    try:
+        assert await sentinels.replicas() == 1
+        assert await pipe.look() == 0 and pipe.replicas == 1
+        with pytest.raises(NotReplicated):
+            await pipe.call("SET", "k", "1", durable=True)
+        assert group.replica is not None
+        group.replica.stop()
+
+        async def thought_down() -> bool:
+            return await sentinels.replicas() == 0
+
+        await eventually(thought_down, what="the Sentinels thinking the replica down")
+        assert await pipe.look() == 0 and pipe.replicas == 0
+        assert await pipe.call("SET", "k", "1", durable=True) == b"OK"
+    finally:
+        await pipe.aclose()
+        await sentinels.aclose()
+        lone.stop()
+        group.stop()
