@@ -4,9 +4,9 @@ behind Sentinel).
 The hot path's runner decides how many replicas a write waits for from what its own
 connection's server and the Sentinels say (store/autopipe.py: one, when the master
 has or has ever had a replica, or the Sentinels list a live one; none otherwise, as
-for a replica promoted after its master was lost for good). ``ReplicaWatch`` asks again once a second, gives
-Worker 1 the same count, and reports the replicas in sync as a metric, a field of
-``/readyz`` and, when the number changes, a log line.
+for a replica promoted after its master was lost for good). ``ReplicaWatch`` asks
+again once a second, gives Worker 1 the same count, and reports the replicas in sync
+as a metric, a field of ``/readyz`` and, when the number changes, a log line.
 """
 
 from __future__ import annotations
