@@ -571,7 +571,11 @@ def main() -> int:
     if os.geteuid() != 0 or not shutil.which("ip"):
         print("bench.cluster needs root and iproute2 (ip netns): not run", file=sys.stderr)
         return 2
-    ensure_tool("haproxy")
+    try:
+        ensure_tool("haproxy")
+    except SystemExit as exc:  # not installed, and apt-get could not install it
+        print(f"bench.cluster: {exc}: not run", file=sys.stderr)
+        return 2
     net = Network(f"sb{os.getpid()}")
     try:
         net.up()
