@@ -408,14 +408,20 @@ async def app_host_killed(c: Cluster, load: Load, probe: dict[str, str]) -> dict
 async def app_host_cut(c: Cluster, load: Load, probe: dict[str, str]) -> dict[str, Any]:
     lb = c.lb
     assert lb is not None
-    c.net.link("app2", "back", up=False)
     direct = c.app_url("app2")
-    update, update_s = await timed(
-        "POST", direct + "/api/v1/scores/update",
-        json={"action_type": "tap", "score_increment": 1},
-        headers={"Authorization": f"Bearer {probe['token']}", "Idempotency-Key": "probe"})
-    ready, ready_s = await timed("GET", direct + "/readyz")
-    out_s = await until(lambda: lb.status("app2").startswith("DOWN"), "HAProxy taking app2 out")
+    start = time.monotonic()
+    c.net.link("app2", "back", up=False)
+
+    async def taken_out() -> float:
+        await until(lambda: lb.status("app2").startswith("DOWN"), "HAProxy taking app2 out")
+        return time.monotonic() - start
+
+    (update, update_s), (ready, ready_s), out_s = await asyncio.gather(
+        timed("POST", direct + "/api/v1/scores/update",
+              json={"action_type": "tap", "score_increment": 1},
+              headers={"Authorization": f"Bearer {probe['token']}",
+                       "Idempotency-Key": "probe"}),
+        timed("GET", direct + "/readyz"), taken_out())
     await load.until(load.acked() + 200)  # the others carry on
     c.net.link("app2", "back", up=True)
     back_s = await until(lambda: lb.status("app2") == "UP", "app2 back in HAProxy")
