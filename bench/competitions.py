@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import json
 import tempfile
-import threading
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,9 +43,8 @@ from bench.common import (
     round_ratios,
     service,
     token_script,
-    wrk,
 )
-from bench.seasons import populate
+from bench.seasons import populate, quiet_then_reset
 from bench.updates import make_writers, persisted
 
 ACTIONS = {"plain": {"max_increment": 10, "rate_per_minute": 10**9},
@@ -157,32 +154,13 @@ def season_end(redis_url: str, db_url: str, actions: Path, args: argparse.Namesp
     script = token_script(tokens, "POST", "/api/v1/boards/ladder/scores", body("bench"))
     rows: dict[str, dict[str, float]] = {}
     with service(redis_url, db_url, ACTIONS_FILE=str(actions)) as url:
-        wrk(url + "/", seconds=2, connections=20, script=script)  # warm up
-        quiet = [wrk(url + "/", seconds=args.seconds * 4, connections=20, script=script)
-                 for _ in range(2)]
-        rows["quiet"] = {k: sum(q[k] for q in quiet) / 2 for k in quiet[0]}
-        took: dict[str, float] = {}
-
-        def end() -> None:
-            time.sleep(1)  # one second into the measured run
-            req = urllib.request.Request(f"{url}/api/v1/admin/boards/ladder/reset",
-                                         method="POST",
-                                         headers={"Authorization": f"Bearer {admin}"})
-            t0 = time.perf_counter()
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                assert resp.status == 200
-            took["reset_ms"] = (time.perf_counter() - t0) * 1000
-
-        ender = threading.Thread(target=end)
-        ender.start()
-        rows["during the season end"] = wrk(url + "/", seconds=args.seconds * 4,
-                                            connections=20, script=script)
-        ender.join()
+        rows["quiet"], rows["during the season end"], reset_ms = quiet_then_reset(
+            url, script, admin, "ladder", args.seconds * 4)
         written = asyncio.run(tiers_written(db_url, 300))
     report("competitions_season_end", rows, "quiet")
     ratio = rows["during the season end"]["p99_ms"] / rows["quiet"]["p99_ms"]
     print(f"\nupdate p99 during the season end / quiet: {ratio:.2f} (goal <= 2.00)")
-    print(f"reset request: {took['reset_ms']:.0f} ms; {args.players} players, "
+    print(f"reset request: {reset_ms:.0f} ms; {args.players} players, "
           f"{written['moved']:.0f} promoted or relegated, written {written['tiers_s']:.1f} s "
           f"after the season ended (goal <= 10 s); the season archived "
           f"{written['archive_s']:.1f} s after it ended")

@@ -121,6 +121,31 @@ async def archive_done(db_url: str, within: float) -> dict[str, float]:
         await conn.close()
 
 
+def quiet_then_reset(url: str, script: str, admin: str, board: str, seconds: int
+                     ) -> tuple[dict[str, float], dict[str, float], float]:
+    """Updates (wrk with ``script``) while quiet (two runs of ``seconds``, averaged) and
+    while ``board``'s season is ended (its reset asked one second into a run of
+    ``seconds``), and how long the reset request took (ms)."""
+    wrk(url + "/", seconds=2, connections=20, script=script)  # warm up
+    quiet = [wrk(url + "/", seconds=seconds, connections=20, script=script) for _ in range(2)]
+    took: dict[str, float] = {}
+
+    def end_season() -> None:
+        time.sleep(1)  # one second into the measured run
+        req = urllib.request.Request(f"{url}/api/v1/admin/boards/{board}/reset", method="POST",
+                                     headers={"Authorization": f"Bearer {admin}"})
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.status == 200
+        took["reset_ms"] = (time.perf_counter() - t0) * 1000
+
+    ender = threading.Thread(target=end_season)
+    ender.start()
+    during = wrk(url + "/", seconds=seconds, connections=20, script=script)
+    ender.join()
+    return {k: sum(q[k] for q in quiet) / 2 for k in quiet[0]}, during, took["reset_ms"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--players", type=int, default=1_000_000)
@@ -135,32 +160,13 @@ def main() -> None:
         script = token_script(tokens, "POST", "/api/v1/scores/update", UPDATE)
         rows: dict[str, dict[str, float]] = {}
         with service(redis_url, db_url, ACTIONS_FILE=str(actions)) as url:
-            wrk(url + "/", seconds=2, connections=20, script=script)  # warm up
-            quiet = [wrk(url + "/", seconds=args.seconds, connections=20, script=script)
-                     for _ in range(2)]
-            rows["quiet"] = {k: sum(q[k] for q in quiet) / 2 for k in quiet[0]}
-            took: dict[str, float] = {}
-
-            def end_season() -> None:
-                time.sleep(1)
-                req = urllib.request.Request(f"{url}/api/v1/admin/boards/{BOARD}/reset",
-                                             method="POST",
-                                             headers={"Authorization": f"Bearer {admin}"})
-                t0 = time.perf_counter()
-                with urllib.request.urlopen(req, timeout=30) as resp:
-                    assert resp.status == 200
-                took["reset_ms"] = (time.perf_counter() - t0) * 1000
-
-            ender = threading.Thread(target=end_season)
-            ender.start()
-            rows["during the reset"] = wrk(url + "/", seconds=args.seconds, connections=20,
-                                           script=script)
-            ender.join()
+            rows["quiet"], rows["during the reset"], reset_ms = quiet_then_reset(
+                url, script, admin, BOARD, args.seconds)
             archive = asyncio.run(archive_done(db_url, 300))
     report("seasons", rows, "quiet")
     ratio = rows["during the reset"]["p99_ms"] / rows["quiet"]["p99_ms"]
     print(f"\nupdate p99 during the reset / quiet: {ratio:.2f} (goal <= 2.00)")
-    print(f"reset request: {took['reset_ms']:.0f} ms; archive of {archive['archived_players']}"
+    print(f"reset request: {reset_ms:.0f} ms; archive of {archive['archived_players']}"
           f" players: {archive['archive_s']:.1f} s after the season ended")
 
 

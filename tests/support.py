@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,22 @@ def killed_mid_cut(call: str) -> str:
 
         asyncio.run(main())
     """) % call
+
+
+async def racing_checks(database_url: str, redis_url: str, n: int, at: datetime
+                        ) -> list[list[str]]:
+    """``n`` processes' season checks (board/seasons.Seasons, each with its own pool and
+    Redis client) run at once as of ``at``: the boards each one ended."""
+    from scoreboard.board.registry import Boards
+    from scoreboard.board.seasons import Seasons
+
+    pools = [await asyncpg.create_pool(database_url, min_size=1, max_size=2) for _ in range(n)]
+    clients = [Redis.from_url(redis_url) for _ in range(n)]
+    try:
+        checkers = [Seasons(p, r, Boards(r, p)) for p, r in zip(pools, clients, strict=True)]
+        return list(await asyncio.gather(*(s.check(at) for s in checkers)))
+    finally:
+        for p in pools:
+            await p.close()
+        for r in clients:
+            await r.aclose()

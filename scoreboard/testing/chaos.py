@@ -164,7 +164,7 @@ class Load:
             if self._stop.is_set():
                 return
             key = f"k{next(self._keys)}"
-            for _attempt in range(RETRIES):
+            for attempt in range(RETRIES):
                 status = await self._post(token, {"action_type": ACTION, "score_increment": 1},
                                           key)
                 if status is not None and _definite(status):
@@ -178,7 +178,7 @@ class Load:
                     return
                 # a client's retry pace (backing off, as the client libraries do), not a
                 # wait for a condition
-                await asyncio.sleep(min(RETRY_S * 2 ** _attempt, RETRY_CAP_S))
+                await asyncio.sleep(min(RETRY_S * 2 ** attempt, RETRY_CAP_S))
             else:
                 log.unanswered += 1
             if self.pause_s:

@@ -11,17 +11,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
-from redis.asyncio import Redis
 
 from scoreboard import appkeys
 from scoreboard.actions import Action
-from scoreboard.board.registry import Boards
-from scoreboard.board.seasons import Seasons
 from scoreboard.store import keys
-from tests.support import bearer, call, eventually, killed_mid_cut, post_score
+from tests.support import bearer, call, eventually, killed_mid_cut, post_score, racing_checks
 
 ACTIONS = {"kill": Action("kill", 50, 10**6), "lap": Action("lap", 100_000, 10**6)}
 WS = "/ws/leaderboard"
@@ -161,16 +157,7 @@ async def test_racing_processes_reset_exactly_once(app_client: Any, admin_token:
                                                    database_url: str, redis_url: str) -> None:
     await daily(app_client, admin_token)
     later = datetime.now(UTC) + timedelta(days=1)
-    pools = [await asyncpg.create_pool(database_url, min_size=1, max_size=2) for _ in range(4)]
-    clients = [Redis.from_url(redis_url) for _ in range(4)]
-    try:
-        checkers = [Seasons(p, r, Boards(r, p)) for p, r in zip(pools, clients, strict=True)]
-        done = await asyncio.gather(*(s.check(later) for s in checkers))
-    finally:
-        for p in pools:
-            await p.close()
-        for r in clients:
-            await r.aclose()
+    done = await racing_checks(database_url, redis_url, 4, later)
     assert sorted(b for ended in done for b in ended) == ["daily"]  # one of the four did it
     pg = app_client.app[appkeys.PG]
     assert await pg.fetchval("SELECT season FROM boards WHERE id = 'daily'") == 2

@@ -11,15 +11,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
-from redis.asyncio import Redis
 
 from scoreboard import appkeys
 from scoreboard.actions import Action
-from scoreboard.board.registry import Boards
-from scoreboard.board.seasons import Seasons
-from tests.support import bearer, call, eventually, killed_mid_cut, post_score
+from tests.support import bearer, call, eventually, killed_mid_cut, post_score, racing_checks
 
 ACTIONS = {"kill": Action("kill", 50, 10**6), "lap": Action("lap", 100_000, 10**6)}
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -281,16 +277,7 @@ async def test_racing_processes_end_a_tournament_once(app_client: Any, admin_tok
     _, token = await make_player()
     await target(app_client, token)
     later = datetime.now(UTC) + timedelta(hours=2)
-    pools = [await asyncpg.create_pool(database_url, min_size=1, max_size=2) for _ in range(3)]
-    clients = [Redis.from_url(redis_url) for _ in range(3)]
-    try:
-        checkers = [Seasons(p, r, Boards(r, p)) for p, r in zip(pools, clients, strict=True)]
-        done = await asyncio.gather(*(s.check(later) for s in checkers))
-    finally:
-        for p in pools:
-            await p.close()
-        for r in clients:
-            await r.aclose()
+    done = await racing_checks(database_url, redis_url, 3, later)
     assert sorted(b for ended in done for b in ended) == ["cup"]
     pg = app_client.app[appkeys.PG]
     row = await pg.fetchrow("SELECT season, season_started_at, ends_at FROM boards"
